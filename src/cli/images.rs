@@ -1,0 +1,193 @@
+//! Handlers for import, images, rmi, and inspect (containers and images).
+
+use std::io::Read;
+
+use serde_json::json;
+
+use super::containers::render_each;
+use super::format::{human_size, print_rows};
+use super::{CliError, ImagesArgs, ImportArgs, InspectArgs, RmiArgs};
+use crate::container::{ContainerError, Ctx, inspect};
+use crate::image::ImageError;
+use crate::image::config::RunConfig;
+use crate::image::import::{ImportOptions, apply_change};
+use crate::image::reference::Reference;
+use crate::state::StateError;
+use crate::timefmt::{human_duration, seconds_since};
+
+pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32, CliError> {
+    let name = a
+        .reference
+        .as_deref()
+        .map(|r| Reference::parse(r).map(|r| r.canonical()))
+        .transpose()?;
+    let mut changes = RunConfig::default();
+    for c in &a.change {
+        apply_change(&mut changes, c)?;
+    }
+    let source: Box<dyn Read> = if a.source == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(&a.source)
+            .map_err(|e| CliError::Usage(format!("open {}: {e}", a.source)))?;
+        Box::new(f)
+    };
+    let opts = ImportOptions {
+        name,
+        changes,
+        message: a.message,
+    };
+    let image = crate::image::import::import(&ctx.images, source, opts)?;
+    println!("{}", image.id);
+    Ok(0)
+}
+
+const IMAGES_TABLE: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+
+pub fn images(ctx: &Ctx, a: ImagesArgs) -> Result<i32, CliError> {
+    let mut list = ctx.images.list()?;
+    list.sort_by(|x, y| y.added.cmp(&x.added));
+    let wanted = a
+        .reference
+        .as_deref()
+        .map(|r| Reference::parse(r).map(|r| r.canonical()))
+        .transpose()?;
+    let mut rows = Vec::new();
+    for img in &list {
+        let created = ctx
+            .images
+            .config(img)
+            .ok()
+            .and_then(|c| c.created)
+            .unwrap_or_else(|| img.added.clone());
+        let id = if a.no_trunc {
+            img.id.clone()
+        } else {
+            img.short_id().to_string()
+        };
+        for ((repo, tag), canonical) in img.repo_tags().into_iter().zip(
+            img.names.iter().map(Some).chain(std::iter::repeat(None)),
+        ) {
+            if let Some(w) = &wanted
+                && canonical != Some(w)
+            {
+                continue;
+            }
+            rows.push(json!({
+                "Repository": repo,
+                "Tag": tag,
+                "ID": id,
+                "Digest": "<none>",
+                "CreatedSince": format!("{} ago", human_duration(seconds_since(&created))),
+                "CreatedAt": created,
+                "Size": human_size(img.size),
+                "VirtualSize": human_size(img.size),
+                "SharedSize": "N/A",
+                "UniqueSize": "N/A",
+                "Containers": "N/A",
+            }));
+        }
+    }
+    if a.quiet {
+        let mut seen = std::collections::HashSet::new();
+        for r in &rows {
+            let id = r["ID"].as_str().unwrap_or_default();
+            if seen.insert(id.to_string()) {
+                println!("{id}");
+            }
+        }
+        return Ok(0);
+    }
+    let header = json!({
+        "Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
+        "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+        "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+        "Containers": "CONTAINERS",
+    });
+    print_rows(a.format.as_deref().unwrap_or(IMAGES_TABLE), &header, &rows)?;
+    Ok(0)
+}
+
+pub fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<i32, CliError> {
+    let containers = ctx.all()?;
+    let used_by = |image_id: &str| {
+        containers
+            .iter()
+            .find(|c| c.image_id == image_id)
+            .map(|c| c.short_id().to_string())
+    };
+    let mut failed = None;
+    for img in &a.images {
+        match ctx.images.remove(img, a.force, &used_by) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("skiff: {e}");
+                failed = Some(125);
+            }
+        }
+    }
+    // Layers stay while any container (even one of a force-removed image) still needs them.
+    let keep: Vec<String> = containers
+        .iter()
+        .flat_map(|c| c.config.layers.clone())
+        .collect();
+    ctx.images.collect_garbage(&keep)?;
+    failed.map_or(Ok(0), |c| Err(CliError::Reported(c)))
+}
+
+pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32, CliError> {
+    let kind = a.kind.as_deref();
+    if let Some(k) = kind
+        && k != "container"
+        && k != "image"
+    {
+        return Err(CliError::Usage(format!(
+            "invalid --type {k:?}: expected container or image"
+        )));
+    }
+    let mut values = Vec::new();
+    let mut missing = Vec::new();
+    for name in &a.names {
+        let as_container = || -> Result<serde_json::Value, ContainerError> {
+            let r = ctx.find(name)?;
+            Ok(inspect::container(ctx, &r))
+        };
+        let as_image = || -> Result<serde_json::Value, ImageError> {
+            let img = ctx.images.lookup(name)?;
+            let cfg = ctx.images.config(&img)?;
+            Ok(inspect::image(&img, &cfg))
+        };
+        let found = match kind {
+            Some("image") => as_image().ok(),
+            Some(_) => as_container().ok(),
+            None => match as_container() {
+                Ok(v) => Some(v),
+                Err(ContainerError::State(StateError::NoSuchContainer(_))) => as_image().ok(),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        match found {
+            Some(v) => values.push(v),
+            None => missing.push(name.clone()),
+        }
+    }
+    match &a.format {
+        Some(f) => print!("{}", render_each(f, &values)?),
+        None => {
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            serde::Serialize::serialize(&values, &mut ser)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            println!("{}", String::from_utf8_lossy(&buf));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    for m in &missing {
+        eprintln!("skiff: No such object: {m}");
+    }
+    Err(CliError::Reported(125))
+}

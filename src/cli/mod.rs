@@ -1,0 +1,381 @@
+//! The command line: clap definitions (docker's flags and names) and dispatch. Handlers turn
+//! flags into typed requests; nothing here makes a syscall itself.
+
+pub mod containers;
+pub mod format;
+pub mod images;
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skiff",
+    version,
+    about = "A daemonless container launcher with docker's command line",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Persistent storage (default /var/lib/skiff, or ~/.local/share/skiff rootless)
+    #[arg(long, global = true, env = "SKIFF_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Runtime state (default /run/skiff, or $XDG_RUNTIME_DIR/skiff rootless)
+    #[arg(long, global = true, env = "SKIFF_RUNROOT", value_name = "DIR")]
+    pub runroot: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and start a container
+    Run(RunArgs),
+    /// Create a container without starting it
+    Create(RunArgs),
+    /// Start stopped or created containers
+    Start(StartArgs),
+    /// Stop running containers (stop signal, then SIGKILL after the timeout)
+    Stop(StopArgs),
+    /// Send a signal to running containers
+    Kill(KillArgs),
+    /// Stop and start containers again
+    Restart(StopArgs),
+    /// Remove containers
+    Rm(RmArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(NamesArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// List containers
+    #[command(alias = "ls")]
+    Ps(PsArgs),
+    /// Show a container's output
+    Logs(LogsArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+    /// Show low-level information on containers and images
+    Inspect(InspectArgs),
+    /// Turn a root filesystem tarball into an image
+    Import(ImportArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove images
+    Rmi(RmiArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Run in the background and print the container id
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Remove the container (and its anonymous volumes) when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Set environment variables (KEY=VALUE, or KEY to pass the caller's value)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID, optionally with group or GID (name|uid[:group|gid])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Overwrite the image's ENTRYPOINT ("" resets it)
+    #[arg(long, allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+    /// Run skiff's init as pid 1: reaps zombies, forwards signals
+    #[arg(long)]
+    pub init: bool,
+    /// Network mode: none or host
+    #[arg(long = "network", alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Signal to stop the container (default SIGTERM)
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL (default 10)
+    #[arg(long = "stop-timeout", allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
+    /// Set metadata (KEY=VALUE)
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Keep stdin open (passed through in the foreground)
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach stdout/stderr and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach stdin
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", alias = "timeout", allow_hyphen_values = true)]
+    pub time: Option<i64>,
+    /// Signal to send instead of the container's stop signal
+    #[arg(short = 's', long)]
+    pub signal: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Kill and remove a running container
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove anonymous volumes too
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show the latest created container
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Show the n last created containers
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter (id, name, status, exited, ancestor, label)
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Go template, "table TEMPLATE" or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow the output until the container stops
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines to show from the end ("all" for everything)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show logs since a timestamp (RFC 3339 or unix) or a relative time (e.g. 10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp or relative time
+    #[arg(long)]
+    pub until: Option<String>,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Username or UID (name|uid[:group|gid])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Keep stdin open
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    pub container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Go template to apply to each object
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Only look for this type: container or image
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Display total file sizes (accepted for compatibility)
+    #[arg(short = 's', long)]
+    pub size: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR)
+    #[arg(short = 'c', long = "change")]
+    pub change: Vec<String>,
+    /// Commit message for the image's history
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Tarball path, or - for stdin
+    pub source: String,
+    /// Name for the image (NAME[:TAG])
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only show image ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Go template, "table TEMPLATE" or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Only images matching this name
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Remove even when containers use the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+use crate::container::{ContainerError, Ctx};
+use crate::image::ImageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Format(#[from] format::FormatError),
+    #[error("{0}")]
+    Usage(String),
+    /// Errors for some of several targets were already printed; exit with this code.
+    #[error("")]
+    Reported(i32),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Container(e) => e.exit_code(),
+            CliError::Reported(c) => *c,
+            _ => 125,
+        }
+    }
+}
+
+/// Run one command; returns the process exit code.
+pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
+    match command {
+        Command::Run(a) => containers::run(ctx, a, false),
+        Command::Create(a) => containers::run(ctx, a, true),
+        Command::Start(a) => containers::start(ctx, a),
+        Command::Stop(a) => containers::stop(ctx, a),
+        Command::Kill(a) => containers::kill(ctx, a),
+        Command::Restart(a) => containers::restart(ctx, a),
+        Command::Rm(a) => containers::rm(ctx, a),
+        Command::Wait(a) => containers::wait(ctx, a),
+        Command::Rename(a) => containers::rename(ctx, a),
+        Command::Ps(a) => containers::ps(ctx, a),
+        Command::Logs(a) => containers::logs(ctx, a),
+        Command::Exec(a) => containers::exec(ctx, a),
+        Command::Inspect(a) => images::inspect(ctx, a),
+        Command::Import(a) => images::import(ctx, a),
+        Command::Images(a) => images::images(ctx, a),
+        Command::Rmi(a) => images::rmi(ctx, a),
+    }
+}
+
+/// Apply `op` to each target, printing `target` on success and the error on failure, as
+/// docker's multi-container commands do.
+pub fn for_each(targets: &[String], mut op: impl FnMut(&str) -> Result<(), CliError>) -> Result<i32, CliError> {
+    let mut failed = None;
+    for t in targets {
+        match op(t) {
+            Ok(()) => println!("{t}"),
+            Err(e) => {
+                eprintln!("skiff: {e}");
+                failed = Some(e.exit_code());
+            }
+        }
+    }
+    match failed {
+        Some(code) => Err(CliError::Reported(code)),
+        None => Ok(0),
+    }
+}

@@ -1,0 +1,120 @@
+//! `create` (and the first half of `run`): validate everything, then write the record. Nothing
+//! is left behind when a step fails.
+
+use std::path::Path;
+
+use super::{ContainerError, Ctx, io_err};
+use crate::ids;
+use crate::image::store::ImageRecord;
+use crate::ns::users;
+use crate::securejoin::secure_join;
+use crate::spec::{self, NetworkMode, RunRequest};
+use crate::state::StateError;
+use crate::state::container::{ContainerRecord, ContainerState};
+
+pub struct CreateRequest {
+    pub image: String,
+    pub name: Option<String>,
+    pub run: RunRequest,
+}
+
+pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, ContainerError> {
+    let image = ctx.images.lookup(&req.image)?;
+    let image_config = ctx.images.config(&image)?;
+    let id = ids::random_id();
+    let host_env = |k: &str| std::env::var(k).ok();
+    let mut run = req.run.clone();
+    if run.network.as_deref() == Some("host") && run.hostname.is_none() {
+        // docker: a container on the host's network also carries the host's name.
+        run.hostname = nix::unistd::gethostname()
+            .ok()
+            .map(|h| h.to_string_lossy().into_owned());
+    }
+    let config = spec::build(&run, &image_config.config, image.layers.clone(), &id, &host_env)?;
+    if !config.user.is_empty() {
+        check_user_exists(ctx, &image, &config.user)?;
+    }
+    for layer in &config.layers {
+        let dir = ctx.images.layer_dir(layer);
+        if !dir.is_dir() {
+            return Err(ContainerError::Invalid(format!(
+                "image {} is incomplete: layer {layer} is missing from the store; remove and import or pull it again",
+                req.image
+            )));
+        }
+    }
+
+    let mut record = ContainerRecord {
+        id: id.clone(),
+        name: String::new(),
+        created: crate::timefmt::rfc3339(crate::timefmt::now()),
+        image: req.image.clone(),
+        image_id: image.id.clone(),
+        config,
+        state: ContainerState::created(),
+        restart_count: 0,
+    };
+    reserve_and_write(ctx, &mut record, req.name.as_deref())?;
+    if let Err(e) = prepare_dirs(ctx, &record) {
+        let _ = ctx.store.remove(&record);
+        return Err(e);
+    }
+    Ok(record)
+}
+
+/// Give the record its name (the requested one, or a generated one that is free) and write it.
+fn reserve_and_write(
+    ctx: &Ctx,
+    record: &mut ContainerRecord,
+    wanted: Option<&str>,
+) -> Result<(), ContainerError> {
+    if let Some(name) = wanted {
+        record.name = name.strip_prefix('/').unwrap_or(name).to_string();
+        return Ok(ctx.store.create(record)?);
+    }
+    for attempt in 0..16 {
+        record.name = ids::generated_name(attempt);
+        match ctx.store.create(record) {
+            Err(StateError::NameInUse { .. }) => continue,
+            other => return Ok(other?),
+        }
+    }
+    Err(ContainerError::Invalid(
+        "could not generate a free container name: give one with --name".into(),
+    ))
+}
+
+fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerError> {
+    let dir = ctx.store.dir(&record.id);
+    for sub in ["upper", "work"] {
+        let p = dir.join(sub);
+        std::fs::create_dir(&p).map_err(io_err(format!("creating {}", p.display())))?;
+    }
+    let userdata = ctx.userdata_dir(&record.id);
+    crate::net::hosts::write_userdata(&userdata, record.config.network, &record.config.hostname)
+        .map_err(io_err(format!("writing {}", userdata.display())))
+}
+
+/// Refuse `-u name` up front when the image has no such user, so a bad flag creates nothing.
+fn check_user_exists(ctx: &Ctx, image: &ImageRecord, user: &str) -> Result<(), ContainerError> {
+    let read_top = |file: &str| -> String {
+        image
+            .layers
+            .iter()
+            .rev()
+            .find_map(|l| {
+                let dir = ctx.images.layer_dir(l);
+                let p = secure_join(&dir, Path::new(file)).ok()?;
+                std::fs::read_to_string(p).ok()
+            })
+            .unwrap_or_default()
+    };
+    users::resolve(user, &read_top("etc/passwd"), &read_top("etc/group"))
+        .map(drop)
+        .map_err(|e| ContainerError::Invalid(e.to_string()))
+}
+
+/// The network mode's view for callers that only have a record.
+pub fn is_host_network(record: &ContainerRecord) -> bool {
+    record.config.network == NetworkMode::Host
+}

@@ -1,0 +1,90 @@
+//! `exec`: run another process in a running container.
+
+use std::os::fd::AsRawFd;
+
+use super::{ContainerError, Ctx, io_err};
+use crate::monitor::{self, Relay};
+use crate::ns::exec::{JoinTarget, exec_in};
+use crate::ns::process::ProcessSpec;
+use crate::ns::caps;
+use crate::spec::parse_env;
+use crate::state::container::Status;
+
+#[derive(Debug, Default)]
+pub struct ExecRequest {
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub detach: bool,
+    pub interactive: bool,
+}
+
+/// Returns the exit code of the process (0 right away with `detach`).
+pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerError> {
+    let record = ctx.find(query)?;
+    if record.state.status != Status::Running {
+        return Err(ContainerError::NotRunning(record.id));
+    }
+    if req.command.is_empty() {
+        return Err(ContainerError::Invalid("exec needs a command to run".into()));
+    }
+    let host_env = |k: &str| std::env::var(k).ok();
+    let mut env = record.config.env.clone();
+    env.push(format!("HOSTNAME={}", record.config.hostname));
+    for e in &req.env {
+        if let Some(kv) = parse_env(e, &host_env)? {
+            let key = kv.split('=').next().unwrap_or("").to_string();
+            env.retain(|x| x.split('=').next() != Some(key.as_str()));
+            env.push(kv);
+        }
+    }
+    if let Some(w) = &req.workdir
+        && !w.starts_with('/')
+    {
+        return Err(ContainerError::Invalid(format!(
+            "invalid working directory {w:?}: it must be an absolute path"
+        )));
+    }
+    if let Some(u) = &req.user {
+        crate::spec::validate_user(u)?;
+    }
+    let spec = ProcessSpec {
+        argv: req.command.clone(),
+        env,
+        cwd: req.workdir.clone().unwrap_or_else(|| record.config.working_dir.clone()),
+        user: req.user.clone().unwrap_or_else(|| record.config.user.clone()),
+        caps: caps::default_set(),
+        create_cwd: false,
+        can_setgroups: ctx.can_setgroups,
+    };
+    let target = JoinTarget {
+        pid: record.state.pid,
+        pid_start: record.state.pid_start,
+    };
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(io_err("opening /dev/null"))?;
+    let n = null.as_raw_fd();
+    if req.detach {
+        let child = exec_in(&target, &spec, [n, n, n])?;
+        // The process now belongs to the container: its init reaps it when we exit.
+        drop(child);
+        return Ok(0);
+    }
+    monitor::block_forwarded();
+    let stdin = if req.interactive { 0 } else { n };
+    let child = exec_in(&target, &spec, [stdin, 1, 2])?;
+    drop(null);
+    Ok(monitor::supervise(
+        &child,
+        None,
+        Relay {
+            log: None,
+            echo: false,
+            forward_signals: true,
+        },
+    ))
+}

@@ -1,0 +1,189 @@
+//! docker's `inspect` JSON for containers and images, built from our records.
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::image::config::ImageConfig;
+use crate::image::reference::{familiar, split_tag};
+use crate::image::store::ImageRecord;
+use crate::state::container::{ContainerRecord, Status};
+use crate::timefmt::ZERO_TIME;
+
+pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
+    let st = &r.state;
+    let dir = ctx.store.dir(&r.id);
+    let userdata = ctx.userdata_dir(&r.id);
+    let argv = r.config.argv();
+    let lower: Vec<String> = r
+        .config
+        .layers
+        .iter()
+        .rev()
+        .map(|l| ctx.images.layer_dir(l).display().to_string())
+        .collect();
+    let running = st.status == Status::Running;
+    let opt_list = |v: &Vec<String>| if v.is_empty() { Value::Null } else { json!(v) };
+    json!({
+        "Id": r.id,
+        "Created": r.created,
+        "Path": argv.first().cloned().unwrap_or_default(),
+        "Args": argv.iter().skip(1).collect::<Vec<_>>(),
+        "State": {
+            "Status": st.status.as_str(),
+            "Running": running,
+            "Paused": false,
+            "Restarting": false,
+            "OOMKilled": st.oom_killed,
+            "Dead": st.status == Status::Dead,
+            "Pid": if running { st.pid } else { 0 },
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": st.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+            "FinishedAt": st.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+        },
+        "Image": r.image_id,
+        "ResolvConfPath": userdata.join("resolv.conf"),
+        "HostnamePath": userdata.join("hostname"),
+        "HostsPath": userdata.join("hosts"),
+        "LogPath": ctx.log_path(&r.id),
+        "Name": format!("/{}", r.name),
+        "RestartCount": r.restart_count,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": Value::Null,
+        "HostConfig": {
+            "Binds": Value::Null,
+            "ContainerIDFile": "",
+            "LogConfig": {"Type": "json-file", "Config": {}},
+            "NetworkMode": r.config.network.as_str(),
+            "PortBindings": {},
+            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "AutoRemove": r.config.auto_remove,
+            "VolumeDriver": "",
+            "VolumesFrom": Value::Null,
+            "CapAdd": Value::Null,
+            "CapDrop": Value::Null,
+            "Dns": [],
+            "DnsOptions": [],
+            "DnsSearch": [],
+            "ExtraHosts": Value::Null,
+            "IpcMode": "private",
+            "PidMode": "",
+            "Privileged": false,
+            "PublishAllPorts": false,
+            "ReadonlyRootfs": false,
+            "UTSMode": "",
+            "UsernsMode": "",
+            "ShmSize": 67108864,
+            "Runtime": "skiff",
+            "Init": if r.config.init { json!(true) } else { Value::Null },
+            "CgroupnsMode": "private",
+            "Memory": 0,
+            "NanoCpus": 0,
+            "PidsLimit": Value::Null,
+            "MaskedPaths": crate::mount::plan::MASKED_PATHS,
+            "ReadonlyPaths": crate::mount::plan::READONLY_PATHS,
+        },
+        "GraphDriver": {
+            "Data": {
+                "LowerDir": lower.join(":"),
+                "UpperDir": dir.join("upper"),
+                "WorkDir": dir.join("work"),
+            },
+            "Name": "overlay",
+        },
+        "Mounts": [],
+        "Config": {
+            "Hostname": r.config.hostname,
+            "Domainname": r.config.domainname,
+            "User": r.config.user,
+            "AttachStdin": r.config.open_stdin,
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "Tty": r.config.tty,
+            "OpenStdin": r.config.open_stdin,
+            "StdinOnce": r.config.open_stdin,
+            "Env": r.config.env,
+            "Cmd": opt_list(&r.config.cmd),
+            "Image": r.image,
+            "Volumes": Value::Null,
+            "WorkingDir": if r.config.working_dir == "/" { String::new() } else { r.config.working_dir.clone() },
+            "Entrypoint": opt_list(&r.config.entrypoint),
+            "OnBuild": Value::Null,
+            "Labels": r.config.labels,
+            "StopSignal": r.config.stop_signal,
+            "StopTimeout": r.config.stop_timeout,
+        },
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "SandboxKey": if running && r.config.network != crate::spec::NetworkMode::Host {
+                format!("/proc/{}/ns/net", st.pid)
+            } else {
+                String::new()
+            },
+            "Ports": {},
+            "Gateway": "",
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "MacAddress": "",
+            "Networks": {
+                r.config.network.as_str(): {
+                    "IPAMConfig": Value::Null,
+                    "Links": Value::Null,
+                    "Aliases": Value::Null,
+                    "MacAddress": "",
+                    "NetworkID": r.config.network.as_str(),
+                    "EndpointID": "",
+                    "Gateway": "",
+                    "IPAddress": "",
+                    "IPPrefixLen": 0,
+                    "IPv6Gateway": "",
+                    "GlobalIPv6Address": "",
+                    "GlobalIPv6PrefixLen": 0,
+                    "DNSNames": Value::Null,
+                }
+            }
+        }
+    })
+}
+
+pub fn image(img: &ImageRecord, config: &ImageConfig) -> Value {
+    let repo_tags: Vec<String> = img
+        .names
+        .iter()
+        .map(|n| {
+            let (name, tag) = split_tag(n);
+            format!("{}:{tag}", familiar(name))
+        })
+        .collect();
+    json!({
+        "Id": img.id,
+        "RepoTags": repo_tags,
+        "RepoDigests": [],
+        "Parent": "",
+        "Comment": config.history.first().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        "Created": config.created.clone().unwrap_or_else(|| ZERO_TIME.into()),
+        "DockerVersion": "",
+        "Author": config.author.clone().unwrap_or_default(),
+        "Config": config.config,
+        "Architecture": config.architecture,
+        "Os": config.os,
+        "Size": img.size,
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": Value::Null,
+        },
+        "RootFS": {
+            "Type": config.rootfs.kind,
+            "Layers": config.rootfs.diff_ids,
+        },
+        "Metadata": {"LastTagTime": img.added},
+    })
+}

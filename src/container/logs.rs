@@ -1,0 +1,131 @@
+//! `logs`: read the json-file log, with --tail, --since/--until, -t, and -f that ends when the
+//! container does.
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+
+use jiff::Timestamp;
+
+use super::{ContainerError, Ctx, io_err};
+use crate::monitor::{LogEntry, Stream};
+use crate::state::container::Status;
+
+#[derive(Debug, Default)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub timestamps: bool,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+pub fn logs(ctx: &Ctx, query: &str, opts: &LogOptions) -> Result<(), ContainerError> {
+    let record = ctx.find(query)?;
+    let path = ctx.log_path(&record.id);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        // Never started: no log yet, nothing to show.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(format!("reading {}", path.display()))(e)),
+    };
+    let mut reader = BufReader::new(file);
+    let mut entries = Vec::new();
+    let mut line = String::new();
+    let mut offset = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(io_err("reading the log"))?;
+        if n == 0 || !line.ends_with('\n') {
+            break; // a line still being written is read by -f later
+        }
+        offset += n as u64;
+        if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
+            entries.push(e);
+        }
+    }
+    entries.retain(|e| keep(e, opts));
+    let skip = opts.tail.map_or(0, |t| entries.len().saturating_sub(t));
+    let mut out = Output::default();
+    for e in &entries[skip..] {
+        out.emit(e, opts.timestamps);
+    }
+    out.flush();
+    if !opts.follow {
+        return Ok(());
+    }
+    follow(ctx, &record.id, &path, offset, opts, &mut out)
+}
+
+fn keep(e: &LogEntry, opts: &LogOptions) -> bool {
+    let Ok(t) = e.time.parse::<Timestamp>() else {
+        return true;
+    };
+    opts.since.is_none_or(|s| t >= s) && opts.until.is_none_or(|u| t <= u)
+}
+
+fn follow(
+    ctx: &Ctx,
+    id: &str,
+    path: &std::path::Path,
+    mut offset: u64,
+    opts: &LogOptions,
+    out: &mut Output,
+) -> Result<(), ContainerError> {
+    let mut pending = Vec::new();
+    loop {
+        // Decide whether this is the last round before reading, so output written just before
+        // the exit is still shown.
+        let done = match ctx.load_live(id) {
+            Ok(r) => r.state.status != Status::Running,
+            Err(_) => true,
+        };
+        if let Ok(mut f) = std::fs::File::open(path) {
+            let _ = f.seek(SeekFrom::Start(offset));
+            let mut chunk = Vec::new();
+            let _ = f.read_to_end(&mut chunk);
+            offset += chunk.len() as u64;
+            pending.extend_from_slice(&chunk);
+            let mut start = 0;
+            while let Some(nl) = pending[start..].iter().position(|b| *b == b'\n') {
+                if let Ok(e) = serde_json::from_slice::<LogEntry>(&pending[start..start + nl])
+                    && keep(&e, opts)
+                {
+                    out.emit(&e, opts.timestamps);
+                }
+                start += nl + 1;
+            }
+            pending.drain(..start);
+            out.flush();
+        }
+        if done {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Writes entries in log order to our stdout or stderr, as the container wrote them.
+#[derive(Default)]
+struct Output;
+
+impl Output {
+    fn emit(&mut self, e: &LogEntry, timestamps: bool) {
+        let mut line = Vec::with_capacity(e.log.len() + 40);
+        if timestamps {
+            line.extend_from_slice(e.time.as_bytes());
+            line.push(b' ');
+        }
+        line.extend_from_slice(e.log.as_bytes());
+        // A closed pipe (`logs | head`) just ends the output.
+        let _ = match e.stream {
+            Stream::Stdout => std::io::stdout().write_all(&line),
+            Stream::Stderr => {
+                let _ = std::io::stdout().flush();
+                std::io::stderr().write_all(&line)
+            }
+        };
+    }
+
+    fn flush(&mut self) {
+        let _ = std::io::stdout().flush();
+    }
+}

@@ -1,0 +1,163 @@
+//! Container lifecycle: create, start (foreground or with a detached monitor), stop, kill,
+//! wait, rm, rename, exec, logs, and the docker-shaped views (ps rows, inspect).
+
+pub mod create;
+pub mod exec;
+pub mod inspect;
+pub mod list;
+pub mod logs;
+pub mod remove;
+pub mod start;
+pub mod stop;
+
+use crate::config::Paths;
+use crate::image::ImageError;
+use crate::image::store::ImageStore;
+use crate::ns::ChildError;
+use crate::spec::SpecError;
+use crate::state::container::{ContainerRecord, Status};
+use crate::state::store::{Liveness, Store, liveness};
+use crate::state::{StateError, proc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Start(#[from] ChildError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error(
+        "cannot remove container \"/{0}\": container is running: stop the container before removing or force remove"
+    )]
+    RemoveRunning(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ContainerError {
+    /// 126/127 when the command could not be executed, 125 for skiff's own errors.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ContainerError::Start(e) => e.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
+    let what = what.into();
+    move |source| ContainerError::Io { what, source }
+}
+
+/// Everything a command needs: where things are and the stores.
+pub struct Ctx {
+    pub paths: Paths,
+    pub store: Store,
+    pub images: ImageStore,
+    pub boot_id: String,
+    /// setgroups(2) works (false in a rootless namespace mapped without subordinate gids).
+    pub can_setgroups: bool,
+}
+
+impl Ctx {
+    pub fn open(paths: Paths, can_setgroups: bool) -> Result<Ctx, ContainerError> {
+        let store = Store::open(&paths)?;
+        let images = ImageStore::open(&paths)?;
+        Ok(Ctx {
+            store,
+            images,
+            boot_id: proc::boot_id(),
+            can_setgroups,
+            paths,
+        })
+    }
+
+    /// Load a container and make its state true: a container whose monitor died (crash,
+    /// kill -9, reboot) is recorded as exited, and removed if it was `--rm`.
+    pub fn load_live(&self, id: &str) -> Result<ContainerRecord, ContainerError> {
+        let record = self.store.load(id)?;
+        match liveness(&record, &self.boot_id) {
+            Liveness::Lost { exit_code, reason } => self
+                .settle_lost(record, exit_code, reason)?
+                .ok_or_else(|| StateError::NoSuchContainer(id.to_string()).into()),
+            _ => Ok(record),
+        }
+    }
+
+    /// Resolve a user's name for a container and load it.
+    pub fn find(&self, query: &str) -> Result<ContainerRecord, ContainerError> {
+        let id = self.store.resolve(query)?;
+        self.load_live(&id)
+    }
+
+    fn settle_lost(
+        &self,
+        record: ContainerRecord,
+        exit_code: i32,
+        reason: &str,
+    ) -> Result<Option<ContainerRecord>, StateError> {
+        // Whoever holds the lock is changing the record right now; report what we read.
+        let Some(_lock) = self.store.try_lock(&record.id)? else {
+            return Ok(Some(record));
+        };
+        let mut fresh = self.store.load(&record.id)?;
+        if !matches!(liveness(&fresh, &self.boot_id), Liveness::Lost { .. }) {
+            return Ok(Some(fresh));
+        }
+        // PDEATHSIG normally took pid 1 down with its monitor; make sure of it.
+        if proc::is_alive(fresh.state.pid, fresh.state.pid_start) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(fresh.state.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        fresh.state.status = Status::Exited;
+        fresh.state.exit_code = exit_code;
+        fresh.state.error = reason.to_string();
+        fresh.state.pid = 0;
+        fresh.state.monitor_pid = 0;
+        fresh.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
+        if fresh.config.auto_remove {
+            self.store.remove(&fresh)?;
+            return Ok(None);
+        }
+        self.store.save(&fresh)?;
+        Ok(Some(fresh))
+    }
+
+    /// All containers, reconciled, newest first.
+    pub fn all(&self) -> Result<Vec<ContainerRecord>, ContainerError> {
+        let mut out = Vec::new();
+        for id in self.store.ids()? {
+            match self.load_live(&id) {
+                Ok(r) => out.push(r),
+                // Removed while we listed, or being created right now: not there yet.
+                Err(ContainerError::State(StateError::NoSuchContainer(_))) => {}
+                Err(ContainerError::State(StateError::Io { .. })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// The container's directory of hosts/hostname/resolv.conf.
+    pub fn userdata_dir(&self, id: &str) -> std::path::PathBuf {
+        self.store.dir(id).join("userdata")
+    }
+
+    pub fn log_path(&self, id: &str) -> std::path::PathBuf {
+        self.store.dir(id).join("ctr.log")
+    }
+}

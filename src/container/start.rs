@@ -1,0 +1,265 @@
+//! Starting a container: clone it into its namespaces, record it Running, relay it until it
+//! exits, record the exit. In the foreground the CLI process is the monitor; with `-d` a forked
+//! monitor does the same while the CLI returns as soon as the container runs.
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+
+use super::{ContainerError, Ctx, io_err};
+use crate::monitor::{self, LogWriter, Outputs, Relay};
+use crate::mount::{RootfsInput, plan::plan};
+use crate::ns::init::{InitSpec, container_main};
+use crate::ns::process::ProcessSpec;
+use crate::ns::spawn::{Spawned, clone_child};
+use crate::ns::{caps, sync};
+use crate::spec::NetworkMode;
+use crate::state::container::{ContainerRecord, Status};
+use crate::state::proc;
+
+struct Launched {
+    child: Spawned,
+    outputs: Outputs,
+    log: LogWriter,
+}
+
+/// Run attached to this process: output to the terminal and the log, signals forwarded.
+/// Returns the container's exit code.
+pub fn run_foreground(ctx: &Ctx, id: &str, interactive: bool) -> Result<i32, ContainerError> {
+    monitor::block_forwarded();
+    let stdin = if interactive { None } else { Some(dev_null()?) };
+    let launched = launch(ctx, id, stdin.as_ref().map_or(0, AsRawFd::as_raw_fd))?;
+    drop(stdin);
+    let code = monitor::supervise(
+        &launched.child,
+        Some(launched.outputs),
+        Relay {
+            log: Some(launched.log),
+            echo: true,
+            forward_signals: true,
+        },
+    );
+    finish(ctx, id, code);
+    Ok(code)
+}
+
+/// Start with a detached monitor; returns once the container's command runs (or failed to).
+pub fn start_detached(ctx: &Ctx, id: &str) -> Result<(), ContainerError> {
+    let (mut report_r, mut report_w) = {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| io_err("pipe")(e.into()))?;
+        (std::fs::File::from(r), std::fs::File::from(w))
+    };
+    // SAFETY: skiff is single-threaded; the child carries on as the container's monitor.
+    match unsafe { nix::unistd::fork() }.map_err(|e| io_err("fork")(e.into()))? {
+        nix::unistd::ForkResult::Child => {
+            drop(report_r);
+            detach_from_caller();
+            let launched = match dev_null().and_then(|null| launch(ctx, id, null.as_raw_fd())) {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = write!(report_w, "{}\n{e}", e.exit_code());
+                    // SAFETY: exit of the forked monitor without running the CLI's teardown.
+                    unsafe { libc::_exit(1) };
+                }
+            };
+            let _ = report_w.write_all(b"ok");
+            drop(report_w);
+            let code = monitor::supervise(
+                &launched.child,
+                Some(launched.outputs),
+                Relay {
+                    log: Some(launched.log),
+                    echo: false,
+                    forward_signals: false,
+                },
+            );
+            finish(ctx, id, code);
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) };
+        }
+        nix::unistd::ForkResult::Parent { .. } => {
+            drop(report_w);
+            let mut report = String::new();
+            let _ = report_r.read_to_string(&mut report);
+            if report == "ok" {
+                return Ok(());
+            }
+            let (code, message) = report.split_once('\n').unwrap_or(("125", ""));
+            let message = if message.is_empty() {
+                "the container's monitor exited before the container started".to_string()
+            } else {
+                message.to_string()
+            };
+            Err(ContainerError::Start(sync::ChildError::new(
+                stage_for_code(code.parse().unwrap_or(125)),
+                errno_for_code(code.parse().unwrap_or(125)),
+                message,
+            )))
+        }
+    }
+}
+
+fn stage_for_code(code: i32) -> sync::Stage {
+    if code == 126 || code == 127 {
+        sync::Stage::Exec
+    } else {
+        sync::Stage::Setup
+    }
+}
+
+fn errno_for_code(code: i32) -> i32 {
+    if code == 127 { libc::ENOENT } else { libc::EACCES }
+}
+
+/// The monitor must not hold the caller's terminal or pipes (`id=$(skiff run -d ...)` waits
+/// for EOF), nor get its terminal's signals.
+fn detach_from_caller() {
+    let _ = nix::unistd::setsid();
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors of this process.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
+
+fn dev_null() -> Result<std::fs::File, ContainerError> {
+    std::fs::File::open("/dev/null").map_err(io_err("opening /dev/null"))
+}
+
+fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
+    let _lock = ctx.store.lock(id)?;
+    let mut record = ctx.load_live(id)?;
+    if record.state.status == Status::Running {
+        return Err(ContainerError::Invalid(format!(
+            "container {} is already running",
+            record.name
+        )));
+    }
+    let init = init_spec(ctx, &record, stdin)?;
+    let log = LogWriter::open(&ctx.log_path(id))
+        .map_err(io_err(format!("opening {}", ctx.log_path(id).display())))?;
+    let (out_r, out_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
+    let (err_r, err_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
+    let init = InitSpec {
+        stdio: [stdin, out_w.as_raw_fd(), err_w.as_raw_fd()],
+        ..init
+    };
+    let pair = sync::pair().map_err(io_err("socketpair"))?;
+    let mut flags = libc::CLONE_NEWPID
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWCGROUP;
+    if record.config.network != NetworkMode::Host {
+        flags |= libc::CLONE_NEWNET;
+    }
+    let child = clone_child(flags as u64, pair.child.as_raw_fd(), || container_main(&init))
+    .map_err(|e| clone_error(&e))?;
+    drop((out_w, err_w, pair.child));
+
+    if let Err(e) = sync::wait_for_exec(&pair.parent) {
+        monitor::reap(child.pid);
+        record.state.exit_code = e.exit_code();
+        record.state.error = e.message.clone();
+        let _ = ctx.store.save(&record);
+        return Err(e.into());
+    }
+    let me = std::process::id() as i32;
+    let st = &mut record.state;
+    st.status = Status::Running;
+    st.pid = child.pid;
+    st.pid_start = proc::start_time(child.pid).unwrap_or(0);
+    st.monitor_pid = me;
+    st.monitor_start = proc::start_time(me).unwrap_or(0);
+    st.boot_id = ctx.boot_id.clone();
+    st.exit_code = 0;
+    st.error.clear();
+    st.started_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
+    st.finished_at = None;
+    ctx.store.save(&record)?;
+    Ok(Launched {
+        child,
+        outputs: Outputs {
+            stdout: out_r,
+            stderr: err_r,
+        },
+        log,
+    })
+}
+
+fn clone_error(e: &std::io::Error) -> ContainerError {
+    let hint = match e.raw_os_error() {
+        Some(libc::EPERM) => {
+            ": creating namespaces needs root, or a user namespace (is kernel.unprivileged_userns_clone=1?)"
+        }
+        Some(libc::ENOSPC) => ": too many namespaces (raise user.max_*_namespaces)",
+        _ => "",
+    };
+    ContainerError::Invalid(format!("clone: {e}{hint}"))
+}
+
+fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec, ContainerError> {
+    let dir = ctx.store.dir(&record.id);
+    let mountpoint = ctx.paths.rootfs_mountpoint();
+    crate::config::ensure_dir(&mountpoint, 0o700)
+        .map_err(io_err(format!("creating {}", mountpoint.display())))?;
+    let lower = record
+        .config
+        .layers
+        .iter()
+        .rev()
+        .map(|l| ctx.images.layer_dir(l))
+        .collect();
+    let tty_gid = ctx.can_setgroups.then_some(5);
+    let ops = plan(&RootfsInput {
+        rootless: ctx.paths.rootless,
+        host_network: record.config.network == NetworkMode::Host,
+        userdata: ctx.userdata_dir(&record.id),
+        tty_gid,
+    });
+    let mut env = record.config.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={}", record.config.hostname));
+    }
+    Ok(InitSpec {
+        mountpoint,
+        lower,
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        userxattr: ctx.paths.rootless,
+        ops,
+        hostname: record.config.hostname.clone(),
+        domainname: record.config.domainname.clone(),
+        process: ProcessSpec {
+            argv: record.config.argv(),
+            env,
+            cwd: record.config.working_dir.clone(),
+            user: record.config.user.clone(),
+            caps: caps::default_set(),
+            create_cwd: true,
+            can_setgroups: ctx.can_setgroups,
+        },
+        stdio: [stdin, 1, 2],
+        init: record.config.init,
+    })
+}
+
+/// Record the exit; `--rm` containers are removed instead.
+pub fn finish(ctx: &Ctx, id: &str, code: i32) {
+    let Ok(_lock) = ctx.store.lock(id) else {
+        return; // removed meanwhile (rm -f)
+    };
+    let Ok(mut record) = ctx.store.load(id) else {
+        return;
+    };
+    record.state.status = Status::Exited;
+    record.state.exit_code = code;
+    record.state.pid = 0;
+    record.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
+    if record.config.auto_remove {
+        let _ = ctx.store.remove(&record);
+    } else {
+        let _ = ctx.store.save(&record);
+    }
+}

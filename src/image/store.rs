@@ -1,0 +1,303 @@
+//! The content-addressed image store: blobs by digest, unpacked layers by diff id, and the
+//! name index `images.json`, which is written last and atomically so a crash never leaves a
+//! half-registered image.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::config::ImageConfig;
+use super::reference::{Reference, familiar, split_tag};
+use super::{ImageError, io_err};
+use crate::config::{Paths, ensure_dir};
+use crate::state::{Lock, read_json, write_atomic, write_json};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageRecord {
+    /// `sha256:<hex>` of the config blob (docker's image id).
+    pub id: String,
+    /// Canonical references, e.g. `docker.io/library/busybox:latest`.
+    pub names: Vec<String>,
+    pub manifest_digest: String,
+    /// When the image entered this store.
+    pub added: String,
+    /// Unpacked size of all layers, in bytes.
+    pub size: u64,
+    /// Layer diff ids, lowest first (a copy of the config's, so `run` reads one file less).
+    pub layers: Vec<String>,
+}
+
+impl ImageRecord {
+    pub fn short_id(&self) -> &str {
+        let hex = self.id.strip_prefix("sha256:").unwrap_or(&self.id);
+        &hex[..12.min(hex.len())]
+    }
+    /// (REPOSITORY, TAG) pairs as docker lists them; `<none>` for a dangling image.
+    pub fn repo_tags(&self) -> Vec<(String, String)> {
+        if self.names.is_empty() {
+            return vec![("<none>".into(), "<none>".into())];
+        }
+        self.names
+            .iter()
+            .map(|n| {
+                let (name, tag) = split_tag(n);
+                (familiar(name), tag.to_string())
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Index {
+    images: Vec<ImageRecord>,
+}
+
+pub struct ImageStore {
+    paths: Paths,
+}
+
+impl ImageStore {
+    pub fn open(paths: &Paths) -> Result<ImageStore, ImageError> {
+        for dir in [paths.blobs(), paths.layers(), paths.tmp()] {
+            ensure_dir(&dir, 0o700).map_err(io_err(&dir))?;
+        }
+        Ok(ImageStore {
+            paths: paths.clone(),
+        })
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn list(&self) -> Result<Vec<ImageRecord>, ImageError> {
+        Ok(self.read_index()?.images)
+    }
+
+    fn read_index(&self) -> Result<Index, ImageError> {
+        let path = self.paths.images_file();
+        if !path.exists() {
+            return Ok(Index::default());
+        }
+        Ok(read_json(&path)?)
+    }
+
+    /// Serialize writers of the index; readers never wait.
+    fn lock(&self) -> Result<Lock, ImageError> {
+        Ok(Lock::exclusive_create(
+            &self.paths.root.join("images.lock"),
+        )?)
+    }
+
+    /// Find an image by name (`busybox`, `busybox:1`), full or short id, or `sha256:` id.
+    pub fn lookup(&self, query: &str) -> Result<ImageRecord, ImageError> {
+        let images = self.list()?;
+        find(&images, query)
+            .cloned()
+            .ok_or_else(|| ImageError::NoSuchImage(query.to_string()))
+    }
+
+    pub fn layer_dir(&self, diff_id: &str) -> PathBuf {
+        self.paths
+            .layers()
+            .join(diff_id.strip_prefix("sha256:").unwrap_or(diff_id))
+            .join("diff")
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.paths
+            .blobs()
+            .join(digest.strip_prefix("sha256:").unwrap_or(digest))
+    }
+
+    pub fn config(&self, image: &ImageRecord) -> Result<ImageConfig, ImageError> {
+        let path = self.blob_path(&image.id);
+        let data = std::fs::read(&path).map_err(io_err(&path))?;
+        serde_json::from_slice(&data).map_err(|source| ImageError::Corrupt { path, source })
+    }
+
+    /// Store a small blob (config, manifest) by its digest; returns `sha256:<hex>`.
+    pub fn put_blob(&self, data: &[u8]) -> Result<String, ImageError> {
+        let digest = format!("sha256:{}", crate::ids::to_hex(&sha2::Sha256::digest(data)));
+        let path = self.blob_path(&digest);
+        if !path.exists() {
+            write_atomic(&path, data)?;
+        }
+        Ok(digest)
+    }
+
+    /// Register an image and give it `names`, taking each name away from any other image
+    /// (which then becomes dangling, as in docker).
+    pub fn register(&self, mut record: ImageRecord) -> Result<ImageRecord, ImageError> {
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        for other in &mut index.images {
+            if other.id != record.id {
+                other.names.retain(|n| !record.names.contains(n));
+            }
+        }
+        if let Some(existing) = index.images.iter_mut().find(|i| i.id == record.id) {
+            for n in &record.names {
+                if !existing.names.contains(n) {
+                    existing.names.push(n.clone());
+                }
+            }
+            record = existing.clone();
+        } else {
+            index.images.push(record.clone());
+        }
+        write_json(&self.paths.images_file(), &index)?;
+        Ok(record)
+    }
+
+    /// `rmi`: untag a name, or delete an image with its last name or by id. `used_by` names a
+    /// container that uses an image id, if any. Returns docker's "Untagged:"/"Deleted:" lines.
+    pub fn remove(
+        &self,
+        query: &str,
+        force: bool,
+        used_by: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<String>, ImageError> {
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        let image = find(&index.images, query)
+            .cloned()
+            .ok_or_else(|| ImageError::NoSuchImage(query.to_string()))?;
+        let by_name = Reference::parse(query)
+            .ok()
+            .map(|r| r.canonical())
+            .filter(|c| image.names.contains(c));
+        let mut out = Vec::new();
+        if let Some(name) = &by_name
+            && image.names.len() > 1
+        {
+            // Other names remain: only untag.
+            index
+                .images
+                .iter_mut()
+                .filter(|i| i.id == image.id)
+                .for_each(|i| i.names.retain(|n| n != name));
+            write_json(&self.paths.images_file(), &index)?;
+            out.push(format!("Untagged: {}", display_name(name)));
+            return Ok(out);
+        }
+        if by_name.is_none() && image.names.len() > 1 && !force {
+            return Err(ImageError::MultipleNames(query.to_string()));
+        }
+        if !force && let Some(container) = used_by(&image.id) {
+            return Err(ImageError::InUse {
+                image: query.to_string(),
+                container,
+            });
+        }
+        for n in &image.names {
+            out.push(format!("Untagged: {}", display_name(n)));
+        }
+        index.images.retain(|i| i.id != image.id);
+        write_json(&self.paths.images_file(), &index)?;
+        out.push(format!("Deleted: {}", image.id));
+        Ok(out)
+    }
+
+    /// Delete layers and blobs that no image and no container (`keep`) refers to anymore.
+    pub fn collect_garbage(&self, keep_layers: &[String]) -> Result<(), ImageError> {
+        let _lock = self.lock()?;
+        let index = self.read_index()?;
+        let mut live_layers: std::collections::HashSet<String> = keep_layers
+            .iter()
+            .map(|l| l.trim_start_matches("sha256:").to_string())
+            .collect();
+        let mut live_blobs = std::collections::HashSet::new();
+        for img in &index.images {
+            live_layers.extend(img.layers.iter().map(|l| l.trim_start_matches("sha256:").to_string()));
+            live_blobs.insert(img.id.trim_start_matches("sha256:").to_string());
+            live_blobs.insert(img.manifest_digest.trim_start_matches("sha256:").to_string());
+            if let Ok(data) = std::fs::read(self.blob_path(&img.manifest_digest))
+                && let Ok(m) = serde_json::from_slice::<super::config::Manifest>(&data)
+            {
+                live_blobs.extend(m.layers.iter().map(|l| l.digest.trim_start_matches("sha256:").to_string()));
+            }
+        }
+        for (dir, live) in [(self.paths.layers(), &live_layers), (self.paths.blobs(), &live_blobs)] {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !live.contains(&name) {
+                    let p = e.path();
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn display_name(canonical: &str) -> String {
+    let (name, tag) = split_tag(canonical);
+    if tag.is_empty() {
+        familiar(name)
+    } else {
+        format!("{}:{tag}", familiar(name))
+    }
+}
+
+fn find<'a>(images: &'a [ImageRecord], query: &str) -> Option<&'a ImageRecord> {
+    if let Ok(r) = Reference::parse(query) {
+        let canon = r.canonical();
+        if let Some(i) = images.iter().find(|i| i.names.contains(&canon)) {
+            return Some(i);
+        }
+    }
+    let hex = query.strip_prefix("sha256:").unwrap_or(query);
+    if crate::ids::is_hex(hex) {
+        let mut it = images
+            .iter()
+            .filter(|i| i.id.trim_start_matches("sha256:").starts_with(hex));
+        let first = it.next();
+        if it.next().is_none() {
+            return first;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, names: &[&str]) -> ImageRecord {
+        ImageRecord {
+            id: format!("sha256:{id}"),
+            names: names.iter().map(|s| s.to_string()).collect(),
+            manifest_digest: String::new(),
+            added: String::new(),
+            size: 0,
+            layers: vec![],
+        }
+    }
+
+    #[test]
+    fn lookup_by_name_id_prefix() {
+        let a = "a".repeat(64);
+        let b = format!("ab{}", "c".repeat(62));
+        let images = vec![
+            rec(&a, &["docker.io/library/busybox:latest"]),
+            rec(&b, &["localhost/x:1"]),
+        ];
+        assert_eq!(find(&images, "busybox").map(|i| &i.id), Some(&images[0].id));
+        assert_eq!(find(&images, "localhost/x:1").map(|i| &i.id), Some(&images[1].id));
+        assert_eq!(find(&images, "abc").map(|i| &i.id), Some(&images[1].id));
+        assert!(find(&images, "a").is_none(), "ambiguous prefix");
+        assert!(find(&images, "nginx").is_none());
+        assert_eq!(
+            images[1].repo_tags(),
+            vec![("localhost/x".to_string(), "1".to_string())]
+        );
+        assert_eq!(rec(&a, &[]).repo_tags()[0].0, "<none>");
+    }
+}

@@ -1,0 +1,18 @@
+#![recursion_limit = "256"]
+//! skiff: a daemonless, single-binary container launcher with docker's command line.
+//! See ARCHITECTURE.md for the module map and the flow of one `run`.
+
+pub mod cgroup;
+pub mod cli;
+pub mod config;
+pub mod container;
+pub mod ids;
+pub mod image;
+pub mod monitor;
+pub mod mount;
+pub mod net;
+pub mod ns;
+pub mod securejoin;
+pub mod spec;
+pub mod state;
+pub mod timefmt;

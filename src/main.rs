@@ -1,0 +1,66 @@
+//! The `skiff` binary: parse the command line, join the rootless user namespace when needed,
+//! dispatch, and map every outcome to docker's exit codes (125 skiff's own error, 126 not
+//! executable, 127 not found, else the container's).
+
+use std::io::Write;
+
+use clap::Parser;
+use skiff::cli::{self, Cli};
+use skiff::config::{Paths, ensure_dir};
+use skiff::container::Ctx;
+use skiff::ns::userns;
+
+fn exit(code: i32) -> ! {
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
+}
+
+fn fail(message: impl std::fmt::Display, code: i32) -> ! {
+    let _ = std::io::stdout().flush();
+    eprintln!("skiff: {message}");
+    exit(code)
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                // docker exits 125 for flag errors too.
+                _ => 125,
+            };
+            let _ = e.print();
+            exit(code);
+        }
+    };
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    let paths = Paths::resolve(cli.root, cli.runroot, uid);
+    let can_setgroups = !paths.rootless || userns::has_subid_ranges(uid);
+    if paths.rootless {
+        // Before anything else runs: setns into a user namespace needs a single thread.
+        if let Err(e) = userns::enter(&paths, uid, gid) {
+            fail(e, 125);
+        }
+    }
+    for dir in [&paths.root, &paths.runroot] {
+        if let Err(e) = ensure_dir(dir, 0o711) {
+            fail(format!("creating {}: {e}", dir.display()), 125);
+        }
+    }
+    let ctx = match Ctx::open(paths, can_setgroups) {
+        Ok(c) => c,
+        Err(e) => fail(e, 125),
+    };
+    ctx.store.sweep_trash();
+    match cli::dispatch(&ctx, cli.command) {
+        Ok(code) => exit(code),
+        Err(cli::CliError::Reported(code)) => exit(code),
+        Err(e) => {
+            let code = e.exit_code();
+            fail(e, code)
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The parent of a container's pid 1: copies its stdout/stderr to the json-file log (and to the
+//! terminal in the foreground), forwards signals, and turns its end into an exit code.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::ns::spawn::{Spawned, pidfd_send_signal};
+
+/// Signals a foreground `run` or `exec` passes on to the container, as docker's sig-proxy does.
+pub const FORWARDED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGCONT,
+    Signal::SIGWINCH,
+];
+
+pub fn forwarded_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    set
+}
+
+/// Block the forwarded signals now, before the container is cloned, so none is lost (or kills
+/// us) between clone and the signalfd. The child unblocks them before exec.
+pub fn block_forwarded() {
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded_set()), None);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One line of docker's json-file log.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub log: String,
+    pub stream: Stream,
+    pub time: String,
+}
+
+/// docker splits lines longer than this into several entries.
+const MAX_PARTIAL: usize = 16 * 1024;
+
+pub struct LogWriter {
+    file: File,
+    partial: [Vec<u8>; 2],
+}
+
+impl LogWriter {
+    pub fn open(path: &Path) -> std::io::Result<LogWriter> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(LogWriter {
+            file,
+            partial: [Vec::new(), Vec::new()],
+        })
+    }
+
+    pub fn write(&mut self, stream: Stream, data: &[u8]) {
+        let idx = stream as usize;
+        self.partial[idx].extend_from_slice(data);
+        let mut out = Vec::new();
+        let buf = &mut self.partial[idx];
+        let mut start = 0;
+        while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
+            encode(&mut out, stream, &buf[start..start + nl + 1]);
+            start += nl + 1;
+        }
+        while buf.len() - start >= MAX_PARTIAL {
+            encode(&mut out, stream, &buf[start..start + MAX_PARTIAL]);
+            start += MAX_PARTIAL;
+        }
+        buf.drain(..start);
+        if !out.is_empty() {
+            // A full disk must not stop the container's output: losing log lines is the lesser harm.
+            let _ = self.file.write_all(&out);
+        }
+    }
+
+    /// Write out unterminated output, at the end.
+    pub fn finish(&mut self) {
+        let mut out = Vec::new();
+        for (idx, stream) in [(0, Stream::Stdout), (1, Stream::Stderr)] {
+            if !self.partial[idx].is_empty() {
+                encode(&mut out, stream, &self.partial[idx]);
+                self.partial[idx].clear();
+            }
+        }
+        let _ = self.file.write_all(&out);
+    }
+}
+
+fn encode(out: &mut Vec<u8>, stream: Stream, line: &[u8]) {
+    let entry = LogEntry {
+        log: String::from_utf8_lossy(line).into_owned(),
+        stream,
+        time: crate::timefmt::rfc3339(crate::timefmt::now()),
+    };
+    if serde_json::to_writer(&mut *out, &entry).is_ok() {
+        out.push(b'\n');
+    }
+}
+
+pub struct Outputs {
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// How the monitor relays a container.
+pub struct Relay {
+    pub log: Option<LogWriter>,
+    /// Copy output to our own stdout/stderr too (attached foreground).
+    pub echo: bool,
+    /// Forward FORWARDED signals (blocked beforehand with `block_forwarded`).
+    pub forward_signals: bool,
+}
+
+/// Relay until the process exits and its output is drained; returns docker's exit code
+/// (the status, or 128+N for a signal).
+pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay) -> i32 {
+    let sigfd = if relay.forward_signals {
+        SignalFd::with_flags(&forwarded_set(), SfdFlags::SFD_CLOEXEC).ok()
+    } else {
+        None
+    };
+    let mut open: Vec<(OwnedFd, Stream)> = outputs
+        .map(|o| vec![(o.stdout, Stream::Stdout), (o.stderr, Stream::Stderr)])
+        .unwrap_or_default();
+    let mut status: Option<i32> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if status.is_some() && open.is_empty() {
+            break;
+        }
+        let mut fds: Vec<PollFd> = open
+            .iter()
+            .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let pid_idx = status.is_none().then(|| {
+            fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let sig_idx = sigfd.as_ref().filter(|_| status.is_none()).map(|s| {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        // Once pid 1 is gone its namespace is torn down and every writer with it; the timeout
+        // only guards against a writer that somehow escaped.
+        let timeout = if status.is_some() {
+            PollTimeout::from(2000u16)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        // Output first, so nothing written just before exit is lost.
+        let mut closed = Vec::new();
+        for (i, (fd, stream)) in open.iter().enumerate() {
+            if !ready[i] {
+                continue;
+            }
+            match nix::unistd::read(fd.as_fd(), &mut buf) {
+                Ok(0) => closed.push(i),
+                Ok(n) => {
+                    if let Some(log) = relay.log.as_mut() {
+                        log.write(*stream, &buf[..n]);
+                    }
+                    if relay.echo {
+                        let target = if *stream == Stream::Stdout { 1 } else { 2 };
+                        write_all_fd(target, &buf[..n]);
+                    }
+                }
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(_) => closed.push(i),
+            }
+        }
+        for i in closed.into_iter().rev() {
+            open.remove(i);
+        }
+        if let Some(i) = sig_idx
+            && ready[i]
+            && let Some(Ok(Some(info))) = sigfd.as_ref().map(|s| s.read_signal())
+        {
+            let _ = pidfd_send_signal(&child.pidfd, info.ssi_signo as i32);
+        }
+        if let Some(i) = pid_idx
+            && ready[i]
+        {
+            status = Some(reap(child.pid));
+        }
+    }
+    if let Some(log) = relay.log.as_mut() {
+        log.finish();
+    }
+    status.unwrap_or_else(|| reap(child.pid))
+}
+
+fn write_all_fd(fd: i32, mut data: &[u8]) {
+    // SAFETY: fds 1 and 2 stay open for the life of the process.
+    let out = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    while !data.is_empty() {
+        match nix::unistd::write(out, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            // The reader went away (a closed pipe): keep logging, stop echoing.
+            Err(_) => return,
+        }
+    }
+}
+
+pub fn reap(pid: i32) -> i32 {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 255,
+        }
+    }
+}
+
+/// A pipe for one output stream: (read end for the monitor, write end for the container).
+pub fn output_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)
+}
+
+pub fn raw(fd: &OwnedFd) -> i32 {
+    fd.as_raw_fd()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_are_split_on_newlines_and_at_the_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ctr.log");
+        let mut w = LogWriter::open(&path).expect("open");
+        w.write(Stream::Stdout, b"hel");
+        w.write(Stream::Stdout, b"lo\nwor");
+        w.write(Stream::Stderr, b"oops\n");
+        w.finish();
+        let lines: Vec<LogEntry> = std::fs::read_to_string(&path)
+            .expect("read")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        let got: Vec<(&str, Stream)> = lines.iter().map(|e| (e.log.as_str(), e.stream)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("hello\n", Stream::Stdout),
+                ("oops\n", Stream::Stderr),
+                ("wor", Stream::Stdout)
+            ]
+        );
+        assert!(crate::timefmt::parse(&lines[0].time).is_some());
+    }
+}

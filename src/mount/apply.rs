@@ -1,0 +1,235 @@
+//! Execute a mount plan inside the child's new mount namespace, then pivot_root into it.
+
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+use super::plan::MountOp;
+use crate::ns::sync::{ChildError, Stage};
+use crate::securejoin::secure_join;
+
+fn os(what: String, e: nix::errno::Errno) -> ChildError {
+    ChildError::os(Stage::Setup, what, e)
+}
+
+/// Make every mount private so nothing we do propagates back to the host, then mount the
+/// container's overlay on `target`.
+pub fn mount_rootfs(
+    target: &Path,
+    lower: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    userxattr: bool,
+) -> Result<(), ChildError> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| os("making / private".into(), e))?;
+    let lowers: Vec<String> = lower.iter().map(|l| l.display().to_string()).collect();
+    let mut data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        work.display()
+    );
+    if userxattr {
+        data.push_str(",userxattr");
+    }
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|e| os(format!("mounting the container's overlay on {}", target.display()), e))
+}
+
+pub fn apply(rootfs: &Path, ops: &[MountOp]) -> Result<(), ChildError> {
+    for op in ops {
+        apply_one(rootfs, op)?;
+    }
+    Ok(())
+}
+
+fn resolve(rootfs: &Path, path: &Path) -> Result<PathBuf, ChildError> {
+    secure_join(rootfs, path).map_err(|e| ChildError::new(Stage::Setup, libc::ELOOP, e.to_string()))
+}
+
+fn mkdir_all(path: &Path) -> Result<(), ChildError> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path)
+        .map_err(|e| ChildError::io(Stage::Setup, format!("creating {}", path.display()), &e))
+}
+
+fn touch(path: &Path) -> Result<(), ChildError> {
+    if path.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        mkdir_all(parent)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| ChildError::io(Stage::Setup, format!("creating {}", path.display()), &e))
+}
+
+fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
+    match op {
+        MountOp::Fs {
+            target,
+            fstype,
+            flags,
+            data,
+        } => {
+            let dest = resolve(rootfs, target)?;
+            mkdir_all(&dest)?;
+            let data = (!data.is_empty()).then_some(data.as_str());
+            mount(Some(*fstype), &dest, Some(*fstype), *flags, data)
+                .map_err(|e| os(format!("mounting {fstype} on {}", target.display()), e))
+        }
+        MountOp::Bind {
+            source,
+            target,
+            recursive,
+            readonly,
+        } => {
+            let dest = resolve(rootfs, target)?;
+            if source.is_dir() {
+                mkdir_all(&dest)?;
+            } else {
+                touch(&dest)?;
+            }
+            let mut flags = MsFlags::MS_BIND;
+            if *recursive {
+                flags |= MsFlags::MS_REC;
+            }
+            mount(Some(source.as_path()), &dest, None::<&str>, flags, None::<&str>).map_err(|e| {
+                os(
+                    format!("bind-mounting {} on {}", source.display(), target.display()),
+                    e,
+                )
+            })?;
+            if *readonly {
+                remount_readonly(&dest, target)?;
+            }
+            Ok(())
+        }
+        MountOp::Mknod {
+            target,
+            major,
+            minor,
+        } => {
+            use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+            let dest = resolve(rootfs, target)?;
+            mknod(
+                &dest,
+                SFlag::S_IFCHR,
+                Mode::from_bits_truncate(0o666),
+                makedev(*major, *minor),
+            )
+            .map_err(|e| os(format!("creating device {}", target.display()), e))?;
+            // The umask trimmed the mode: devices must be usable by any container user.
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                &dest,
+                Mode::from_bits_truncate(0o666),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| os(format!("chmod {}", target.display()), e))
+        }
+        MountOp::Symlink { link, to } => {
+            let dest = resolve(rootfs, link)?;
+            match std::os::unix::fs::symlink(to, &dest) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(ChildError::io(
+                    Stage::Setup,
+                    format!("creating symlink {}", link.display()),
+                    &e,
+                )),
+            }
+        }
+        MountOp::Mask(path) => {
+            let dest = resolve(rootfs, path)?;
+            let Ok(meta) = dest.symlink_metadata() else {
+                return Ok(()); // nothing to hide
+            };
+            let result = if meta.is_dir() {
+                mount(
+                    Some("tmpfs"),
+                    &dest,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    Some("size=0"),
+                )
+            } else {
+                mount(
+                    Some("/dev/null"),
+                    &dest,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+            };
+            result.map_err(|e| os(format!("masking {}", path.display()), e))
+        }
+        MountOp::ReadOnly(path) => {
+            let dest = resolve(rootfs, path)?;
+            if dest.symlink_metadata().is_err() {
+                return Ok(());
+            }
+            mount(
+                Some(dest.as_path()),
+                &dest,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| os(format!("bind-mounting {} read-only", path.display()), e))?;
+            remount_readonly(&dest, path)
+        }
+    }
+}
+
+/// Remount a bind mount read-only, keeping the flags a user namespace may not clear.
+fn remount_readonly(dest: &Path, shown: &Path) -> Result<(), ChildError> {
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    if let Ok(st) = nix::sys::statvfs::statvfs(dest) {
+        use nix::sys::statvfs::FsFlags;
+        let f = st.flags();
+        for (fs, ms) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if f.contains(fs) {
+                flags |= ms;
+            }
+        }
+    }
+    mount(None::<&str>, dest, None::<&str>, flags, None::<&str>)
+        .map_err(|e| os(format!("remounting {} read-only", shown.display()), e))
+}
+
+/// Make `rootfs` the root: the pivot_root(".", ".") idiom needs no directory for the old root.
+pub fn pivot(rootfs: &Path) -> Result<(), ChildError> {
+    nix::unistd::chdir(rootfs).map_err(|e| os(format!("chdir {}", rootfs.display()), e))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| os("pivot_root".into(), e))?;
+    // The old root now sits on top of the new one: detach it.
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| os("detaching the old root".into(), e))?;
+    nix::unistd::chdir("/").map_err(|e| os("chdir /".into(), e))
+}

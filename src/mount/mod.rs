@@ -1,0 +1,7 @@
+//! The container's filesystem: a pure plan of mount operations, then a small executor that runs
+//! in the child, inside its own mount namespace.
+
+pub mod apply;
+pub mod plan;
+
+pub use plan::{MountOp, RootfsInput};

@@ -1,0 +1,243 @@
+//! Config -> the list of mounts that make a container's root. Pure, so the plan is unit-tested;
+//! `apply` executes it.
+
+use std::path::PathBuf;
+
+use nix::mount::MsFlags;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MountOp {
+    /// Mount a filesystem at a path inside the rootfs (a directory, created when missing).
+    Fs {
+        target: PathBuf,
+        fstype: &'static str,
+        flags: MsFlags,
+        data: String,
+    },
+    /// Bind a host path onto a path inside the rootfs; a file source gets a file mountpoint.
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        recursive: bool,
+        readonly: bool,
+    },
+    /// A character device node (mode 0666), as root.
+    Mknod { target: PathBuf, major: u64, minor: u64 },
+    Symlink { link: PathBuf, to: PathBuf },
+    /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory.
+    Mask(PathBuf),
+    /// Make a path read-only (bind onto itself, remount read-only).
+    ReadOnly(PathBuf),
+}
+
+/// What the plan needs to know about one container.
+#[derive(Debug, Clone)]
+pub struct RootfsInput {
+    pub rootless: bool,
+    /// The container shares the host's network namespace (sysfs cannot be mounted rootless).
+    pub host_network: bool,
+    /// The container's own hosts, hostname and resolv.conf.
+    pub userdata: PathBuf,
+    /// gid of the `tty` group for devpts, when that gid is mapped.
+    pub tty_gid: Option<u32>,
+}
+
+/// docker's default devices: (name, major, minor).
+const DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// docker's masked paths (moby `oci/defaults.go`).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let p = PathBuf::from;
+    let mut ops = vec![
+        MountOp::Fs {
+            target: p("/proc"),
+            fstype: "proc",
+            flags: nosuid_nodev_noexec,
+            data: String::new(),
+        },
+        MountOp::Fs {
+            target: p("/dev"),
+            fstype: "tmpfs",
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+            data: "mode=755,size=65536k".into(),
+        },
+    ];
+    let mut pts_data = "newinstance,ptmxmode=0666,mode=0620".to_string();
+    if let Some(gid) = input.tty_gid {
+        pts_data.push_str(&format!(",gid={gid}"));
+    }
+    ops.push(MountOp::Fs {
+        target: p("/dev/pts"),
+        fstype: "devpts",
+        flags: MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        data: pts_data,
+    });
+    ops.push(MountOp::Fs {
+        target: p("/dev/shm"),
+        fstype: "tmpfs",
+        flags: nosuid_nodev_noexec,
+        data: "mode=1777,size=65536k".into(),
+    });
+    ops.push(MountOp::Fs {
+        target: p("/dev/mqueue"),
+        fstype: "mqueue",
+        flags: nosuid_nodev_noexec,
+        data: String::new(),
+    });
+    if input.rootless && input.host_network {
+        // sysfs belongs to the network namespace's owner: a user namespace cannot mount the
+        // host's, so bind it (read-only where the kernel lets us).
+        ops.push(MountOp::Bind {
+            source: p("/sys"),
+            target: p("/sys"),
+            recursive: true,
+            readonly: true,
+        });
+    } else {
+        ops.push(MountOp::Fs {
+            target: p("/sys"),
+            fstype: "sysfs",
+            flags: nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+            data: String::new(),
+        });
+    }
+    for (name, major, minor) in DEVICES {
+        let target = p("/dev").join(name);
+        if input.rootless {
+            // No CAP_MKNOD towards the host: bind the host's nodes instead, as crun does.
+            ops.push(MountOp::Bind {
+                source: p("/dev").join(name),
+                target,
+                recursive: false,
+                readonly: false,
+            });
+        } else {
+            ops.push(MountOp::Mknod {
+                target,
+                major: *major,
+                minor: *minor,
+            });
+        }
+    }
+    for (link, to) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+        ("/dev/ptmx", "pts/ptmx"),
+        ("/dev/core", "/proc/kcore"),
+    ] {
+        ops.push(MountOp::Symlink {
+            link: p(link),
+            to: p(to),
+        });
+    }
+    for file in ["hosts", "hostname", "resolv.conf"] {
+        ops.push(MountOp::Bind {
+            source: input.userdata.join(file),
+            target: p("/etc").join(file),
+            recursive: false,
+            readonly: false,
+        });
+    }
+    ops.extend(MASKED_PATHS.iter().map(|m| MountOp::Mask(p(m))));
+    ops.extend(READONLY_PATHS.iter().map(|r| MountOp::ReadOnly(p(r))));
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(rootless: bool, host_network: bool) -> RootfsInput {
+        RootfsInput {
+            rootless,
+            host_network,
+            userdata: PathBuf::from("/u"),
+            tty_gid: Some(5),
+        }
+    }
+
+    #[test]
+    fn root_makes_device_nodes_and_mounts_sysfs() {
+        let ops = plan(&input(false, false));
+        assert!(ops.contains(&MountOp::Mknod {
+            target: "/dev/null".into(),
+            major: 1,
+            minor: 3
+        }));
+        assert!(ops.iter().any(|o| matches!(o, MountOp::Fs { fstype: "sysfs", .. })));
+        // /proc comes before anything under it is masked.
+        let proc_at = ops
+            .iter()
+            .position(|o| matches!(o, MountOp::Fs { fstype: "proc", .. }));
+        let mask_at = ops.iter().position(|o| matches!(o, MountOp::Mask(_)));
+        assert!(proc_at < mask_at);
+    }
+
+    #[test]
+    fn rootless_binds_devices_and_host_sysfs() {
+        let ops = plan(&input(true, true));
+        assert!(!ops.iter().any(|o| matches!(o, MountOp::Mknod { .. })));
+        assert!(ops.contains(&MountOp::Bind {
+            source: "/dev/null".into(),
+            target: "/dev/null".into(),
+            recursive: false,
+            readonly: false
+        }));
+        assert!(ops.contains(&MountOp::Bind {
+            source: "/sys".into(),
+            target: "/sys".into(),
+            recursive: true,
+            readonly: true
+        }));
+        // With its own network namespace, a rootless container mounts sysfs itself.
+        let own_net = plan(&input(true, false));
+        assert!(own_net.iter().any(|o| matches!(o, MountOp::Fs { fstype: "sysfs", .. })));
+    }
+
+    #[test]
+    fn hosts_files_are_bound_from_userdata() {
+        let ops = plan(&input(false, false));
+        for f in ["hosts", "hostname", "resolv.conf"] {
+            assert!(ops.contains(&MountOp::Bind {
+                source: PathBuf::from("/u").join(f),
+                target: PathBuf::from("/etc").join(f),
+                recursive: false,
+                readonly: false
+            }));
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, written into its userdata
+//! directory and bind-mounted (so they can later be rewritten in place).
+
+use std::path::Path;
+
+use crate::spec::NetworkMode;
+
+const LOCAL_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+/// The hosts file: the host's own with `--network host` (as docker), else the local names.
+pub fn hosts_file(mode: NetworkMode, host_hosts: &str) -> String {
+    match mode {
+        NetworkMode::Host => host_hosts.to_string(),
+        NetworkMode::None => LOCAL_HOSTS.to_string(),
+    }
+}
+
+/// resolv.conf from the host's: with the host's network every nameserver works; in a network
+/// namespace of its own a loopback nameserver (systemd-resolved, dnsmasq) would be the
+/// container's own loopback, so those lines are dropped.
+pub fn resolv_conf(mode: NetworkMode, host_resolv: &str) -> String {
+    if mode == NetworkMode::Host {
+        return host_resolv.to_string();
+    }
+    host_resolv
+        .lines()
+        .filter(|l| {
+            let mut f = l.split_whitespace();
+            !(f.next() == Some("nameserver")
+                && f.next().is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+pub fn write_userdata(dir: &Path, mode: NetworkMode, hostname: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    std::fs::write(dir.join("hosts"), hosts_file(mode, &host_hosts))?;
+    std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
+    std::fs::write(dir.join("resolv.conf"), resolv_conf(mode, &host_resolv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_nameservers_dropped_in_own_netns() {
+        let host = "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\n";
+        assert_eq!(
+            resolv_conf(NetworkMode::None, host),
+            "search example.org\nnameserver 10.0.0.2\n"
+        );
+        assert_eq!(resolv_conf(NetworkMode::Host, host), host);
+    }
+
+    #[test]
+    fn hosts_for_modes() {
+        assert!(hosts_file(NetworkMode::None, "x").starts_with("127.0.0.1\tlocalhost\n"));
+        assert_eq!(hosts_file(NetworkMode::Host, "1.2.3.4 h\n"), "1.2.3.4 h\n");
+    }
+}

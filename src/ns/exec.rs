@@ -1,0 +1,71 @@
+//! `exec`: start a process inside a running container by joining its namespaces with setns.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+
+use nix::sched::{CloneFlags, setns};
+
+use super::process::{ProcessSpec, exec_process};
+use super::spawn::{Spawned, clone_child};
+use super::sync::{self, ChildError, Stage};
+
+/// The namespaces a container owns, in the order we join them. mnt comes last: after it,
+/// paths (and /proc) are the container's.
+const NAMESPACES: &[(&str, CloneFlags)] = &[
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+pub struct JoinTarget {
+    pub pid: i32,
+    pub pid_start: u64,
+}
+
+/// Fork a process into the container of `target` that runs `spec`; returns once it has exec'd.
+/// `stdio` are the descriptors to give it as 0, 1 and 2.
+pub fn exec_in(target: &JoinTarget, spec: &ProcessSpec, stdio: [i32; 3]) -> Result<Spawned, ChildError> {
+    let open = |name: &str| {
+        File::open(format!("/proc/{}/ns/{name}", target.pid))
+            .map_err(|e| ChildError::io(Stage::Setup, format!("opening the container's {name} namespace"), &e))
+    };
+    let pid_ns = open("pid")?;
+    let others: Vec<(File, CloneFlags)> = NAMESPACES
+        .iter()
+        .map(|(name, flag)| open(name).map(|f| (f, *flag)))
+        .collect::<Result<_, _>>()?;
+    // The pid may have been reused between reading the state and opening its namespaces.
+    if !crate::state::proc::is_alive(target.pid, target.pid_start) {
+        return Err(ChildError::new(Stage::Setup, libc::ESRCH, "the container exited"));
+    }
+    // setns on a pid namespace only affects children: the child we clone next is born inside.
+    setns(pid_ns.as_fd(), CloneFlags::CLONE_NEWPID)
+        .map_err(|e| ChildError::os(Stage::Setup, "joining the container's pid namespace", e))?;
+    let pair = sync::pair().map_err(|e| ChildError::io(Stage::Setup, "socketpair", &e))?;
+    let child_fd = std::os::fd::AsRawFd::as_raw_fd(&pair.child);
+    let spawned = clone_child(0, child_fd, || {
+        for (fd, flag) in &others {
+            setns(fd.as_fd(), *flag).map_err(|e| ChildError::os(Stage::Setup, format!("joining namespace {flag:?}"), e))?;
+        }
+        for (target, fd) in stdio.iter().enumerate() {
+            if *fd != target as i32 {
+                // SAFETY: dup2 onto 0-2 of this single-threaded child.
+                unsafe { libc::dup2(*fd, target as i32) };
+            }
+        }
+        // SAFETY: marks inherited descriptors close-on-exec.
+        unsafe {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+        }
+        exec_process(spec)
+    })
+    .map_err(|e| ChildError::io(Stage::Setup, "clone", &e))?;
+    drop(pair.child);
+    if let Err(e) = sync::wait_for_exec(&pair.parent) {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
+        return Err(e);
+    }
+    Ok(spawned)
+}

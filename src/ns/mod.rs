@@ -1,0 +1,14 @@
+//! Making processes in new namespaces: clone (parent side), the child's setup ending in execve,
+//! joining a running container's namespaces, and the rootless per-user user namespace.
+
+pub mod caps;
+pub mod exec;
+pub mod init;
+pub mod initproc;
+pub mod process;
+pub mod spawn;
+pub mod sync;
+pub mod users;
+pub mod userns;
+
+pub use sync::{ChildError, Stage};

@@ -1,0 +1,158 @@
+//! The last steps before a container process runs its command, shared by a container's first
+//! process and by `exec`: user and groups, capabilities, working directory, signals, execve.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use ::caps::CapsHashSet;
+use nix::errno::Errno;
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+
+use super::caps;
+use super::sync::{ChildError, Stage};
+use super::users;
+
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    /// `-u` as given (empty: root).
+    pub user: String,
+    pub caps: CapsHashSet,
+    /// Create the working directory when missing (docker does for `run -w`, not for `exec -w`).
+    pub create_cwd: bool,
+    /// Whether setgroups(2) is allowed (denied in a user namespace mapped by hand).
+    pub can_setgroups: bool,
+}
+
+/// Switch to the container's user, enter its working directory and exec its command.
+/// Called inside the container's mount namespace with the container's root as `/`.
+pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let user = users::resolve(&spec.user, &passwd, &group)
+        .map_err(|e| ChildError::new(Stage::User, libc::ENOENT, e.to_string()))?;
+
+    let mut env = spec.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
+
+    caps::limit_bounding(&spec.caps)?;
+    // Keep the permitted set across setuid only as long as needed to set it explicitly below.
+    if spec.can_setgroups {
+        let gids: Vec<nix::unistd::Gid> = user.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+        nix::unistd::setgroups(&gids)
+            .map_err(|e| ChildError::os(Stage::User, format!("setgroups {:?}", user.groups), e))?;
+    }
+    let gid = nix::unistd::Gid::from_raw(user.gid);
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(|e| ChildError::os(Stage::User, format!("setgid {}", user.gid), e))?;
+    let uid = nix::unistd::Uid::from_raw(user.uid);
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(|e| ChildError::os(Stage::User, format!("setuid {}", user.uid), e))?;
+    caps::apply_for_user(user.uid, &spec.caps)?;
+
+    enter_cwd(&spec.cwd, spec.create_cwd)?;
+    let program = find_program(&spec.argv, &env)?;
+    reset_signals();
+    // A uid change clears the parent-death signal: set it again so the container dies with
+    // its monitor instead of running on unsupervised.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+
+    let argv = to_cstrings(&spec.argv)?;
+    let envp = to_cstrings(&env)?;
+    let err = nix::unistd::execve(&program, &argv, &envp).err().unwrap_or(Errno::EINVAL);
+    Err(exec_error(&spec.argv[0], err))
+}
+
+fn exec_error(cmd: &str, err: Errno) -> ChildError {
+    match err {
+        Errno::ENOENT => ChildError::new(
+            Stage::Exec,
+            libc::ENOENT,
+            format!("exec: \"{cmd}\": no such file or directory"),
+        ),
+        Errno::EACCES => ChildError::new(
+            Stage::Exec,
+            libc::EACCES,
+            format!("exec: \"{cmd}\": permission denied"),
+        ),
+        other => ChildError::os(Stage::Exec, format!("exec: \"{cmd}\""), other),
+    }
+}
+
+fn enter_cwd(cwd: &str, create: bool) -> Result<(), ChildError> {
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => Ok(()),
+        Err(Errno::ENOENT) if create => {
+            std::fs::create_dir_all(cwd)
+                .map_err(|e| ChildError::io(Stage::Cwd, format!("creating working directory {cwd}"), &e))?;
+            nix::unistd::chdir(cwd)
+                .map_err(|e| ChildError::os(Stage::Cwd, format!("chdir to {cwd}"), e))
+        }
+        Err(e) => Err(ChildError::os(Stage::Cwd, format!("chdir to {cwd}"), e)),
+    }
+}
+
+/// execvp's search, with the container's PATH rather than ours.
+fn find_program(argv: &[String], env: &[String]) -> Result<CString, ChildError> {
+    let cmd = argv
+        .first()
+        .ok_or_else(|| ChildError::new(Stage::Exec, libc::ENOENT, "no command given"))?;
+    if cmd.contains('/') {
+        return CString::new(cmd.as_bytes())
+            .map_err(|_| ChildError::new(Stage::Exec, libc::EINVAL, "command contains a NUL byte"));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(crate::spec::DEFAULT_PATH);
+    let mut denied = None;
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate: PathBuf = Path::new(dir).join(cmd);
+        if let Ok(meta) = std::fs::metadata(&candidate) {
+            if meta.is_file() && nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
+                return CString::new(candidate.as_os_str().as_bytes())
+                    .map_err(|_| ChildError::new(Stage::Exec, libc::EINVAL, "path contains a NUL byte"));
+            }
+            denied.get_or_insert(candidate);
+        }
+    }
+    match denied {
+        Some(p) => Err(ChildError::new(
+            Stage::Exec,
+            libc::EACCES,
+            format!("exec: \"{cmd}\": {}: permission denied", p.display()),
+        )),
+        None => Err(ChildError::new(
+            Stage::Exec,
+            libc::ENOENT,
+            format!("exec: \"{cmd}\": executable file not found in $PATH"),
+        )),
+    }
+}
+
+fn to_cstrings(items: &[String]) -> Result<Vec<CString>, ChildError> {
+    items
+        .iter()
+        .map(|s| {
+            CString::new(s.as_bytes()).map_err(|_| {
+                ChildError::new(Stage::Exec, libc::EINVAL, format!("argument {s:?} contains a NUL byte"))
+            })
+        })
+        .collect()
+}
+
+/// Undo what skiff itself changed: Rust ignores SIGPIPE and the monitor blocks the signals it
+/// forwards. Both would otherwise be inherited across execve.
+pub fn reset_signals() {
+    // SAFETY: installing SIG_DFL is always sound.
+    unsafe {
+        let _ = nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}

@@ -1,0 +1,160 @@
+//! The one channel between a parent and the child it cloned: a SOCK_SEQPACKET socketpair whose
+//! child end is close-on-exec.
+//!
+//! | direction       | message | layout                                       | meaning                          |
+//! |-----------------|---------|----------------------------------------------|----------------------------------|
+//! | child -> parent | ERROR   | `[1u8][stage u8][errno i32 LE][utf-8 text]`  | setup or exec failed; child exits |
+//! | child -> parent | (EOF)   | the close-on-exec end closed                 | execve succeeded                 |
+//!
+//! Seqpacket keeps message boundaries, so a frame is read whole or not at all. Errors name
+//! the thing that failed ("mount proc on /proc: permission denied") instead of "exit 1".
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
+
+const TAG_ERROR: u8 = 1;
+
+/// Where in the child's life a failure happened; decides the exit code the user sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stage {
+    Setup = 1,
+    User = 2,
+    Cwd = 3,
+    Exec = 4,
+}
+
+impl Stage {
+    fn from_u8(b: u8) -> Stage {
+        match b {
+            2 => Stage::User,
+            3 => Stage::Cwd,
+            4 => Stage::Exec,
+            _ => Stage::Setup,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ChildError {
+    pub stage: Stage,
+    pub errno: i32,
+    pub message: String,
+}
+
+impl ChildError {
+    pub fn new(stage: Stage, errno: i32, message: impl Into<String>) -> ChildError {
+        ChildError {
+            stage,
+            errno,
+            message: message.into(),
+        }
+    }
+
+    /// A setup failure named after what was being done and the OS error.
+    pub fn os(stage: Stage, what: impl std::fmt::Display, errno: nix::errno::Errno) -> ChildError {
+        ChildError::new(
+            stage,
+            errno as i32,
+            format!("{what}: {}", errno.desc().to_lowercase()),
+        )
+    }
+
+    pub fn io(stage: Stage, what: impl std::fmt::Display, e: &std::io::Error) -> ChildError {
+        ChildError::new(
+            stage,
+            e.raw_os_error().unwrap_or(libc::EIO),
+            format!("{what}: {e}"),
+        )
+    }
+
+    /// docker's codes: 127 when the command does not exist, 126 when it cannot be executed,
+    /// 125 for everything that went wrong before.
+    pub fn exit_code(&self) -> i32 {
+        match (self.stage, self.errno) {
+            (Stage::Exec, libc::ENOENT) => 127,
+            (Stage::Exec, _) => 126,
+            _ => 125,
+        }
+    }
+}
+
+pub struct SyncPair {
+    pub parent: OwnedFd,
+    pub child: OwnedFd,
+}
+
+pub fn pair() -> std::io::Result<SyncPair> {
+    let (parent, child) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(std::io::Error::from)?;
+    Ok(SyncPair { parent, child })
+}
+
+/// Child side: report a failure. Best effort: if the parent is gone there is nobody to tell.
+pub fn send_error(fd: &impl AsFd, err: &ChildError) {
+    let mut frame = Vec::with_capacity(6 + err.message.len());
+    frame.push(TAG_ERROR);
+    frame.push(err.stage as u8);
+    frame.extend_from_slice(&err.errno.to_le_bytes());
+    // Keep the frame well inside the socket's buffer.
+    frame.extend_from_slice(&err.message.as_bytes()[..err.message.len().min(4000)]);
+    let _ = send(fd.as_fd().as_raw_fd(), &frame, MsgFlags::MSG_NOSIGNAL);
+}
+
+/// Parent side: wait until the child execs (EOF: Ok) or reports an error.
+pub fn wait_for_exec(fd: &impl AsFd) -> Result<(), ChildError> {
+    let mut buf = [0u8; 4096];
+    loop {
+        match recv(fd.as_fd().as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(0) => return Ok(()),
+            Ok(n) if n >= 6 && buf[0] == TAG_ERROR => {
+                let errno = i32::from_le_bytes([buf[2], buf[3], buf[4], buf[5]]);
+                return Err(ChildError {
+                    stage: Stage::from_u8(buf[1]),
+                    errno,
+                    message: String::from_utf8_lossy(&buf[6..n]).into_owned(),
+                });
+            }
+            Ok(_) => {
+                return Err(ChildError::new(
+                    Stage::Setup,
+                    libc::EPROTO,
+                    "malformed message from the container's setup process",
+                ));
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(ChildError::os(Stage::Setup, "reading from the container's setup process", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_frames_round_trip_and_eof_means_exec() {
+        let p = pair().expect("pair");
+        send_error(&p.child, &ChildError::new(Stage::Exec, libc::ENOENT, "exec: \"x\": not found"));
+        let err = wait_for_exec(&p.parent).expect_err("error frame");
+        assert_eq!(err.stage, Stage::Exec);
+        assert_eq!(err.exit_code(), 127);
+        assert_eq!(err.message, "exec: \"x\": not found");
+        drop(p.child);
+        assert!(wait_for_exec(&p.parent).is_ok());
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(ChildError::new(Stage::Exec, libc::EACCES, "").exit_code(), 126);
+        assert_eq!(ChildError::new(Stage::Setup, libc::ENOENT, "").exit_code(), 125);
+        assert_eq!(ChildError::new(Stage::User, libc::ENOENT, "").exit_code(), 125);
+    }
+}

@@ -1,0 +1,524 @@
+//! CLI values + image config -> a validated `ContainerConfig`. Pure: no syscalls, so every rule
+//! here is unit-tested. The runtime below never parses a user string again.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::image::config::RunConfig;
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SpecError {
+    #[error("invalid environment variable {0:?}: the name must not be empty")]
+    EmptyEnvName(String),
+    #[error("invalid environment variable {0:?}: the name contains whitespace")]
+    EnvNameSpace(String),
+    #[error("invalid --env-file {path}: line {line}: {reason}")]
+    EnvFile {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+    #[error("invalid user {0:?}: expected name, uid, name:group or uid:gid")]
+    User(String),
+    #[error("invalid signal {0:?}: expected a name like SIGTERM or TERM, or a number 1-64")]
+    Signal(String),
+    #[error("no command specified: give one after the image name or use an image with CMD/ENTRYPOINT")]
+    NoCommand,
+    #[error("invalid working directory {0:?}: it must be an absolute path")]
+    Workdir(String),
+    #[error("invalid hostname {0:?}: use letters, digits, '-' and '.', at most 64 characters")]
+    Hostname(String),
+    #[error("invalid --network {0:?}: expected none or host (bridge networks are not built yet)")]
+    Network(String),
+    #[error("invalid label {0:?}: expected key=value")]
+    Label(String),
+    #[error("invalid --stop-timeout {0}: must be -1 (wait forever) or more")]
+    StopTimeout(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    #[default]
+    None,
+    Host,
+}
+
+impl NetworkMode {
+    pub fn parse(s: &str) -> Result<NetworkMode, SpecError> {
+        match s {
+            "none" => Ok(NetworkMode::None),
+            "host" => Ok(NetworkMode::Host),
+            // Until bridge networking lands, docker's default name means "none", so scripts
+            // that spell out the default keep working.
+            "default" | "" => Ok(NetworkMode::None),
+            other => Err(SpecError::Network(other.to_string())),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+        }
+    }
+}
+
+/// Everything the runtime needs to start (and restart) one container.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ContainerConfig {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub hostname: String,
+    #[serde(default)]
+    pub domainname: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub init: bool,
+    #[serde(default)]
+    pub network: NetworkMode,
+    pub stop_signal: String,
+    #[serde(default)]
+    pub stop_timeout: Option<i64>,
+    #[serde(default)]
+    pub auto_remove: bool,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Layer diff ids, lowest first.
+    pub layers: Vec<String>,
+}
+
+impl ContainerConfig {
+    /// The full argv: entrypoint followed by cmd.
+    pub fn argv(&self) -> Vec<String> {
+        self.entrypoint.iter().chain(&self.cmd).cloned().collect()
+    }
+    pub fn stop_timeout(&self) -> i64 {
+        self.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)
+    }
+}
+
+/// The run/create flags that shape the container, already split by clap but not yet validated.
+#[derive(Debug, Default, Clone)]
+pub struct RunRequest {
+    pub command: Vec<String>,
+    /// `Some("")` resets the image's entrypoint, as docker's `--entrypoint ""` does.
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    /// Contents of each --env-file, with its path for error messages.
+    pub env_files: Vec<(String, String)>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub labels: Vec<String>,
+    pub init: bool,
+    pub network: Option<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub auto_remove: bool,
+    pub tty: bool,
+    pub interactive: bool,
+}
+
+/// Merge the request over the image's config, docker's way.
+pub fn build(
+    req: &RunRequest,
+    image: &RunConfig,
+    layers: Vec<String>,
+    id: &str,
+    host_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ContainerConfig, SpecError> {
+    let (entrypoint, cmd) = match &req.entrypoint {
+        // docker: an --entrypoint override also drops the image's CMD.
+        Some(ep) if ep.is_empty() => (Vec::new(), req.command.clone()),
+        Some(ep) => (vec![ep.clone()], req.command.clone()),
+        None => {
+            let ep = image.entrypoint.clone().unwrap_or_default();
+            let cmd = if req.command.is_empty() {
+                image.cmd.clone().unwrap_or_default()
+            } else {
+                req.command.clone()
+            };
+            (ep, cmd)
+        }
+    };
+    if entrypoint.is_empty() && cmd.is_empty() {
+        return Err(SpecError::NoCommand);
+    }
+
+    let mut env = EnvList::default();
+    for kv in image.env.iter().flatten() {
+        env.set(kv.clone());
+    }
+    if !env.has("PATH") {
+        env.set(format!("PATH={DEFAULT_PATH}"));
+    }
+    for (path, contents) in &req.env_files {
+        for kv in parse_env_file(path, contents, host_env)? {
+            env.set(kv);
+        }
+    }
+    for e in &req.env {
+        if let Some(kv) = parse_env(e, host_env)? {
+            env.set(kv);
+        }
+    }
+
+    let working_dir = match req.workdir.as_deref().or(image.working_dir.as_deref()) {
+        None | Some("") => "/".to_string(),
+        Some(w) if w.starts_with('/') => w.to_string(),
+        Some(w) => return Err(SpecError::Workdir(w.to_string())),
+    };
+
+    let user = req
+        .user
+        .clone()
+        .or_else(|| image.user.clone())
+        .unwrap_or_default();
+    if !user.is_empty() {
+        validate_user(&user)?;
+    }
+
+    let hostname = match &req.hostname {
+        Some(h) => {
+            validate_hostname(h)?;
+            h.clone()
+        }
+        None => id[..12.min(id.len())].to_string(),
+    };
+
+    let stop_signal = req
+        .stop_signal
+        .clone()
+        .or_else(|| image.stop_signal.clone())
+        .unwrap_or_else(|| "SIGTERM".to_string());
+    parse_signal(&stop_signal)?;
+    if let Some(t) = req.stop_timeout
+        && t < -1
+    {
+        return Err(SpecError::StopTimeout(t));
+    }
+
+    let mut labels = image.labels.clone().unwrap_or_default();
+    for l in &req.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        if k.is_empty() {
+            return Err(SpecError::Label(l.clone()));
+        }
+        labels.insert(k.to_string(), v.to_string());
+    }
+
+    Ok(ContainerConfig {
+        entrypoint,
+        cmd,
+        env: env.into_vec(),
+        working_dir,
+        user,
+        hostname,
+        domainname: req.domainname.clone().unwrap_or_default(),
+        labels,
+        init: req.init,
+        network: NetworkMode::parse(req.network.as_deref().unwrap_or("none"))?,
+        stop_signal,
+        stop_timeout: req.stop_timeout,
+        auto_remove: req.auto_remove,
+        tty: req.tty,
+        open_stdin: req.interactive,
+        layers,
+    })
+}
+
+/// An ordered environment where a later KEY=... replaces an earlier one in place.
+#[derive(Default)]
+struct EnvList(Vec<String>);
+
+impl EnvList {
+    fn key(kv: &str) -> &str {
+        kv.split_once('=').map_or(kv, |(k, _)| k)
+    }
+    fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|kv| Self::key(kv) == key)
+    }
+    fn set(&mut self, kv: String) {
+        let key = Self::key(&kv).to_string();
+        match self.0.iter_mut().find(|e| Self::key(e) == key) {
+            Some(slot) => *slot = kv,
+            None => self.0.push(kv),
+        }
+    }
+    fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+/// `-e KEY=VALUE` as is; `-e KEY` takes the host's value, and is dropped when the host has none
+/// (docker's rule).
+pub fn parse_env(
+    spec: &str,
+    host_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, SpecError> {
+    let (key, value) = match spec.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (spec, None),
+    };
+    if key.is_empty() {
+        return Err(SpecError::EmptyEnvName(spec.to_string()));
+    }
+    if key.chars().any(char::is_whitespace) {
+        return Err(SpecError::EnvNameSpace(spec.to_string()));
+    }
+    Ok(match value {
+        Some(v) => Some(format!("{key}={v}")),
+        None => host_env(key).map(|v| format!("{key}={v}")),
+    })
+}
+
+pub fn parse_env_file(
+    path: &str,
+    contents: &str,
+    host_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, SpecError> {
+    let mut out = Vec::new();
+    for (n, raw) in contents.lines().enumerate() {
+        let line = raw.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match parse_env(line, host_env) {
+            Ok(Some(kv)) => out.push(kv),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(SpecError::EnvFile {
+                    path: path.to_string(),
+                    line: n + 1,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn validate_user(user: &str) -> Result<(), SpecError> {
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let ok_part = |s: &str| {
+        !s.is_empty()
+            && s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-$".contains(c))
+    };
+    if !ok_part(u) || g.is_some_and(|g| !ok_part(g)) {
+        return Err(SpecError::User(user.to_string()));
+    }
+    Ok(())
+}
+
+fn validate_hostname(h: &str) -> Result<(), SpecError> {
+    let ok = !h.is_empty()
+        && h.len() <= 64
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !h.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::Hostname(h.to_string()))
+    }
+}
+
+/// `SIGTERM`, `TERM`, `term` or `15` -> 15.
+pub fn parse_signal(s: &str) -> Result<i32, SpecError> {
+    if let Ok(n) = s.parse::<i32>() {
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(SpecError::Signal(s.to_string()))
+        };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(rt) = name.strip_prefix("RTMIN") {
+        let base = libc::SIGRTMIN();
+        let off: i32 = if rt.is_empty() {
+            0
+        } else {
+            rt.strip_prefix('+')
+                .and_then(|o| o.parse().ok())
+                .ok_or_else(|| SpecError::Signal(s.to_string()))?
+        };
+        return Ok(base + off);
+    }
+    let n = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" | "IOT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "STKFLT" => libc::SIGSTKFLT,
+        "CHLD" | "CLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
+        "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => return Err(SpecError::Signal(s.to_string())),
+    };
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_host(_: &str) -> Option<String> {
+        None
+    }
+
+    fn image(cmd: &[&str], ep: &[&str]) -> RunConfig {
+        RunConfig {
+            cmd: (!cmd.is_empty()).then(|| cmd.iter().map(|s| s.to_string()).collect()),
+            entrypoint: (!ep.is_empty()).then(|| ep.iter().map(|s| s.to_string()).collect()),
+            env: Some(vec!["PATH=/bin".into(), "A=1".into()]),
+            ..Default::default()
+        }
+    }
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn command_overrides_cmd_keeps_entrypoint() {
+        let req = RunRequest {
+            command: vec!["-x".into()],
+            ..Default::default()
+        };
+        let c = build(&req, &image(&["sh"], &["/ep"]), vec![], ID, &no_host).expect("build");
+        assert_eq!(c.argv(), vec!["/ep", "-x"]);
+        assert_eq!(c.hostname, "0123456789ab");
+        assert_eq!(c.working_dir, "/");
+    }
+
+    #[test]
+    fn entrypoint_override_drops_image_cmd() {
+        let req = RunRequest {
+            entrypoint: Some("/bin/echo".into()),
+            ..Default::default()
+        };
+        let c = build(&req, &image(&["sh"], &[]), vec![], ID, &no_host).expect("build");
+        assert_eq!(c.argv(), vec!["/bin/echo"]);
+    }
+
+    #[test]
+    fn no_command_is_an_error() {
+        let err = build(&RunRequest::default(), &image(&[], &[]), vec![], ID, &no_host);
+        assert_eq!(err.err(), Some(SpecError::NoCommand));
+    }
+
+    #[test]
+    fn env_merges_in_order() {
+        let req = RunRequest {
+            command: vec!["true".into()],
+            env: vec!["A=2".into(), "B".into(), "C".into()],
+            env_files: vec![("f".into(), "# c\n\nD=4\nA=3\n".into())],
+            ..Default::default()
+        };
+        let host = |k: &str| (k == "B").then(|| "hb".to_string());
+        let c = build(&req, &image(&[], &[]), vec![], ID, &host).expect("build");
+        assert_eq!(c.env, vec!["PATH=/bin", "A=2", "D=4", "B=hb"]);
+    }
+
+    #[test]
+    fn default_path_when_image_has_none() {
+        let req = RunRequest {
+            command: vec!["true".into()],
+            ..Default::default()
+        };
+        let c = build(&req, &RunConfig::default(), vec![], ID, &no_host).expect("build");
+        assert_eq!(c.env, vec![format!("PATH={DEFAULT_PATH}")]);
+    }
+
+    #[test]
+    fn bad_env() {
+        assert_eq!(
+            parse_env("=x", &no_host),
+            Err(SpecError::EmptyEnvName("=x".into()))
+        );
+        assert!(matches!(
+            parse_env("A B=x", &no_host),
+            Err(SpecError::EnvNameSpace(_))
+        ));
+        let e = parse_env_file("/f", "OK=1\n =x\n", &no_host);
+        assert!(matches!(e, Err(SpecError::EnvFile { line: 2, .. })), "{e:?}");
+    }
+
+    #[test]
+    fn users() {
+        for ok in ["root", "1000", "1000:1000", "www-data:adm", "nobody"] {
+            assert!(validate_user(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ":", "a:", ":b", "a b", "a:b:c"] {
+            assert!(validate_user(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("SIGTERM"), Ok(15));
+        assert_eq!(parse_signal("kill"), Ok(9));
+        assert_eq!(parse_signal("1"), Ok(1));
+        assert_eq!(parse_signal("SIGRTMIN+1"), Ok(libc::SIGRTMIN() + 1));
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("NOPE").is_err());
+    }
+
+    #[test]
+    fn workdir_must_be_absolute() {
+        let req = RunRequest {
+            command: vec!["true".into()],
+            workdir: Some("rel".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            build(&req, &RunConfig::default(), vec![], ID, &no_host).err(),
+            Some(SpecError::Workdir("rel".into()))
+        );
+    }
+
+    #[test]
+    fn network_modes() {
+        assert_eq!(NetworkMode::parse("host"), Ok(NetworkMode::Host));
+        assert_eq!(NetworkMode::parse("none"), Ok(NetworkMode::None));
+        assert!(NetworkMode::parse("bridge0").is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! The persisted container record: its validated config plus its lifecycle state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::ContainerConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+    Removing,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: Status,
+    /// The container's pid 1 as seen on the host (0 when not running).
+    #[serde(default)]
+    pub pid: i32,
+    /// Its start time in clock ticks, so a reused pid is never mistaken for it.
+    #[serde(default)]
+    pub pid_start: u64,
+    /// The process that waits for pid 1 and records its exit (the CLI itself in the foreground).
+    #[serde(default)]
+    pub monitor_pid: i32,
+    #[serde(default)]
+    pub monitor_start: u64,
+    #[serde(default)]
+    pub boot_id: String,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub oom_killed: bool,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+}
+
+impl ContainerState {
+    pub fn created() -> ContainerState {
+        ContainerState {
+            status: Status::Created,
+            pid: 0,
+            pid_start: 0,
+            monitor_pid: 0,
+            monitor_start: 0,
+            boot_id: String::new(),
+            exit_code: 0,
+            error: String::new(),
+            oom_killed: false,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.status == Status::Running
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// `sha256:<config digest>`.
+    pub image_id: String,
+    pub config: ContainerConfig,
+    pub state: ContainerState,
+    #[serde(default)]
+    pub restart_count: u32,
+}
+
+impl ContainerRecord {
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+}
