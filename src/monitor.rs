@@ -111,15 +111,63 @@ impl LogWriter {
     }
 }
 
+/// Append one json-file line. Hand-written rather than through serde and jiff: this runs in
+/// the long-lived monitor for every line, and keeping its code small keeps the monitor's
+/// resident memory small.
 fn encode(out: &mut Vec<u8>, stream: Stream, line: &[u8]) {
-    let entry = LogEntry {
-        log: String::from_utf8_lossy(line).into_owned(),
-        stream,
-        time: crate::timefmt::rfc3339(crate::timefmt::now()),
-    };
-    if serde_json::to_writer(&mut *out, &entry).is_ok() {
-        out.push(b'\n');
+    out.extend_from_slice(b"{\"log\":\"");
+    let text = String::from_utf8_lossy(line);
+    for c in text.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+        }
     }
+    out.extend_from_slice(match stream {
+        Stream::Stdout => b"\",\"stream\":\"stdout\",\"time\":\"",
+        Stream::Stderr => b"\",\"stream\":\"stderr\",\"time\":\"",
+    });
+    out.extend_from_slice(rfc3339_now().as_bytes());
+    out.extend_from_slice(b"\"}\n");
+}
+
+/// The current UTC time as RFC 3339 with nanoseconds, e.g. `2026-11-23T02:47:06.405525180Z`.
+fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339_utc(now.as_secs() as i64, now.subsec_nanos())
+}
+
+fn rfc3339_utc(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 pub struct Outputs {
@@ -287,5 +335,57 @@ mod tests {
             ]
         );
         assert!(crate::timefmt::parse(&lines[0].time).is_some());
+    }
+
+    #[test]
+    fn hand_encoded_lines_are_valid_json() {
+        let mut out = Vec::new();
+        encode(&mut out, Stream::Stderr, "tab\t \"q\" \\ \u{1} é\n".as_bytes());
+        let e: LogEntry = serde_json::from_slice(&out).expect("valid json");
+        assert_eq!(e.log, "tab\t \"q\" \\ \u{1} é\n");
+        assert_eq!(e.stream, Stream::Stderr);
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(rfc3339_utc(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339_utc(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
+        assert_eq!(rfc3339_utc(1_795_000_000, 0), jiff::Timestamp::from_second(1_795_000_000).map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000000000Z").to_string()).unwrap_or_default());
+    }
+}
+
+/// A detached monitor lives as long as its container, so it should not keep the CLI's
+/// footprint: drop the page mappings of every executable (never written) file mapping and
+/// return free heap to the kernel. The few code pages the relay loop needs fault back in from
+/// the page cache. Writable or relocated mappings are left alone: discarding them would lose
+/// data.
+pub fn trim_memory() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let path = f.nth(3).unwrap_or("");
+        if perms != "r-xp" || !path.starts_with('/') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) else {
+            continue;
+        };
+        // SAFETY: read-only, private, executable file mappings hold no data of ours: dropping
+        // their pages only means refaulting them from the file.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+    // SAFETY: glibc's malloc_trim only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

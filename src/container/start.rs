@@ -64,6 +64,7 @@ pub fn start_detached(ctx: &Ctx, id: &str) -> Result<(), ContainerError> {
             };
             let _ = report_w.write_all(b"ok");
             drop(report_w);
+            monitor::trim_memory();
             let code = monitor::supervise(
                 &launched.child,
                 Some(launched.outputs),
