@@ -54,7 +54,6 @@ fn main() {
         Ok(c) => c,
         Err(e) => fail(e, 125),
     };
-    ctx.store.sweep_trash();
     match cli::dispatch(&ctx, cli.command) {
         Ok(code) => exit(code),
         Err(cli::CliError::Reported(code)) => exit(code),

@@ -307,6 +307,45 @@ pub fn raw(fd: &OwnedFd) -> i32 {
     fd.as_raw_fd()
 }
 
+/// A detached monitor lives as long as its container, so it should not keep the CLI's
+/// footprint: drop the page mappings of every executable (never written) file mapping and
+/// return free heap to the kernel. The few code pages the relay loop needs fault back in from
+/// the page cache. Writable or relocated mappings are left alone: discarding them would lose
+/// data.
+pub fn trim_memory() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let path = f.nth(3).unwrap_or("");
+        if perms != "r-xp" || !path.starts_with('/') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        // SAFETY: read-only, private, executable file mappings hold no data of ours: dropping
+        // their pages only means refaulting them from the file.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+    // SAFETY: glibc's malloc_trim only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,7 +379,11 @@ mod tests {
     #[test]
     fn hand_encoded_lines_are_valid_json() {
         let mut out = Vec::new();
-        encode(&mut out, Stream::Stderr, "tab\t \"q\" \\ \u{1} é\n".as_bytes());
+        encode(
+            &mut out,
+            Stream::Stderr,
+            "tab\t \"q\" \\ \u{1} é\n".as_bytes(),
+        );
         let e: LogEntry = serde_json::from_slice(&out).expect("valid json");
         assert_eq!(e.log, "tab\t \"q\" \\ \u{1} é\n");
         assert_eq!(e.stream, Stream::Stderr);
@@ -349,43 +392,15 @@ mod tests {
     #[test]
     fn civil_dates() {
         assert_eq!(rfc3339_utc(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(rfc3339_utc(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
-        assert_eq!(rfc3339_utc(1_795_000_000, 0), jiff::Timestamp::from_second(1_795_000_000).map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000000000Z").to_string()).unwrap_or_default());
-    }
-}
-
-/// A detached monitor lives as long as its container, so it should not keep the CLI's
-/// footprint: drop the page mappings of every executable (never written) file mapping and
-/// return free heap to the kernel. The few code pages the relay loop needs fault back in from
-/// the page cache. Writable or relocated mappings are left alone: discarding them would lose
-/// data.
-pub fn trim_memory() {
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    for line in maps.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let path = f.nth(3).unwrap_or("");
-        if perms != "r-xp" || !path.starts_with('/') {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) else {
-            continue;
-        };
-        // SAFETY: read-only, private, executable file mappings hold no data of ours: dropping
-        // their pages only means refaulting them from the file.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-        }
-    }
-    // SAFETY: glibc's malloc_trim only releases free memory.
-    unsafe {
-        libc::malloc_trim(0);
+        assert_eq!(
+            rfc3339_utc(951_782_400, 5),
+            "2000-02-29T00:00:00.000000005Z"
+        );
+        assert_eq!(
+            rfc3339_utc(1_795_000_000, 0),
+            jiff::Timestamp::from_second(1_795_000_000)
+                .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000000000Z").to_string())
+                .unwrap_or_default()
+        );
     }
 }

@@ -74,11 +74,7 @@ pub fn clean_relative(path: &Path) -> Option<PathBuf> {
     for c in path.components() {
         match c {
             Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
+            Component::ParentDir if !out.pop() => return None,
             _ => {}
         }
     }
@@ -125,8 +121,14 @@ mod tests {
 
     #[test]
     fn clean_paths() {
-        assert_eq!(clean_relative(Path::new("./a/b/../c")), Some(PathBuf::from("a/c")));
-        assert_eq!(clean_relative(Path::new("/etc/passwd")), Some(PathBuf::from("etc/passwd")));
+        assert_eq!(
+            clean_relative(Path::new("./a/b/../c")),
+            Some(PathBuf::from("a/c"))
+        );
+        assert_eq!(
+            clean_relative(Path::new("/etc/passwd")),
+            Some(PathBuf::from("etc/passwd"))
+        );
         assert_eq!(clean_relative(Path::new("../etc")), None);
         assert_eq!(clean_relative(Path::new("a/../../etc")), None);
     }

@@ -26,7 +26,9 @@ pub enum SpecError {
     User(String),
     #[error("invalid signal {0:?}: expected a name like SIGTERM or TERM, or a number 1-64")]
     Signal(String),
-    #[error("no command specified: give one after the image name or use an image with CMD/ENTRYPOINT")]
+    #[error(
+        "no command specified: give one after the image name or use an image with CMD/ENTRYPOINT"
+    )]
     NoCommand,
     #[error("invalid working directory {0:?}: it must be an absolute path")]
     Workdir(String),
@@ -316,8 +318,7 @@ pub fn validate_user(user: &str) -> Result<(), SpecError> {
     };
     let ok_part = |s: &str| {
         !s.is_empty()
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_.-$".contains(c))
     };
     if !ok_part(u) || g.is_some_and(|g| !ok_part(g)) {
@@ -441,7 +442,13 @@ mod tests {
 
     #[test]
     fn no_command_is_an_error() {
-        let err = build(&RunRequest::default(), &image(&[], &[]), vec![], ID, &no_host);
+        let err = build(
+            &RunRequest::default(),
+            &image(&[], &[]),
+            vec![],
+            ID,
+            &no_host,
+        );
         assert_eq!(err.err(), Some(SpecError::NoCommand));
     }
 
@@ -479,7 +486,10 @@ mod tests {
             Err(SpecError::EnvNameSpace(_))
         ));
         let e = parse_env_file("/f", "OK=1\n =x\n", &no_host);
-        assert!(matches!(e, Err(SpecError::EnvFile { line: 2, .. })), "{e:?}");
+        assert!(
+            matches!(e, Err(SpecError::EnvFile { line: 2, .. })),
+            "{e:?}"
+        );
     }
 
     #[test]

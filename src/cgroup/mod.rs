@@ -19,7 +19,9 @@ pub fn detect(mountinfo: &str) -> Option<Hierarchy> {
     let mut controllers = Vec::new();
     let mut unified = None;
     for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let mount_point = pre.split_whitespace().nth(4).map(PathBuf::from);
         let mut post_f = post.split_whitespace();
         let fstype = post_f.next();
@@ -69,7 +71,11 @@ mod tests {
                   35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
                   40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n\
                   41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-        let Some(Hierarchy::Legacy { controllers, unified }) = detect(mi) else {
+        let Some(Hierarchy::Legacy {
+            controllers,
+            unified,
+        }) = detect(mi)
+        else {
             panic!("expected legacy");
         };
         assert_eq!(
@@ -85,6 +91,9 @@ mod tests {
     #[test]
     fn pure_v2() {
         let mi = "30 1 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
-        assert_eq!(detect(mi), Some(Hierarchy::Unified("/sys/fs/cgroup".into())));
+        assert_eq!(
+            detect(mi),
+            Some(Hierarchy::Unified("/sys/fs/cgroup".into()))
+        );
     }
 }

@@ -31,9 +31,8 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
     refuse_tty(a.tty)?;
     let mut env_files = Vec::new();
     for path in &a.env_file {
-        let contents = std::fs::read_to_string(path).map_err(|e| {
-            CliError::Usage(format!("invalid --env-file {}: {e}", path.display()))
-        })?;
+        let contents = std::fs::read_to_string(path)
+            .map_err(|e| CliError::Usage(format!("invalid --env-file {}: {e}", path.display())))?;
         env_files.push((path.display().to_string(), contents));
     }
     let request = CreateRequest {
@@ -196,7 +195,9 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32, CliError> {
     let tail = match a.tail.as_str() {
         "all" | "-1" => None,
         n => Some(n.parse::<usize>().map_err(|_| {
-            CliError::Usage(format!("invalid --tail {n:?}: expected a number of lines or \"all\""))
+            CliError::Usage(format!(
+                "invalid --tail {n:?}: expected a number of lines or \"all\""
+            ))
         })?),
     };
     let time = |flag: &str, v: &Option<String>| -> Result<_, CliError> {

@@ -25,7 +25,9 @@ pub fn compile(src: &str) -> Result<Template, FormatError> {
     Template::new("format")
         .func("json", move |args| {
             let v = args.first().map(to_json).unwrap_or(serde_json::Value::Null);
-            Ok(Value::String(Arc::from(serde_json::to_string(&v).unwrap_or_default())))
+            Ok(Value::String(Arc::from(
+                serde_json::to_string(&v).unwrap_or_default(),
+            )))
         })
         .func("join", move |args| {
             let sep = args.get(1).map(text).unwrap_or_default();
@@ -39,14 +41,21 @@ pub fn compile(src: &str) -> Result<Template, FormatError> {
         .func("split", move |args| {
             let s = args.first().map(text).unwrap_or_default();
             let sep = args.get(1).map(text).unwrap_or_default();
-            let parts: Vec<Value> = s.split(sep.as_str()).map(|p| Value::String(Arc::from(p))).collect();
+            let parts: Vec<Value> = s
+                .split(sep.as_str())
+                .map(|p| Value::String(Arc::from(p)))
+                .collect();
             Ok(Value::List(Arc::from(parts)))
         })
         .func("lower", move |args| {
-            Ok(Value::String(Arc::from(args.first().map(text).unwrap_or_default().to_lowercase())))
+            Ok(Value::String(Arc::from(
+                args.first().map(text).unwrap_or_default().to_lowercase(),
+            )))
         })
         .func("upper", move |args| {
-            Ok(Value::String(Arc::from(args.first().map(text).unwrap_or_default().to_uppercase())))
+            Ok(Value::String(Arc::from(
+                args.first().map(text).unwrap_or_default().to_uppercase(),
+            )))
         })
         .func("title", move |args| {
             let s = args.first().map(text).unwrap_or_default();
@@ -59,14 +68,24 @@ pub fn compile(src: &str) -> Result<Template, FormatError> {
         })
         .func("truncate", move |args| {
             let s = args.first().map(text).unwrap_or_default();
-            let n = args.get(1).and_then(Value::as_int).unwrap_or(i64::MAX).max(0) as usize;
-            Ok(Value::String(Arc::from(s.chars().take(n).collect::<String>())))
+            let n = args
+                .get(1)
+                .and_then(Value::as_int)
+                .unwrap_or(i64::MAX)
+                .max(0) as usize;
+            Ok(Value::String(Arc::from(
+                s.chars().take(n).collect::<String>(),
+            )))
         })
         .func("pad", move |args| {
             let s = args.first().map(text).unwrap_or_default();
             let l = args.get(1).and_then(Value::as_int).unwrap_or(0).max(0) as usize;
             let r = args.get(2).and_then(Value::as_int).unwrap_or(0).max(0) as usize;
-            Ok(Value::String(Arc::from(format!("{}{s}{}", " ".repeat(l), " ".repeat(r)))))
+            Ok(Value::String(Arc::from(format!(
+                "{}{s}{}",
+                " ".repeat(l),
+                " ".repeat(r)
+            ))))
         })
         .func("println", move |args| {
             let parts: Vec<String> = args.iter().map(text).collect();
@@ -90,9 +109,9 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::Float(f) => serde_json::Value::from(*f),
         Value::String(s) => serde_json::Value::String(s.to_string()),
         Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
-        Value::Map(m) => serde_json::Value::Object(
-            m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect(),
-        ),
+        Value::Map(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+        }
         _ => serde_json::Value::Null,
     }
 }
@@ -135,7 +154,8 @@ pub fn unescape(s: &str) -> String {
     s.replace("\\t", "\t").replace("\\n", "\n")
 }
 
-/// Align tab-separated cells like Go's tabwriter as docker configures it (padding 3).
+/// Align tab-separated cells like Go's tabwriter as docker configures it: cells at least 10
+/// wide, padding 3.
 pub fn tabulate(lines: &[String]) -> String {
     let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -153,7 +173,8 @@ pub fn tabulate(lines: &[String]) -> String {
         for (i, c) in r.iter().enumerate() {
             line.push_str(c);
             if i + 1 < r.len() {
-                line.push_str(&" ".repeat(widths[i] + 3 - c.chars().count()));
+                let width = (widths[i] + 3).max(10);
+                line.push_str(&" ".repeat(width - c.chars().count()));
             }
         }
         out.push_str(line.trim_end());
@@ -171,7 +192,13 @@ pub fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    let digits = if v >= 100.0 { 0 } else if v >= 10.0 { 1 } else { 2 };
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
     let mut s = format!("{v:.digits$}");
     if s.contains('.') {
         s = s.trim_end_matches('0').trim_end_matches('.').to_string();
@@ -200,7 +227,9 @@ mod tests {
     #[test]
     fn tables_align() {
         let out = tabulate(&["A\tBB\tC".into(), "AAAA\tB\tC".into()]);
-        assert_eq!(out, "A      BB   C\nAAAA   B    C\n");
+        assert_eq!(out, "A         BB        C\nAAAA      B         C\n");
+        let wide = tabulate(&["CONTAINER ID\tX".into()]);
+        assert_eq!(wide, "CONTAINER ID   X\n");
     }
 
     #[test]

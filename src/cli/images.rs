@@ -42,8 +42,7 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-const IMAGES_TABLE: &str =
-    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const IMAGES_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
 pub fn images(ctx: &Ctx, a: ImagesArgs) -> Result<i32, CliError> {
     let mut list = ctx.images.list()?;
@@ -66,9 +65,11 @@ pub fn images(ctx: &Ctx, a: ImagesArgs) -> Result<i32, CliError> {
         } else {
             img.short_id().to_string()
         };
-        for ((repo, tag), canonical) in img.repo_tags().into_iter().zip(
-            img.names.iter().map(Some).chain(std::iter::repeat(None)),
-        ) {
+        for ((repo, tag), canonical) in img
+            .repo_tags()
+            .into_iter()
+            .zip(img.names.iter().map(Some).chain(std::iter::repeat(None)))
+        {
             if let Some(w) = &wanted
                 && canonical != Some(w)
             {

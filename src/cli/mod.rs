@@ -143,7 +143,12 @@ pub struct StartArgs {
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", alias = "timeout", allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "timeout",
+        allow_hyphen_values = true
+    )]
     pub time: Option<i64>,
     /// Signal to send instead of the container's stop signal
     #[arg(short = 's', long)]
@@ -363,7 +368,10 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
 
 /// Apply `op` to each target, printing `target` on success and the error on failure, as
 /// docker's multi-container commands do.
-pub fn for_each(targets: &[String], mut op: impl FnMut(&str) -> Result<(), CliError>) -> Result<i32, CliError> {
+pub fn for_each(
+    targets: &[String],
+    mut op: impl FnMut(&str) -> Result<(), CliError>,
+) -> Result<i32, CliError> {
     let mut failed = None;
     for t in targets {
         match op(t) {

@@ -30,7 +30,13 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
             .ok()
             .map(|h| h.to_string_lossy().into_owned());
     }
-    let config = spec::build(&run, &image_config.config, image.layers.clone(), &id, &host_env)?;
+    let config = spec::build(
+        &run,
+        &image_config.config,
+        image.layers.clone(),
+        &id,
+        &host_env,
+    )?;
     if !config.user.is_empty() {
         check_user_exists(ctx, &image, &config.user)?;
     }

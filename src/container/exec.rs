@@ -4,9 +4,9 @@ use std::os::fd::AsRawFd;
 
 use super::{ContainerError, Ctx, io_err};
 use crate::monitor::{self, Relay};
+use crate::ns::caps;
 use crate::ns::exec::{JoinTarget, exec_in};
 use crate::ns::process::ProcessSpec;
-use crate::ns::caps;
 use crate::spec::parse_env;
 use crate::state::container::Status;
 
@@ -27,7 +27,9 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
         return Err(ContainerError::NotRunning(record.id));
     }
     if req.command.is_empty() {
-        return Err(ContainerError::Invalid("exec needs a command to run".into()));
+        return Err(ContainerError::Invalid(
+            "exec needs a command to run".into(),
+        ));
     }
     let host_env = |k: &str| std::env::var(k).ok();
     let mut env = record.config.env.clone();
@@ -52,8 +54,14 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
     let spec = ProcessSpec {
         argv: req.command.clone(),
         env,
-        cwd: req.workdir.clone().unwrap_or_else(|| record.config.working_dir.clone()),
-        user: req.user.clone().unwrap_or_else(|| record.config.user.clone()),
+        cwd: req
+            .workdir
+            .clone()
+            .unwrap_or_else(|| record.config.working_dir.clone()),
+        user: req
+            .user
+            .clone()
+            .unwrap_or_else(|| record.config.user.clone()),
         caps: caps::default_set(),
         create_cwd: false,
         can_setgroups: ctx.can_setgroups,

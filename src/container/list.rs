@@ -53,7 +53,11 @@ pub fn row(r: &ContainerRecord, no_trunc: bool) -> PsRow {
         command = command.chars().take(19).collect::<String>() + "…";
     }
     PsRow {
-        id: if no_trunc { r.id.clone() } else { r.short_id().to_string() },
+        id: if no_trunc {
+            r.id.clone()
+        } else {
+            r.short_id().to_string()
+        },
         image: r.image.clone(),
         command: format!("\"{command}\""),
         created_at: docker_date(&r.created),
@@ -122,7 +126,15 @@ pub fn parse_filter(s: &str) -> Result<Filter, String> {
         "id" => Filter::Id(v.to_string()),
         "name" => Filter::Name(v.strip_prefix('/').unwrap_or(v).to_string()),
         "status" => {
-            const OK: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+            const OK: &[&str] = &[
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ];
             if !OK.contains(&v) {
                 return Err(format!(
                     "invalid filter 'status={v}': expected one of {}",
@@ -194,7 +206,11 @@ mod tests {
             image: "busybox".into(),
             image_id: "sha256:1".into(),
             config: ContainerConfig {
-                cmd: vec!["sh".into(), "-c".into(), "echo a very long command line".into()],
+                cmd: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "echo a very long command line".into(),
+                ],
                 ..Default::default()
             },
             state: ContainerState {
@@ -213,7 +229,11 @@ mod tests {
         assert_eq!(r.command, "\"sh -c echo a very l…\"");
         assert_eq!(r.status, "Created");
         assert_eq!(r.created_at, "2026-01-01 00:00:00 +0000 UTC");
-        assert!(row(&rec("web", Status::Created, 0), true).command.ends_with("line\""));
+        assert!(
+            row(&rec("web", Status::Created, 0), true)
+                .command
+                .ends_with("line\"")
+        );
     }
 
     #[test]

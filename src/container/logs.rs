@@ -33,7 +33,9 @@ pub fn logs(ctx: &Ctx, query: &str, opts: &LogOptions) -> Result<(), ContainerEr
     let mut offset = 0u64;
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).map_err(io_err("reading the log"))?;
+        let n = reader
+            .read_line(&mut line)
+            .map_err(io_err("reading the log"))?;
         if n == 0 || !line.ends_with('\n') {
             break; // a line still being written is read by -f later
         }
@@ -44,7 +46,7 @@ pub fn logs(ctx: &Ctx, query: &str, opts: &LogOptions) -> Result<(), ContainerEr
     }
     entries.retain(|e| keep(e, opts));
     let skip = opts.tail.map_or(0, |t| entries.len().saturating_sub(t));
-    let mut out = Output::default();
+    let mut out = Output;
     for e in &entries[skip..] {
         out.emit(e, opts.timestamps);
     }

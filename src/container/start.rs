@@ -109,14 +109,22 @@ fn stage_for_code(code: i32) -> sync::Stage {
 }
 
 fn errno_for_code(code: i32) -> i32 {
-    if code == 127 { libc::ENOENT } else { libc::EACCES }
+    if code == 127 {
+        libc::ENOENT
+    } else {
+        libc::EACCES
+    }
 }
 
 /// The monitor must not hold the caller's terminal or pipes (`id=$(skiff run -d ...)` waits
 /// for EOF), nor get its terminal's signals.
 fn detach_from_caller() {
     let _ = nix::unistd::setsid();
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         for fd in 0..3 {
             // SAFETY: dup2 onto the standard descriptors of this process.
             unsafe { libc::dup2(null.as_raw_fd(), fd) };
@@ -155,7 +163,9 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
     if record.config.network != NetworkMode::Host {
         flags |= libc::CLONE_NEWNET;
     }
-    let child = clone_child(flags as u64, pair.child.as_raw_fd(), || container_main(&init))
+    let child = clone_child(flags as u64, pair.child.as_raw_fd(), || {
+        container_main(&init)
+    })
     .map_err(|e| clone_error(&e))?;
     drop((out_w, err_w, pair.child));
 

@@ -26,7 +26,12 @@ fn wait_for_monitor(ctx: &Ctx, record: &ContainerRecord) {
     let _ = ctx.load_live(&record.id);
 }
 
-pub fn stop(ctx: &Ctx, query: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<(), ContainerError> {
+pub fn stop(
+    ctx: &Ctx,
+    query: &str,
+    timeout: Option<i64>,
+    signal: Option<&str>,
+) -> Result<(), ContainerError> {
     let record = ctx.find(query)?;
     if record.state.status != Status::Running {
         return Ok(());
@@ -41,7 +46,10 @@ pub fn stop(ctx: &Ctx, query: &str, timeout: Option<i64>, signal: Option<&str>) 
     let exited = if timeout < 0 {
         pidfd_wait(&pidfd, -1)
     } else {
-        pidfd_wait(&pidfd, (timeout.min(i64::from(i32::MAX / 1000)) * 1000) as i32)
+        pidfd_wait(
+            &pidfd,
+            (timeout.min(i64::from(i32::MAX / 1000)) * 1000) as i32,
+        )
     };
     if !exited {
         let _ = pidfd_send_signal(&pidfd, libc::SIGKILL);
@@ -59,7 +67,8 @@ pub fn kill(ctx: &Ctx, query: &str, signal: &str) -> Result<(), ContainerError> 
     }
     let pidfd = verified_pidfd(record.state.pid, record.state.pid_start)
         .ok_or_else(|| ContainerError::NotRunning(query.to_string()))?;
-    pidfd_send_signal(&pidfd, sig).map_err(super::io_err(format!("sending signal {sig} to {query}")))?;
+    pidfd_send_signal(&pidfd, sig)
+        .map_err(super::io_err(format!("sending signal {sig} to {query}")))?;
     if sig == libc::SIGKILL {
         // Nothing can survive it: return once the exit is recorded, as docker does.
         pidfd_wait(&pidfd, -1);

@@ -78,7 +78,8 @@ fn import_into<R: Read>(
     if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         return Err(ImageError::Unpack {
             entry: "<archive>".into(),
-            reason: "zstd-compressed tarballs are not supported by import yet; decompress it first".into(),
+            reason: "zstd-compressed tarballs are not supported by import yet; decompress it first"
+                .into(),
         });
     }
     let diff_dir = work.join("diff");
@@ -171,7 +172,12 @@ fn import_into<R: Read>(
             size: config_bytes.len() as u64,
         },
         layers: vec![Descriptor {
-            media_type: if gzipped { MEDIA_LAYER_GZIP } else { MEDIA_LAYER_TAR }.into(),
+            media_type: if gzipped {
+                MEDIA_LAYER_GZIP
+            } else {
+                MEDIA_LAYER_TAR
+            }
+            .into(),
             digest: blob_digest,
             size: blob_size,
         }],
@@ -200,18 +206,18 @@ pub fn apply_change(config: &mut RunConfig, change: &str) -> Result<(), ImageErr
         .ok_or_else(|| bad("expected INSTRUCTION arguments"))?;
     let rest = rest.trim();
     match instr.to_ascii_uppercase().as_str() {
-        "CMD" => config.cmd = Some(exec_or_shell(rest).map_err(|e| bad(e))?),
-        "ENTRYPOINT" => config.entrypoint = Some(exec_or_shell(rest).map_err(|e| bad(e))?),
+        "CMD" => config.cmd = Some(exec_or_shell(rest).map_err(&bad)?),
+        "ENTRYPOINT" => config.entrypoint = Some(exec_or_shell(rest).map_err(&bad)?),
         "ENV" => {
             let env = config.env.get_or_insert_with(Vec::new);
-            for (k, v) in key_values(rest).map_err(|e| bad(e))? {
+            for (k, v) in key_values(rest).map_err(&bad)? {
                 env.retain(|e| e.split_once('=').map_or(e.as_str(), |(ek, _)| ek) != k);
                 env.push(format!("{k}={v}"));
             }
         }
         "LABEL" => {
             let labels = config.labels.get_or_insert_with(Default::default);
-            for (k, v) in key_values(rest).map_err(|e| bad(e))? {
+            for (k, v) in key_values(rest).map_err(&bad)? {
                 labels.insert(k, v);
             }
         }
@@ -226,7 +232,11 @@ pub fn apply_change(config: &mut RunConfig, change: &str) -> Result<(), ImageErr
         "EXPOSE" => {
             let ports = config.exposed_ports.get_or_insert_with(Default::default);
             for p in rest.split_whitespace() {
-                let p = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
+                let p = if p.contains('/') {
+                    p.to_string()
+                } else {
+                    format!("{p}/tcp")
+                };
                 ports.insert(p, serde_json::json!({}));
             }
         }
@@ -261,7 +271,9 @@ fn exec_or_shell(s: &str) -> Result<Vec<String>, &'static str> {
 fn key_values(s: &str) -> Result<Vec<(String, String)>, &'static str> {
     if !s.contains('=') {
         // Legacy form: `ENV key value with spaces`.
-        let (k, v) = s.split_once(char::is_whitespace).ok_or("expected key=value")?;
+        let (k, v) = s
+            .split_once(char::is_whitespace)
+            .ok_or("expected key=value")?;
         return Ok(vec![(k.to_string(), v.trim().to_string())]);
     }
     let mut out = Vec::new();

@@ -24,7 +24,9 @@ pub enum ImageError {
         "conflict: unable to remove image {image}: it is used by container {container}; stop and remove the container first, or use -f"
     )]
     InUse { image: String, container: String },
-    #[error("conflict: unable to delete {0}: the id is referenced by several names; remove them by name or use -f")]
+    #[error(
+        "conflict: unable to delete {0}: the id is referenced by several names; remove them by name or use -f"
+    )]
     MultipleNames(String),
     #[error("{path}: corrupt image metadata: {source}")]
     Corrupt {

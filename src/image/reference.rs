@@ -158,15 +158,21 @@ mod tests {
         assert_eq!(familiar("docker.io/library/busybox"), "busybox");
         assert_eq!(familiar("docker.io/user/app"), "user/app");
         assert_eq!(familiar("quay.io/a/b"), "quay.io/a/b");
-        assert_eq!(
-            split_tag("host:5000/app:1"),
-            ("host:5000/app", "1")
-        );
+        assert_eq!(split_tag("host:5000/app:1"), ("host:5000/app", "1"));
     }
 
     #[test]
     fn malformed() {
-        for bad in ["", "UPPER", "a::b", "a:", "app@sha256:xyz", "a//b", "-a", "a:b c"] {
+        for bad in [
+            "",
+            "UPPER",
+            "a::b",
+            "a:",
+            "app@sha256:xyz",
+            "a//b",
+            "-a",
+            "a:b c",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
     }

@@ -210,17 +210,34 @@ impl ImageStore {
             .collect();
         let mut live_blobs = std::collections::HashSet::new();
         for img in &index.images {
-            live_layers.extend(img.layers.iter().map(|l| l.trim_start_matches("sha256:").to_string()));
+            live_layers.extend(
+                img.layers
+                    .iter()
+                    .map(|l| l.trim_start_matches("sha256:").to_string()),
+            );
             live_blobs.insert(img.id.trim_start_matches("sha256:").to_string());
-            live_blobs.insert(img.manifest_digest.trim_start_matches("sha256:").to_string());
+            live_blobs.insert(
+                img.manifest_digest
+                    .trim_start_matches("sha256:")
+                    .to_string(),
+            );
             if let Ok(data) = std::fs::read(self.blob_path(&img.manifest_digest))
                 && let Ok(m) = serde_json::from_slice::<super::config::Manifest>(&data)
             {
-                live_blobs.extend(m.layers.iter().map(|l| l.digest.trim_start_matches("sha256:").to_string()));
+                live_blobs.extend(
+                    m.layers
+                        .iter()
+                        .map(|l| l.digest.trim_start_matches("sha256:").to_string()),
+                );
             }
         }
-        for (dir, live) in [(self.paths.layers(), &live_layers), (self.paths.blobs(), &live_blobs)] {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for (dir, live) in [
+            (self.paths.layers(), &live_layers),
+            (self.paths.blobs(), &live_blobs),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if !live.contains(&name) {
@@ -290,7 +307,10 @@ mod tests {
             rec(&b, &["localhost/x:1"]),
         ];
         assert_eq!(find(&images, "busybox").map(|i| &i.id), Some(&images[0].id));
-        assert_eq!(find(&images, "localhost/x:1").map(|i| &i.id), Some(&images[1].id));
+        assert_eq!(
+            find(&images, "localhost/x:1").map(|i| &i.id),
+            Some(&images[1].id)
+        );
         assert_eq!(find(&images, "abc").map(|i| &i.id), Some(&images[1].id));
         assert!(find(&images, "a").is_none(), "ambiguous prefix");
         assert!(find(&images, "nginx").is_none());

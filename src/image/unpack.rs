@@ -101,9 +101,8 @@ pub fn unpack_layer<R: Read>(
             std::fs::hard_link(&source, &target).map_err(|e| unpack_err(&shown, e))?;
             continue;
         }
-        if !kind.is_dir() {
-            remove_existing(&target);
-        } else if target.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+        // Anything in the way goes, except a directory that a directory entry re-describes.
+        if !kind.is_dir() || target.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
             remove_existing(&target);
         }
         let is_device = kind.is_character_special() || kind.is_block_special();

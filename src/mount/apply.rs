@@ -46,7 +46,12 @@ pub fn mount_rootfs(
         MsFlags::empty(),
         Some(data.as_str()),
     )
-    .map_err(|e| os(format!("mounting the container's overlay on {}", target.display()), e))
+    .map_err(|e| {
+        os(
+            format!("mounting the container's overlay on {}", target.display()),
+            e,
+        )
+    })
 }
 
 pub fn apply(rootfs: &Path, ops: &[MountOp]) -> Result<(), ChildError> {
@@ -114,7 +119,14 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             if *recursive {
                 flags |= MsFlags::MS_REC;
             }
-            mount(Some(source.as_path()), &dest, None::<&str>, flags, None::<&str>).map_err(|e| {
+            mount(
+                Some(source.as_path()),
+                &dest,
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+            .map_err(|e| {
                 os(
                     format!("bind-mounting {} on {}", source.display(), target.display()),
                     e,

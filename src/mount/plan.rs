@@ -22,8 +22,15 @@ pub enum MountOp {
         readonly: bool,
     },
     /// A character device node (mode 0666), as root.
-    Mknod { target: PathBuf, major: u64, minor: u64 },
-    Symlink { link: PathBuf, to: PathBuf },
+    Mknod {
+        target: PathBuf,
+        major: u64,
+        minor: u64,
+    },
+    Symlink {
+        link: PathBuf,
+        to: PathBuf,
+    },
     /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory.
     Mask(PathBuf),
     /// Make a path read-only (bind onto itself, remount read-only).
@@ -198,7 +205,13 @@ mod tests {
             major: 1,
             minor: 3
         }));
-        assert!(ops.iter().any(|o| matches!(o, MountOp::Fs { fstype: "sysfs", .. })));
+        assert!(ops.iter().any(|o| matches!(
+            o,
+            MountOp::Fs {
+                fstype: "sysfs",
+                ..
+            }
+        )));
         // /proc comes before anything under it is masked.
         let proc_at = ops
             .iter()
@@ -225,7 +238,13 @@ mod tests {
         }));
         // With its own network namespace, a rootless container mounts sysfs itself.
         let own_net = plan(&input(true, false));
-        assert!(own_net.iter().any(|o| matches!(o, MountOp::Fs { fstype: "sysfs", .. })));
+        assert!(own_net.iter().any(|o| matches!(
+            o,
+            MountOp::Fs {
+                fstype: "sysfs",
+                ..
+            }
+        )));
     }
 
     #[test]

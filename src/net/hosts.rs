@@ -27,7 +27,8 @@ pub fn resolv_conf(mode: NetworkMode, host_resolv: &str) -> String {
         .filter(|l| {
             let mut f = l.split_whitespace();
             !(f.next() == Some("nameserver")
-                && f.next().is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+                && f.next()
+                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -48,7 +49,8 @@ mod tests {
 
     #[test]
     fn loopback_nameservers_dropped_in_own_netns() {
-        let host = "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\n";
+        let host =
+            "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\n";
         assert_eq!(
             resolv_conf(NetworkMode::None, host),
             "search example.org\nnameserver 10.0.0.2\n"

@@ -43,17 +43,33 @@ pub fn limit_bounding(keep: &CapsHashSet) -> Result<(), ChildError> {
 /// After the switch to the container's user: root keeps `keep` as effective, permitted and
 /// inheritable; any other uid ends with none (the kernel cleared them on setuid).
 pub fn apply_for_user(uid: u32, keep: &CapsHashSet) -> Result<(), ChildError> {
-    let set = if uid == 0 { keep.clone() } else { CapsHashSet::new() };
+    let set = if uid == 0 {
+        keep.clone()
+    } else {
+        CapsHashSet::new()
+    };
     for which in [CapSet::Effective, CapSet::Inheritable] {
         // Effective must shrink before permitted may.
         caps::set(None, which, &set).map_err(|e| {
-            ChildError::new(Stage::Setup, libc::EPERM, format!("setting capabilities: {e}"))
+            ChildError::new(
+                Stage::Setup,
+                libc::EPERM,
+                format!("setting capabilities: {e}"),
+            )
         })?;
     }
     caps::set(None, CapSet::Permitted, &set).map_err(|e| {
-        ChildError::new(Stage::Setup, libc::EPERM, format!("setting capabilities: {e}"))
+        ChildError::new(
+            Stage::Setup,
+            libc::EPERM,
+            format!("setting capabilities: {e}"),
+        )
     })?;
     caps::clear(None, CapSet::Ambient).map_err(|e| {
-        ChildError::new(Stage::Setup, libc::EPERM, format!("clearing ambient capabilities: {e}"))
+        ChildError::new(
+            Stage::Setup,
+            libc::EPERM,
+            format!("clearing ambient capabilities: {e}"),
+        )
     })
 }

@@ -26,10 +26,19 @@ pub struct JoinTarget {
 
 /// Fork a process into the container of `target` that runs `spec`; returns once it has exec'd.
 /// `stdio` are the descriptors to give it as 0, 1 and 2.
-pub fn exec_in(target: &JoinTarget, spec: &ProcessSpec, stdio: [i32; 3]) -> Result<Spawned, ChildError> {
+pub fn exec_in(
+    target: &JoinTarget,
+    spec: &ProcessSpec,
+    stdio: [i32; 3],
+) -> Result<Spawned, ChildError> {
     let open = |name: &str| {
-        File::open(format!("/proc/{}/ns/{name}", target.pid))
-            .map_err(|e| ChildError::io(Stage::Setup, format!("opening the container's {name} namespace"), &e))
+        File::open(format!("/proc/{}/ns/{name}", target.pid)).map_err(|e| {
+            ChildError::io(
+                Stage::Setup,
+                format!("opening the container's {name} namespace"),
+                &e,
+            )
+        })
     };
     let pid_ns = open("pid")?;
     let others: Vec<(File, CloneFlags)> = NAMESPACES
@@ -38,7 +47,11 @@ pub fn exec_in(target: &JoinTarget, spec: &ProcessSpec, stdio: [i32; 3]) -> Resu
         .collect::<Result<_, _>>()?;
     // The pid may have been reused between reading the state and opening its namespaces.
     if !crate::state::proc::is_alive(target.pid, target.pid_start) {
-        return Err(ChildError::new(Stage::Setup, libc::ESRCH, "the container exited"));
+        return Err(ChildError::new(
+            Stage::Setup,
+            libc::ESRCH,
+            "the container exited",
+        ));
     }
     // setns on a pid namespace only affects children: the child we clone next is born inside.
     setns(pid_ns.as_fd(), CloneFlags::CLONE_NEWPID)
@@ -47,7 +60,9 @@ pub fn exec_in(target: &JoinTarget, spec: &ProcessSpec, stdio: [i32; 3]) -> Resu
     let child_fd = std::os::fd::AsRawFd::as_raw_fd(&pair.child);
     let spawned = clone_child(0, child_fd, || {
         for (fd, flag) in &others {
-            setns(fd.as_fd(), *flag).map_err(|e| ChildError::os(Stage::Setup, format!("joining namespace {flag:?}"), e))?;
+            setns(fd.as_fd(), *flag).map_err(|e| {
+                ChildError::os(Stage::Setup, format!("joining namespace {flag:?}"), e)
+            })?;
         }
         for (target, fd) in stdio.iter().enumerate() {
             if *fd != target as i32 {
@@ -57,7 +72,12 @@ pub fn exec_in(target: &JoinTarget, spec: &ProcessSpec, stdio: [i32; 3]) -> Resu
         }
         // SAFETY: marks inherited descriptors close-on-exec.
         unsafe {
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
         }
         exec_process(spec)
     })

@@ -40,22 +40,37 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         if *fd != target as RawFd {
             // SAFETY: dup2 onto 0-2 of this single-threaded child.
             if unsafe { libc::dup2(*fd, target as RawFd) } < 0 {
-                return Err(ChildError::io(Stage::Setup, "dup2 stdio", &std::io::Error::last_os_error()));
+                return Err(ChildError::io(
+                    Stage::Setup,
+                    "dup2 stdio",
+                    &std::io::Error::last_os_error(),
+                ));
             }
         }
     }
     close_inherited_fds();
 
-    apply::mount_rootfs(&spec.mountpoint, &spec.lower, &spec.upper, &spec.work, spec.userxattr)?;
+    apply::mount_rootfs(
+        &spec.mountpoint,
+        &spec.lower,
+        &spec.upper,
+        &spec.work,
+        spec.userxattr,
+    )?;
     apply::apply(&spec.mountpoint, &spec.ops)?;
     apply::pivot(&spec.mountpoint)?;
     nix::unistd::sethostname(&spec.hostname)
         .map_err(|e| ChildError::os(Stage::Setup, format!("sethostname {}", spec.hostname), e))?;
     if !spec.domainname.is_empty() {
         // SAFETY: pointer and length describe a live byte slice.
-        let rc = unsafe { libc::setdomainname(spec.domainname.as_ptr().cast(), spec.domainname.len()) };
+        let rc =
+            unsafe { libc::setdomainname(spec.domainname.as_ptr().cast(), spec.domainname.len()) };
         if rc != 0 {
-            return Err(ChildError::io(Stage::Setup, "setdomainname", &std::io::Error::last_os_error()));
+            return Err(ChildError::io(
+                Stage::Setup,
+                "setdomainname",
+                &std::io::Error::last_os_error(),
+            ));
         }
     }
     if spec.init {
@@ -69,6 +84,11 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
 fn close_inherited_fds() {
     // SAFETY: marks fds close-on-exec; the sync socket already is.
     unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
     }
 }

@@ -8,7 +8,7 @@ pub mod initproc;
 pub mod process;
 pub mod spawn;
 pub mod sync;
-pub mod users;
 pub mod userns;
+pub mod users;
 
 pub use sync::{ChildError, Stage};

@@ -44,9 +44,17 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
     caps::limit_bounding(&spec.caps)?;
     // Keep the permitted set across setuid only as long as needed to set it explicitly below.
     if spec.can_setgroups {
-        let gids: Vec<nix::unistd::Gid> = user.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+        let gids: Vec<nix::unistd::Gid> = user
+            .groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
         nix::unistd::setgroups(&gids)
             .map_err(|e| ChildError::os(Stage::User, format!("setgroups {:?}", user.groups), e))?;
+    }
+    if spec.create_cwd {
+        // Made while still root and handed to the user, as docker does for a missing -w.
+        create_cwd(&spec.cwd, user.uid, user.gid)?;
     }
     let gid = nix::unistd::Gid::from_raw(user.gid);
     nix::unistd::setresgid(gid, gid, gid)
@@ -56,7 +64,8 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
         .map_err(|e| ChildError::os(Stage::User, format!("setuid {}", user.uid), e))?;
     caps::apply_for_user(user.uid, &spec.caps)?;
 
-    enter_cwd(&spec.cwd, spec.create_cwd)?;
+    nix::unistd::chdir(spec.cwd.as_str())
+        .map_err(|e| ChildError::os(Stage::Cwd, format!("chdir to {}", spec.cwd), e))?;
     let program = find_program(&spec.argv, &env)?;
     reset_signals();
     // A uid change clears the parent-death signal: set it again so the container dies with
@@ -65,7 +74,9 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
 
     let argv = to_cstrings(&spec.argv)?;
     let envp = to_cstrings(&env)?;
-    let err = nix::unistd::execve(&program, &argv, &envp).err().unwrap_or(Errno::EINVAL);
+    let err = nix::unistd::execve(&program, &argv, &envp)
+        .err()
+        .unwrap_or(Errno::EINVAL);
     Err(exec_error(&spec.argv[0], err))
 }
 
@@ -85,17 +96,18 @@ fn exec_error(cmd: &str, err: Errno) -> ChildError {
     }
 }
 
-fn enter_cwd(cwd: &str, create: bool) -> Result<(), ChildError> {
-    match nix::unistd::chdir(cwd) {
-        Ok(()) => Ok(()),
-        Err(Errno::ENOENT) if create => {
-            std::fs::create_dir_all(cwd)
-                .map_err(|e| ChildError::io(Stage::Cwd, format!("creating working directory {cwd}"), &e))?;
-            nix::unistd::chdir(cwd)
-                .map_err(|e| ChildError::os(Stage::Cwd, format!("chdir to {cwd}"), e))
-        }
-        Err(e) => Err(ChildError::os(Stage::Cwd, format!("chdir to {cwd}"), e)),
+fn create_cwd(cwd: &str, uid: u32, gid: u32) -> Result<(), ChildError> {
+    if Path::new(cwd).is_dir() {
+        return Ok(());
     }
+    std::fs::create_dir_all(cwd)
+        .map_err(|e| ChildError::io(Stage::Cwd, format!("creating working directory {cwd}"), &e))?;
+    nix::unistd::chown(
+        cwd,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .map_err(|e| ChildError::os(Stage::Cwd, format!("chown {cwd}"), e))
 }
 
 /// execvp's search, with the container's PATH rather than ours.
@@ -104,8 +116,9 @@ fn find_program(argv: &[String], env: &[String]) -> Result<CString, ChildError> 
         .first()
         .ok_or_else(|| ChildError::new(Stage::Exec, libc::ENOENT, "no command given"))?;
     if cmd.contains('/') {
-        return CString::new(cmd.as_bytes())
-            .map_err(|_| ChildError::new(Stage::Exec, libc::EINVAL, "command contains a NUL byte"));
+        return CString::new(cmd.as_bytes()).map_err(|_| {
+            ChildError::new(Stage::Exec, libc::EINVAL, "command contains a NUL byte")
+        });
     }
     let path = env
         .iter()
@@ -115,9 +128,12 @@ fn find_program(argv: &[String], env: &[String]) -> Result<CString, ChildError> 
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let candidate: PathBuf = Path::new(dir).join(cmd);
         if let Ok(meta) = std::fs::metadata(&candidate) {
-            if meta.is_file() && nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
-                return CString::new(candidate.as_os_str().as_bytes())
-                    .map_err(|_| ChildError::new(Stage::Exec, libc::EINVAL, "path contains a NUL byte"));
+            if meta.is_file()
+                && nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok()
+            {
+                return CString::new(candidate.as_os_str().as_bytes()).map_err(|_| {
+                    ChildError::new(Stage::Exec, libc::EINVAL, "path contains a NUL byte")
+                });
             }
             denied.get_or_insert(candidate);
         }
@@ -141,7 +157,11 @@ fn to_cstrings(items: &[String]) -> Result<Vec<CString>, ChildError> {
         .iter()
         .map(|s| {
             CString::new(s.as_bytes()).map_err(|_| {
-                ChildError::new(Stage::Exec, libc::EINVAL, format!("argument {s:?} contains a NUL byte"))
+                ChildError::new(
+                    Stage::Exec,
+                    libc::EINVAL,
+                    format!("argument {s:?} contains a NUL byte"),
+                )
             })
         })
         .collect()

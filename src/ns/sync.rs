@@ -130,7 +130,13 @@ pub fn wait_for_exec(fd: &impl AsFd) -> Result<(), ChildError> {
                 ));
             }
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(ChildError::os(Stage::Setup, "reading from the container's setup process", e)),
+            Err(e) => {
+                return Err(ChildError::os(
+                    Stage::Setup,
+                    "reading from the container's setup process",
+                    e,
+                ));
+            }
         }
     }
 }
@@ -142,7 +148,10 @@ mod tests {
     #[test]
     fn error_frames_round_trip_and_eof_means_exec() {
         let p = pair().expect("pair");
-        send_error(&p.child, &ChildError::new(Stage::Exec, libc::ENOENT, "exec: \"x\": not found"));
+        send_error(
+            &p.child,
+            &ChildError::new(Stage::Exec, libc::ENOENT, "exec: \"x\": not found"),
+        );
         let err = wait_for_exec(&p.parent).expect_err("error frame");
         assert_eq!(err.stage, Stage::Exec);
         assert_eq!(err.exit_code(), 127);
@@ -153,8 +162,17 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        assert_eq!(ChildError::new(Stage::Exec, libc::EACCES, "").exit_code(), 126);
-        assert_eq!(ChildError::new(Stage::Setup, libc::ENOENT, "").exit_code(), 125);
-        assert_eq!(ChildError::new(Stage::User, libc::ENOENT, "").exit_code(), 125);
+        assert_eq!(
+            ChildError::new(Stage::Exec, libc::EACCES, "").exit_code(),
+            126
+        );
+        assert_eq!(
+            ChildError::new(Stage::Setup, libc::ENOENT, "").exit_code(),
+            125
+        );
+        assert_eq!(
+            ChildError::new(Stage::User, libc::ENOENT, "").exit_code(),
+            125
+        );
     }
 }

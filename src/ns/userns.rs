@@ -25,9 +25,13 @@ pub enum UsernsError {
         "cannot create a user namespace ({0}): enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0)"
     )]
     Unshare(nix::errno::Errno),
-    #[error("{tool} is not installed: rootless skiff needs it to map your subordinate ids (apt-get install uidmap)")]
+    #[error(
+        "{tool} is not installed: rootless skiff needs it to map your subordinate ids (apt-get install uidmap)"
+    )]
     MissingTool { tool: &'static str },
-    #[error("{tool} failed: {detail} (check the ranges for your user in /etc/subuid and /etc/subgid)")]
+    #[error(
+        "{tool} failed: {detail} (check the ranges for your user in /etc/subuid and /etc/subgid)"
+    )]
     MapFailed { tool: &'static str, detail: String },
     #[error("joining the rootless user namespace of pid {pid}: {errno}")]
     Join { pid: i32, errno: nix::errno::Errno },
@@ -97,7 +101,8 @@ pub fn has_subid_ranges(uid: u32) -> bool {
 
 /// Join the user's namespace, creating it (and its pause process) when needed.
 pub fn enter(paths: &Paths, uid: u32, gid: u32) -> Result<(), UsernsError> {
-    ensure_dir(&paths.runroot, 0o700).map_err(io(format!("creating {}", paths.runroot.display())))?;
+    ensure_dir(&paths.runroot, 0o700)
+        .map_err(io(format!("creating {}", paths.runroot.display())))?;
     if let Some(pid) = live_pause(&paths.pause_pid_file()) {
         return join(pid);
     }
@@ -153,9 +158,13 @@ fn create_pause(paths: &Paths, uid: u32, gid: u32) -> Result<i32, UsernsError> {
             drop(ready_w);
             drop(go_r);
             let mut status = [0u8; 1];
-            ready_r.read_exact(&mut status).map_err(io("waiting for the pause process"))?;
+            ready_r
+                .read_exact(&mut status)
+                .map_err(io("waiting for the pause process"))?;
             let result = if status[0] != 0 {
-                Err(UsernsError::Unshare(nix::errno::Errno::from_raw(i32::from(status[0]))))
+                Err(UsernsError::Unshare(nix::errno::Errno::from_raw(
+                    i32::from(status[0]),
+                )))
             } else {
                 write_maps(child, uid, gid)
             };
@@ -166,29 +175,44 @@ fn create_pause(paths: &Paths, uid: u32, gid: u32) -> Result<i32, UsernsError> {
             }
             let pid = child.as_raw();
             let start = proc::start_time(pid).unwrap_or(0);
-            crate::state::write_atomic(&paths.pause_pid_file(), format!("{pid} {start}\n").as_bytes())
-                .map_err(|e| io("writing the pause pid file")(std::io::Error::other(e.to_string())))?;
-            go_w.write_all(&[1]).map_err(io("releasing the pause process"))?;
+            crate::state::write_atomic(
+                &paths.pause_pid_file(),
+                format!("{pid} {start}\n").as_bytes(),
+            )
+            .map_err(|e| io("writing the pause pid file")(std::io::Error::other(e.to_string())))?;
+            go_w.write_all(&[1])
+                .map_err(io("releasing the pause process"))?;
             Ok(pid)
         }
     }
 }
 
 fn pipe() -> Result<(std::fs::File, std::fs::File), UsernsError> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io("pipe")(e.into()))?;
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io("pipe")(e.into()))?;
     Ok((std::fs::File::from(r), std::fs::File::from(w)))
 }
 
 fn write_maps(child: Pid, uid: u32, gid: u32) -> Result<(), UsernsError> {
     let name = user_name(uid);
-    let subuid = parse_subid(&std::fs::read_to_string("/etc/subuid").unwrap_or_default(), &name, uid);
-    let subgid = parse_subid(&std::fs::read_to_string("/etc/subgid").unwrap_or_default(), &name, uid);
+    let subuid = parse_subid(
+        &std::fs::read_to_string("/etc/subuid").unwrap_or_default(),
+        &name,
+        uid,
+    );
+    let subgid = parse_subid(
+        &std::fs::read_to_string("/etc/subgid").unwrap_or_default(),
+        &name,
+        uid,
+    );
     if subuid.is_empty() || subgid.is_empty() {
         // No subordinate ids: map just ourselves, which the kernel allows without helpers.
         let p = format!("/proc/{}", child.as_raw());
-        std::fs::write(format!("{p}/uid_map"), format!("0 {uid} 1\n")).map_err(io("writing uid_map"))?;
+        std::fs::write(format!("{p}/uid_map"), format!("0 {uid} 1\n"))
+            .map_err(io("writing uid_map"))?;
         std::fs::write(format!("{p}/setgroups"), "deny\n").map_err(io("writing setgroups"))?;
-        std::fs::write(format!("{p}/gid_map"), format!("0 {gid} 1\n")).map_err(io("writing gid_map"))?;
+        std::fs::write(format!("{p}/gid_map"), format!("0 {gid} 1\n"))
+            .map_err(io("writing gid_map"))?;
         return Ok(());
     }
     run_map_tool("newuidmap", child, &map_args(uid, &subuid))?;
@@ -227,7 +251,10 @@ fn become_pause() -> ! {
         libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
     }
     let _ = nix::sys::prctl::set_name(c"skiff-pause");
-    for sig in [nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGHUP] {
+    for sig in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
         // SAFETY: ignoring a signal is always sound.
         unsafe {
             let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn);
@@ -247,18 +274,33 @@ mod tests {
         let f = "alice:100000:65536\n1001:200000:1000\nbob:300000:0\n";
         assert_eq!(
             parse_subid(f, "alice", 1000),
-            vec![IdRange { start: 100000, count: 65536 }]
+            vec![IdRange {
+                start: 100000,
+                count: 65536
+            }]
         );
         assert_eq!(
             parse_subid(f, "carol", 1001),
-            vec![IdRange { start: 200000, count: 1000 }]
+            vec![IdRange {
+                start: 200000,
+                count: 1000
+            }]
         );
-        assert!(parse_subid(f, "bob", 1002).is_empty(), "zero-sized range ignored");
+        assert!(
+            parse_subid(f, "bob", 1002).is_empty(),
+            "zero-sized range ignored"
+        );
     }
 
     #[test]
     fn maps_put_the_user_at_zero() {
-        let args = map_args(1000, &[IdRange { start: 100000, count: 65536 }]);
+        let args = map_args(
+            1000,
+            &[IdRange {
+                start: 100000,
+                count: 65536,
+            }],
+        );
         assert_eq!(args, ["0", "1000", "1", "1", "100000", "65536"]);
     }
 }

@@ -112,7 +112,10 @@ mod tests {
         let n = resolve("65534", PASSWD, GROUP).expect("uid");
         assert_eq!(n.home, "/home");
         let raw = resolve("1234:5678", PASSWD, GROUP).expect("numeric");
-        assert_eq!((raw.uid, raw.gid, raw.groups.clone()), (1234, 5678, vec![5678]));
+        assert_eq!(
+            (raw.uid, raw.gid, raw.groups.clone()),
+            (1234, 5678, vec![5678])
+        );
         let g = resolve("www:adm", PASSWD, GROUP).expect("named group");
         assert_eq!((g.gid, g.groups.clone()), (4, vec![4]));
     }

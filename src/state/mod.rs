@@ -142,16 +142,8 @@ mod tests {
     fn try_lock_sees_holder() {
         let dir = tempfile::tempdir().expect("tempdir");
         let held = Lock::exclusive(dir.path()).expect("lock");
-        assert!(
-            Lock::try_exclusive(dir.path())
-                .expect("try")
-                .is_none()
-        );
+        assert!(Lock::try_exclusive(dir.path()).expect("try").is_none());
         drop(held);
-        assert!(
-            Lock::try_exclusive(dir.path())
-                .expect("try")
-                .is_some()
-        );
+        assert!(Lock::try_exclusive(dir.path()).expect("try").is_some());
     }
 }

@@ -116,7 +116,8 @@ impl Store {
         Lock::try_exclusive(&self.dir(id))
     }
 
-    /// All container ids with a record (directories being created or removed are skipped).
+    /// All container ids with a record. Directories of removals that a crash interrupted
+    /// (`.removing-<id>`) are finished off on the way.
     pub fn ids(&self) -> Result<Vec<String>, StateError> {
         let mut ids = Vec::new();
         let entries = std::fs::read_dir(&self.containers).map_err(io_err(&self.containers))?;
@@ -124,6 +125,8 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             if crate::ids::is_full_id(&name) {
                 ids.push(name);
+            } else if name.starts_with(".removing-") && abandoned(&entry) {
+                let _ = std::fs::remove_dir_all(entry.path());
             }
         }
         Ok(ids)
@@ -166,19 +169,23 @@ impl Store {
         let trash = self.containers.join(format!(".removing-{}", record.id));
         std::fs::rename(&dir, &trash).map_err(io_err(&dir))?;
         self.release_name(&record.name, &record.id);
-        std::fs::remove_dir_all(&trash).map_err(io_err(&trash))
-    }
-
-    /// Finish removals that a crash interrupted.
-    pub fn sweep_trash(&self) {
-        if let Ok(entries) = std::fs::read_dir(&self.containers) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".removing-") {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
+        match std::fs::remove_dir_all(&trash) {
+            // A concurrent sweep finished the job.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other.map_err(io_err(&trash)),
         }
     }
+}
+
+/// A `.removing-` directory that no `rm` is working on any more: a crash left it. Fresh ones
+/// belong to a removal in progress.
+fn abandoned(entry: &std::fs::DirEntry) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > 60)
 }
 
 /// What a reader concludes about a record whose status says Running.
@@ -190,7 +197,10 @@ pub enum Liveness {
     /// The container's pid 1 is gone but its monitor lives: the exit is being recorded.
     Exiting,
     /// Monitor and container gone without the exit being recorded (crash, kill -9, reboot).
-    Lost { exit_code: i32, reason: &'static str },
+    Lost {
+        exit_code: i32,
+        reason: &'static str,
+    },
 }
 
 pub fn liveness(record: &ContainerRecord, boot_id: &str) -> Liveness {

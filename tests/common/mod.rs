@@ -1,0 +1,295 @@
+//! Test harness: every test gets its own skiff store (root and runroot in a fresh temp dir) with
+//! a busybox image imported from the host's busybox-static, so tests run in parallel without
+//! seeing each other. Rootless tests run the same binary as an unprivileged user that has
+//! /etc/subuid and /etc/subgid ranges. Everything is torn down in Drop, also when a test fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const TEST_USER: &str = "skiff-test";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+    pub rootless: bool,
+}
+
+/// Skip (loudly) unless we are root: namespaces, mounts and the test user need it.
+pub fn require_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    eprintln!("SKIP: this test needs root (it creates namespaces, mounts and a test user)");
+    false
+}
+
+/// A copy of the binary that the unprivileged test user can execute (the build tree may sit
+/// under a directory it cannot enter, such as /root).
+pub fn binary() -> &'static Path {
+    shared_binary()
+}
+
+fn shared_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("skiff-test-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bin dir");
+        let dest = dir.join("skiff");
+        std::fs::copy(env!("CARGO_BIN_EXE_skiff"), &dest).expect("copy binary");
+        run_ok(Command::new("chmod").args(["-R", "a+rX"]).arg(&dir));
+        dest
+    })
+}
+
+/// The rootfs tarball, made once per test process.
+fn busybox_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("skiff-test-busybox-{}.tar", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/busybox-rootfs.sh");
+        let out = Command::new(script).output().expect("busybox-rootfs.sh");
+        assert!(
+            out.status.success(),
+            "busybox-rootfs.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&path, out.stdout).expect("write tar");
+        path
+    })
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The first subordinate uid of the test user (container uid 1 maps to it).
+pub fn test_user_subuid_start() -> u32 {
+    ensure_test_user();
+    let content = std::fs::read_to_string("/etc/subuid").expect("/etc/subuid");
+    content
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{TEST_USER}:")))
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|s| s.parse().ok())
+        .expect("subuid range of the test user")
+}
+
+/// Create the unprivileged test user with subordinate id ranges (idempotent, parallel-safe).
+pub fn ensure_test_user() -> (u32, u32) {
+    static USER: OnceLock<(u32, u32)> = OnceLock::new();
+    *USER.get_or_init(|| {
+        let lock = std::fs::File::create("/tmp/skiff-test-user.lock").expect("lock file");
+        lock.lock().expect("lock");
+        if Command::new("id")
+            .arg(TEST_USER)
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
+            run_ok(Command::new("useradd").args(["-m", "-s", "/bin/sh", TEST_USER]));
+        }
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let content = std::fs::read_to_string(file).unwrap_or_default();
+            if !content
+                .lines()
+                .any(|l| l.starts_with(&format!("{TEST_USER}:")))
+            {
+                let mut c = content;
+                c.push_str(&format!("{TEST_USER}:300000:65536\n"));
+                std::fs::write(file, c).expect("subid");
+            }
+        }
+        let id = |flag: &str| -> u32 {
+            let o = Command::new("id")
+                .args([flag, TEST_USER])
+                .output()
+                .expect("id");
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .expect("numeric id")
+        };
+        (id("-u"), id("-g"))
+    })
+}
+
+impl Env {
+    pub fn root() -> Env {
+        Env::new(false)
+    }
+
+    pub fn rootless() -> Env {
+        Env::new(true)
+    }
+
+    fn new(rootless: bool) -> Env {
+        let dir = tempfile::Builder::new()
+            .prefix("skiff-it-")
+            .tempdir_in("/var/tmp")
+            .expect("tempdir");
+        let root = dir.path().join("root");
+        let runroot = dir.path().join("run");
+        std::fs::create_dir_all(&root).expect("root");
+        std::fs::create_dir_all(&runroot).expect("runroot");
+        if rootless {
+            let (uid, gid) = ensure_test_user();
+            run_ok(
+                Command::new("chown")
+                    .arg("-R")
+                    .arg(format!("{uid}:{gid}"))
+                    .arg(dir.path()),
+            );
+            run_ok(Command::new("chmod").arg("755").arg(dir.path()));
+        }
+        let env = Env {
+            dir,
+            root,
+            runroot,
+            rootless,
+        };
+        let tar = std::fs::File::open(busybox_tar()).expect("tar");
+        let out = env
+            .cmd(&["import", "--change", "CMD [\"sh\"]", "-", "busybox"])
+            .stdin(tar)
+            .output()
+            .expect("import");
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        env
+    }
+
+    /// A skiff command against this env's store, as root or as the test user.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let bin = shared_binary();
+        let mut c = if self.rootless {
+            let mut c = Command::new("runuser");
+            c.args(["-u", TEST_USER, "--"])
+                .arg("env")
+                .arg(format!("HOME={}", self.dir.path().display()))
+                .arg(format!("XDG_RUNTIME_DIR={}", self.runroot.display()))
+                .arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--runroot")
+            .arg(&self.runroot);
+        c.args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run skiff")
+    }
+
+    /// Run and require success; returns trimmed stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "skiff {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Assert a failure with this exit code and a one-line error mentioning `needle`.
+    pub fn fails(&self, args: &[&str], code: i32, needle: &str) {
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "skiff {args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "skiff {args:?}: expected {needle:?} in {err:?}"
+        );
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "one-line error expected: {err:?}"
+        );
+    }
+
+    /// Container ids, running or not.
+    pub fn all_ids(&self) -> Vec<String> {
+        self.ok(&["ps", "-aq"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Nothing of this env is mounted anywhere.
+    pub fn assert_no_mounts(&self) {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        let me = self.dir.path().display().to_string();
+        assert!(!mi.contains(&me), "leaked mount under {me}");
+    }
+
+    /// No container directory is left in the store.
+    pub fn assert_no_containers(&self) {
+        assert!(
+            self.all_ids().is_empty(),
+            "containers left: {:?}",
+            self.all_ids()
+        );
+        let dirs: Vec<_> = std::fs::read_dir(self.root.join("containers"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(dirs.is_empty(), "container dirs left: {dirs:?}");
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for id in self.all_ids_quiet() {
+            let _ = self.cmd(&["rm", "-f", &id]).output();
+        }
+        // The rootless pause process keeps the user namespace of this env alive.
+        if let Ok(p) = std::fs::read_to_string(self.runroot.join("pause.pid"))
+            && let Some(pid) = p
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+impl Env {
+    fn all_ids_quiet(&self) -> Vec<String> {
+        self.run(&["ps", "-aq"])
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
