@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Start-up and listing benchmarks, side by side with crun, runc and podman when installed.
+#   bench/run.sh            (as root; needs hyperfine and busybox-static)
+# Everything runs inside one private mount namespace with /sys/fs/cgroup/unified unmounted,
+# because crun refuses this host's hybrid cgroup layout otherwise; all tools see the same world.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${SKIFF_BENCH_INNER:-}" ]; then
+    exec unshare -m env SKIFF_BENCH_INNER=1 "$0" "$@"
+fi
+mount --make-rprivate /
+umount /sys/fs/cgroup/unified 2>/dev/null || true
+
+command -v hyperfine >/dev/null || { echo "bench: apt-get install hyperfine" >&2; exit 1; }
+cargo build --release -q
+SKIFF=$PWD/target/release/skiff
+work=$(mktemp -d /var/tmp/skiff-bench.XXXXXX)
+trap 'for id in $($SKIFF $R ps -aq 2>/dev/null); do $SKIFF $R rm -f "$id" >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+R="--root $work/root --runroot $work/run"
+contrib/busybox-rootfs.sh > "$work/rootfs.tar"
+$SKIFF $R import - busybox < "$work/rootfs.tar" >/dev/null
+
+# An OCI bundle of the same rootfs for crun and runc, running `true` without a terminal.
+mkdir -p "$work/bundle/rootfs"
+tar -C "$work/bundle/rootfs" -xf "$work/rootfs.tar"
+cmds=(-n unshare "unshare -pmuin --fork true"
+      -n "skiff run --rm" "$SKIFF $R run --rm --network none busybox true")
+if command -v runc >/dev/null; then
+    (cd "$work/bundle" && runc spec)
+    sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' "$work/bundle/config.json"
+    cmds+=(-n "crun run" "crun run --bundle $work/bundle bench-crun")
+    command -v crun >/dev/null || unset 'cmds[-1]' 'cmds[-2]'
+    cmds+=(-n "runc run" "runc run --bundle $work/bundle bench-runc")
+fi
+if command -v podman >/dev/null; then
+    cmds+=(-n "podman run --rm" "podman run --rm --network none docker.io/library/busybox true")
+fi
+echo "== run --rm ... true"
+hyperfine -N -w 5 -r 50 "${cmds[@]}" --export-markdown "$work/start.md"
+cat "$work/start.md"
+
+echo "== run -d (each run leaves a detached container; all removed at the end)"
+hyperfine -N -w 3 -r 30 -n "skiff run -d" "$SKIFF $R run -d busybox sleep 600" --export-markdown "$work/detach.md"
+cat "$work/detach.md"
+for id in $($SKIFF $R ps -aq); do $SKIFF $R rm -f "$id" >/dev/null; done
+
+echo "== ps -a with 100 containers (exited)"
+for i in $(seq 100); do $SKIFF $R run busybox true >/dev/null; done
+hyperfine -N -w 5 -r 50 -n "skiff ps -a (100)" "$SKIFF $R ps -a" --export-markdown "$work/ps.md"
+cat "$work/ps.md"
+
+echo "== resident memory of one detached monitor"
+id=$($SKIFF $R run -d busybox sh -c 'while true; do echo tick; sleep 0.2; done')
+sleep 2
+pid=$($SKIFF $R inspect -f '{{.State.Pid}}' "$id")
+monitor=$(awk '{print $4}' "/proc/$pid/stat")
+grep -E '^(Rss|Pss):' "/proc/$monitor/smaps_rollup"
