@@ -21,7 +21,10 @@ fn man_pages_match_the_cli() {
     let mut pages = vec![("skiff.1".to_string(), render(&cli))];
     for sub in cli.get_subcommands() {
         let name: &'static str = format!("skiff-{}", sub.get_name()).leak();
-        pages.push((format!("{name}.1"), render(&sub.clone().name(name).bin_name(name).display_name(name))));
+        pages.push((
+            format!("{name}.1"),
+            render(&sub.clone().name(name).bin_name(name).display_name(name)),
+        ));
     }
     for (file, content) in pages {
         let path = dir.join(&file);

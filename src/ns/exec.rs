@@ -5,7 +5,7 @@ use std::os::fd::AsFd;
 
 use nix::sched::{CloneFlags, setns};
 
-use super::process::{ProcessSpec, exec_process};
+use super::process::{ProcessSpec, exec_process, install_stdio};
 use super::spawn::{Spawned, clone_child};
 use super::sync::{self, ChildError, Stage};
 
@@ -64,21 +64,7 @@ pub fn exec_in(
                 ChildError::os(Stage::Setup, format!("joining namespace {flag:?}"), e)
             })?;
         }
-        for (target, fd) in stdio.iter().enumerate() {
-            if *fd != target as i32 {
-                // SAFETY: dup2 onto 0-2 of this single-threaded child.
-                unsafe { libc::dup2(*fd, target as i32) };
-            }
-        }
-        // SAFETY: marks inherited descriptors close-on-exec.
-        unsafe {
-            libc::syscall(
-                libc::SYS_close_range,
-                3u32,
-                u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            );
-        }
+        install_stdio(stdio)?;
         exec_process(spec)
     })
     .map_err(|e| ChildError::io(Stage::Setup, "clone", &e))?;

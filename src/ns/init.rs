@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use nix::sys::signal::Signal;
 
-use super::process::{ProcessSpec, exec_process};
+use super::process::{ProcessSpec, exec_process, install_stdio};
 use super::sync::{ChildError, Stage};
 use crate::mount::{MountOp, apply};
 
@@ -36,19 +36,7 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_PDEATHSIG)", e))?;
     nix::unistd::setsid().map_err(|e| ChildError::os(Stage::Setup, "setsid", e))?;
-    for (target, fd) in spec.stdio.iter().enumerate() {
-        if *fd != target as RawFd {
-            // SAFETY: dup2 onto 0-2 of this single-threaded child.
-            if unsafe { libc::dup2(*fd, target as RawFd) } < 0 {
-                return Err(ChildError::io(
-                    Stage::Setup,
-                    "dup2 stdio",
-                    &std::io::Error::last_os_error(),
-                ));
-            }
-        }
-    }
-    close_inherited_fds();
+    install_stdio(spec.stdio)?;
 
     apply::mount_rootfs(
         &spec.mountpoint,
@@ -77,18 +65,5 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         super::initproc::run_as_init(&spec.process)
     } else {
         exec_process(&spec.process)
-    }
-}
-
-/// Whatever descriptors the invoking shell passed us (beyond 0-2) must not reach the container.
-fn close_inherited_fds() {
-    // SAFETY: marks fds close-on-exec; the sync socket already is.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        );
     }
 }

@@ -176,3 +176,29 @@ pub fn reset_signals() {
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
+
+/// Make `stdio` the process's 0, 1 and 2, and mark every other inherited descriptor
+/// close-on-exec: what the invoking shell passed us must not reach the container (the sync
+/// socket already is close-on-exec).
+pub fn install_stdio(stdio: [i32; 3]) -> Result<(), ChildError> {
+    for (target, fd) in stdio.iter().enumerate() {
+        // SAFETY: dup2 onto 0-2 of this single-threaded child.
+        if *fd != target as i32 && unsafe { libc::dup2(*fd, target as i32) } < 0 {
+            return Err(ChildError::io(
+                Stage::Setup,
+                "dup2 stdio",
+                &std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    // SAFETY: only changes the close-on-exec flag of descriptors >= 3.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
+    Ok(())
+}
