@@ -231,6 +231,28 @@ fn detached_lifecycle_with_logs_exec_stop_wait_rename() {
         env.ok(&["inspect", "-f", "{{.State.Running}}", "web2"]),
         "true"
     );
+    // exec -d returns at once; its process runs on inside the container.
+    env.ok(&[
+        "exec",
+        "-d",
+        "web2",
+        "sh",
+        "-c",
+        "sleep 0.2; touch /tmp/from-exec-d",
+    ]);
+    wait_for(|| {
+        env.run(&["exec", "web2", "test", "-f", "/tmp/from-exec-d"])
+            .status
+            .success()
+    });
+    // restart: a new pid 1, running again.
+    let before = env.ok(&["inspect", "-f", "{{.State.Pid}}", "web2"]);
+    assert_eq!(env.ok(&["restart", "-t", "1", "web2"]), "web2");
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{.State.Running}}", "web2"]),
+        "true"
+    );
+    assert_ne!(env.ok(&["inspect", "-f", "{{.State.Pid}}", "web2"]), before);
     env.ok(&["kill", "web2"]);
     assert_eq!(
         env.ok(&["inspect", "-f", "{{.State.ExitCode}}", "web2"]),

@@ -8,7 +8,7 @@ use crate::ids;
 use crate::image::store::ImageRecord;
 use crate::ns::users;
 use crate::securejoin::secure_join;
-use crate::spec::{self, NetworkMode, RunRequest};
+use crate::spec::{self, RunRequest};
 use crate::state::StateError;
 use crate::state::container::{ContainerRecord, ContainerState};
 
@@ -118,9 +118,4 @@ fn check_user_exists(ctx: &Ctx, image: &ImageRecord, user: &str) -> Result<(), C
     users::resolve(user, &read_top("etc/passwd"), &read_top("etc/group"))
         .map(drop)
         .map_err(|e| ContainerError::Invalid(e.to_string()))
-}
-
-/// The network mode's view for callers that only have a record.
-pub fn is_host_network(record: &ContainerRecord) -> bool {
-    record.config.network == NetworkMode::Host
 }

@@ -65,6 +65,7 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
         caps: caps::default_set(),
         create_cwd: false,
         can_setgroups: ctx.can_setgroups,
+        die_with_parent: !req.detach,
     };
     let target = JoinTarget {
         pid: record.state.pid,

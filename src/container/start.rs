@@ -250,6 +250,7 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
             caps: caps::default_set(),
             create_cwd: true,
             can_setgroups: ctx.can_setgroups,
+            die_with_parent: true,
         },
         stdio: [stdin, 1, 2],
         init: record.config.init,

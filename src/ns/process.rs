@@ -26,6 +26,9 @@ pub struct ProcessSpec {
     pub create_cwd: bool,
     /// Whether setgroups(2) is allowed (denied in a user namespace mapped by hand).
     pub can_setgroups: bool,
+    /// Kill the process when the one that started it dies: a container's pid 1 must not
+    /// outlive its monitor, but `exec -d` must outlive the CLI.
+    pub die_with_parent: bool,
 }
 
 /// Switch to the container's user, enter its working directory and exec its command.
@@ -70,7 +73,9 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
     reset_signals();
     // A uid change clears the parent-death signal: set it again so the container dies with
     // its monitor instead of running on unsupervised.
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if spec.die_with_parent {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
 
     let argv = to_cstrings(&spec.argv)?;
     let envp = to_cstrings(&env)?;

@@ -70,10 +70,6 @@ impl ContainerState {
             finished_at: None,
         }
     }
-
-    pub fn is_running(&self) -> bool {
-        self.status == Status::Running
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

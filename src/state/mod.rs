@@ -6,7 +6,6 @@ pub mod store;
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +113,6 @@ impl Lock {
             .open(path)
             .map_err(io_err(path))?;
         file.lock().map_err(io_err(path))?;
-        let _ = file.as_fd();
         Ok(Lock { _file: file })
     }
 }
