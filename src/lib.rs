@@ -16,3 +16,4 @@ pub mod securejoin;
 pub mod spec;
 pub mod state;
 pub mod timefmt;
+pub mod units;

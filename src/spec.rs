@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cgroup::Resources;
 use crate::image::config::RunConfig;
+use crate::ns::rlimits::{self, Ulimit};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
@@ -40,7 +42,32 @@ pub enum SpecError {
     Label(String),
     #[error("invalid --stop-timeout {0}: must be -1 (wait forever) or more")]
     StopTimeout(i64),
+    /// A message that already names the flag and what would be right.
+    #[error("{0}")]
+    Flag(String),
 }
+
+/// `--cgroupns`: a cgroup namespace of the container's own (docker's default on v2, and
+/// skiff's everywhere), or the host's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupnsMode {
+    #[default]
+    Private,
+    Host,
+}
+
+impl CgroupnsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupnsMode::Private => "private",
+            CgroupnsMode::Host => "host",
+        }
+    }
+}
+
+/// docker's default /dev/shm size.
+pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +124,18 @@ pub struct ContainerConfig {
     pub open_stdin: bool,
     /// Layer diff ids, lowest first.
     pub layers: Vec<String>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub ulimits: Vec<Ulimit>,
+    /// Bytes of /dev/shm (None: docker's 64 MiB).
+    #[serde(default)]
+    pub shm_size: Option<u64>,
+    /// `--cgroup-parent`, relative to the hierarchy root ("" for skiff's default).
+    #[serde(default)]
+    pub cgroup_parent: String,
+    #[serde(default)]
+    pub cgroupns: CgroupnsMode,
 }
 
 impl ContainerConfig {
@@ -106,6 +145,9 @@ impl ContainerConfig {
     }
     pub fn stop_timeout(&self) -> i64 {
         self.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)
+    }
+    pub fn shm_size(&self) -> u64 {
+        self.shm_size.unwrap_or(DEFAULT_SHM_SIZE)
     }
 }
 
@@ -130,6 +172,10 @@ pub struct RunRequest {
     pub auto_remove: bool,
     pub tty: bool,
     pub interactive: bool,
+    pub ulimits: Vec<String>,
+    pub shm_size: Option<String>,
+    pub cgroup_parent: Option<String>,
+    pub cgroupns: Option<String>,
 }
 
 /// Merge the request over the image's config, docker's way.
@@ -220,6 +266,39 @@ pub fn build(
         labels.insert(k.to_string(), v.to_string());
     }
 
+    let ulimits = req
+        .ulimits
+        .iter()
+        .map(|u| rlimits::parse(u).map_err(SpecError::Flag))
+        .collect::<Result<Vec<_>, _>>()?;
+    let shm_size = match &req.shm_size {
+        None => None,
+        Some(s) => Some(
+            crate::units::parse_size(s)
+                .filter(|v| *v > 0)
+                .ok_or_else(|| {
+                    SpecError::Flag(format!(
+                        "invalid --shm-size {s:?}: expected a size greater than 0, such as 64m or 1g"
+                    ))
+                })?,
+        ),
+    };
+    let cgroupns = match req.cgroupns.as_deref() {
+        None | Some("private") => CgroupnsMode::Private,
+        Some("host") => CgroupnsMode::Host,
+        Some(other) => {
+            return Err(SpecError::Flag(format!(
+                "invalid --cgroupns {other:?}: expected host or private"
+            )));
+        }
+    };
+    let cgroup_parent = req.cgroup_parent.clone().unwrap_or_default();
+    if cgroup_parent.split('/').any(|c| c == ".." || c == ".") {
+        return Err(SpecError::Flag(format!(
+            "invalid --cgroup-parent {cgroup_parent:?}: it must not contain . or .. components"
+        )));
+    }
+
     Ok(ContainerConfig {
         entrypoint,
         cmd,
@@ -237,6 +316,11 @@ pub fn build(
         tty: req.tty,
         open_stdin: req.interactive,
         layers,
+        resources: Resources::default(),
+        ulimits,
+        shm_size,
+        cgroup_parent,
+        cgroupns,
     })
 }
 
@@ -523,6 +607,46 @@ mod tests {
             build(&req, &RunConfig::default(), vec![], ID, &no_host).err(),
             Some(SpecError::Workdir("rel".into()))
         );
+    }
+
+    #[test]
+    fn ulimits_shm_cgroupns() {
+        let req = RunRequest {
+            command: vec!["true".into()],
+            ulimits: vec!["nofile=100:200".into()],
+            shm_size: Some("128m".into()),
+            cgroupns: Some("host".into()),
+            cgroup_parent: Some("/ci".into()),
+            ..Default::default()
+        };
+        let c = build(&req, &RunConfig::default(), vec![], ID, &no_host).expect("build");
+        assert_eq!(c.ulimits[0].hard, 200);
+        assert_eq!(c.shm_size(), 128 << 20);
+        assert_eq!(c.cgroupns, CgroupnsMode::Host);
+        assert_eq!(c.cgroup_parent, "/ci");
+        for bad in [
+            RunRequest {
+                shm_size: Some("0".into()),
+                ..req.clone()
+            },
+            RunRequest {
+                cgroupns: Some("shared".into()),
+                ..req.clone()
+            },
+            RunRequest {
+                ulimits: vec!["nofile=x".into()],
+                ..req.clone()
+            },
+            RunRequest {
+                cgroup_parent: Some("../escape".into()),
+                ..req.clone()
+            },
+        ] {
+            assert!(matches!(
+                build(&bad, &RunConfig::default(), vec![], ID, &no_host),
+                Err(SpecError::Flag(_))
+            ));
+        }
     }
 
     #[test]

@@ -1,7 +1,14 @@
-//! cgroups: which hierarchy this host has. Limits, stats and the per-container cgroup come with
-//! the resource-limits work; this is the detection they build on.
+//! cgroups: which hierarchy this host has (v2, v1, or hybrid: v1 controllers beside an empty
+//! v2 tree), and one container's cgroup behind the `CgroupManager` trait that `v1` and `v2`
+//! implement. `limits` turns docker's flags into the files to write.
+
+pub mod limits;
+pub mod v1;
+pub mod v2;
 
 use std::path::{Path, PathBuf};
+
+pub use limits::{HostCpus, ResourceFlags, Resources};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hierarchy {
@@ -52,13 +59,186 @@ pub fn host_hierarchy() -> Option<Hierarchy> {
     detect(&std::fs::read_to_string("/proc/self/mountinfo").ok()?)
 }
 
-/// What a cgroup backend does for one container; v1 and v2 implement it.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+pub(crate) fn io_at(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError {
+    let path = path.to_path_buf();
+    move |source| CgroupError::Io { what, path, source }
+}
+
+/// What one container used, read from its cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// CPU time of all its processes, in nanoseconds.
+    pub cpu_ns: u64,
+    /// Memory in use, without the page cache that can be dropped (docker's figure).
+    pub memory: u64,
+    /// The memory limit, None when unlimited.
+    pub memory_limit: Option<u64>,
+    pub pids: u64,
+    pub blk_read: u64,
+    pub blk_write: u64,
+}
+
+/// One container's cgroup on one hierarchy version.
 pub trait CgroupManager {
-    /// Create the container's cgroup(s) under `root` and return their directories.
-    fn create(&self, root: &Path, name: &str) -> std::io::Result<Vec<PathBuf>>;
-    fn add_process(&self, pid: i32) -> std::io::Result<()>;
-    /// Remove the cgroup(s); the processes must be gone.
+    /// Create the cgroup's directories (and enable controllers on the way, v2).
+    fn create(&self) -> Result<(), CgroupError>;
+    /// Write the limits (at start, and again for `update`).
+    fn apply(&self, resources: &Resources) -> Result<(), CgroupError>;
+    /// The `cgroup.procs` files a process writes "0" into to join the cgroup.
+    fn procs_files(&self) -> Vec<PathBuf>;
+    /// Processes the kernel's OOM killer has killed in this cgroup.
+    fn oom_kills(&self) -> u64;
+    fn stats(&self) -> Stats;
+    /// Remove the directories; waits briefly for exiting processes, then kills stragglers.
     fn remove(&self) -> std::io::Result<()>;
+}
+
+/// The manager for the cgroup at `path` (relative to the hierarchy's root).
+pub fn manager(h: &Hierarchy, path: &str) -> Box<dyn CgroupManager> {
+    let path = path.trim_start_matches('/');
+    match h {
+        Hierarchy::Unified(mount) => Box::new(v2::V2::new(mount.join(path))),
+        Hierarchy::Legacy { controllers, .. } => Box::new(v1::V1::new(controllers, path)),
+    }
+}
+
+/// Where a container's cgroup goes, or None for no cgroup. Root: always one, at
+/// `<parent>/skiff-<id>` (parent default: the hierarchy's root). Rootless: only under a
+/// delegated (writable) v2 cgroup of our own; asking for limits without one is an error that
+/// says how to get it.
+pub fn placement(
+    h: Option<&Hierarchy>,
+    rootless: bool,
+    parent: &str,
+    id: &str,
+    wants_limits: bool,
+) -> Result<Option<String>, CgroupError> {
+    let leaf = format!("skiff-{id}");
+    let Some(h) = h else {
+        return if wants_limits {
+            Err(CgroupError::Unsupported(
+                "resource limits need cgroups, and no cgroup filesystem is mounted on this host"
+                    .into(),
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    let parent = parent.trim_matches('/');
+    if !rootless {
+        return Ok(Some(if parent.is_empty() {
+            leaf
+        } else {
+            format!("{parent}/{leaf}")
+        }));
+    }
+    let refuse = |why: String| {
+        if wants_limits {
+            Err(CgroupError::Unsupported(why))
+        } else {
+            Ok(None)
+        }
+    };
+    let Hierarchy::Unified(mount) = h else {
+        return refuse(
+            "resource limits are not available rootless on this host: it uses cgroup v1, where only root can create cgroups; run as root, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and a delegated user cgroup".into(),
+        );
+    };
+    let own = own_v2_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
+    let base = if parent.is_empty() {
+        own.trim_matches('/').to_string()
+    } else {
+        parent.to_string()
+    };
+    let dir = mount.join(&base);
+    if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_err() {
+        return refuse(format!(
+            "resource limits need a delegated cgroup v2 subtree, and {} is not writable by this user: run skiff inside one, e.g. systemd-run --user --scope -p Delegate=yes skiff run ...",
+            dir.display()
+        ));
+    }
+    Ok(Some(if base.is_empty() {
+        leaf
+    } else {
+        format!("{base}/{leaf}")
+    }))
+}
+
+/// Our cgroup on the v2 hierarchy, from /proc/self/cgroup's `0::/path` line.
+pub fn own_v2_cgroup(proc_cgroup: &str) -> String {
+    proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("/")
+        .to_string()
+}
+
+/// Read a file of one number ("max" or a huge v1 value: None).
+pub(crate) fn read_u64(path: &Path) -> Option<u64> {
+    let s = std::fs::read_to_string(path).ok()?;
+    s.trim().parse().ok()
+}
+
+/// `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control).
+pub(crate) fn read_keyed(path: &Path, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(path).ok()?;
+    s.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// rmdir, patiently: after pid 1 dies the kernel kills the rest of the pid namespace, which
+/// takes a moment; whatever is still there after that is killed.
+pub(crate) fn remove_dir_patiently(dir: &Path) -> std::io::Result<()> {
+    for attempt in 0..400 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 399 => {
+                if attempt >= 40 {
+                    kill_all(dir);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn kill_all(dir: &Path) {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// Write one value into a cgroup file that must exist (never create it: in a real cgroupfs a
+/// missing file means a missing controller or knob, and that deserves its own message).
+pub(crate) fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(value.as_bytes())
 }
 
 #[cfg(test)]
@@ -86,6 +266,44 @@ mod tests {
             ]
         );
         assert_eq!(unified, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+    }
+
+    #[test]
+    fn own_cgroup_line() {
+        assert_eq!(
+            own_v2_cgroup("4:memory:/x\n0::/user.slice/a.scope\n"),
+            "/user.slice/a.scope"
+        );
+        assert_eq!(own_v2_cgroup(""), "/");
+    }
+
+    #[test]
+    fn root_placement() {
+        let h = Hierarchy::Unified("/sys/fs/cgroup".into());
+        assert_eq!(
+            placement(Some(&h), false, "", "abc", false).expect("ok"),
+            Some("skiff-abc".into())
+        );
+        assert_eq!(
+            placement(Some(&h), false, "/ci/jobs/", "abc", true).expect("ok"),
+            Some("ci/jobs/skiff-abc".into())
+        );
+        assert_eq!(placement(None, true, "", "abc", false).expect("ok"), None);
+        assert!(placement(None, false, "", "abc", true).is_err());
+    }
+
+    #[test]
+    fn rootless_v1_refuses_limits_only() {
+        let h = Hierarchy::Legacy {
+            controllers: vec![("memory".into(), "/sys/fs/cgroup/memory".into())],
+            unified: None,
+        };
+        assert_eq!(
+            placement(Some(&h), true, "", "abc", false).expect("ok"),
+            None
+        );
+        let err = placement(Some(&h), true, "", "abc", true).expect_err("refused");
+        assert!(err.to_string().contains("cgroup v1"), "{err}");
     }
 
     #[test]

@@ -55,7 +55,12 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             auto_remove: a.rm,
             tty: a.tty,
             interactive: a.interactive,
+            ulimits: a.ulimit,
+            shm_size: a.shm_size,
+            cgroup_parent: a.cgroup_parent,
+            cgroupns: a.cgroupns,
         },
+        resources: a.resources.flags(),
     };
     let record = create(ctx, &request)?;
     if create_only {

@@ -4,6 +4,7 @@
 pub mod containers;
 pub mod format;
 pub mod images;
+pub mod resources;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,12 @@ pub enum Command {
     Images(ImagesArgs),
     /// Remove images
     Rmi(RmiArgs),
+    /// Change the resource limits of containers
+    Update(UpdateArgs),
+    /// Show containers' resource usage
+    Stats(StatsArgs),
+    /// Show the processes of a container
+    Top(TopArgs),
 }
 
 #[derive(Debug, Args)]
@@ -121,11 +128,118 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Set a resource limit (NAME=SOFT[:HARD], e.g. nofile=1024:2048)
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+    /// Size of /dev/shm (default 64m)
+    #[arg(long = "shm-size", value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Parent cgroup of the container's cgroup (a path from the hierarchy's root)
+    #[arg(long = "cgroup-parent", value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// Cgroup namespace: private (default) or host
+    #[arg(long = "cgroupns", value_name = "MODE")]
+    pub cgroupns: Option<String>,
     /// The image to run
     pub image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+/// Resource limits, shared by run/create and update (docker's names and units).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ResourceArgs {
+    /// Memory limit (e.g. 512m, 2g)
+    #[arg(short = 'm', long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Memory plus swap limit; -1 for unlimited swap (default: twice --memory)
+    #[arg(long = "memory-swap", value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "BYTES")]
+    pub memory_reservation: Option<String>,
+    /// Disable the OOM killer (cgroup v1 only)
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Number of CPUs (e.g. 0.5)
+    #[arg(long, value_name = "DECIMAL", allow_hyphen_values = true)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight, default 1024)
+    #[arg(short = 'c', long = "cpu-shares", value_name = "INT")]
+    pub cpu_shares: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period", value_name = "INT")]
+    pub cpu_period: Option<i64>,
+    /// CPU CFS quota in microseconds (-1: none)
+    #[arg(long = "cpu-quota", value_name = "INT", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs the container may run on (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (0-3, 0,1)
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1: unlimited)
+    #[arg(long = "pids-limit", value_name = "INT", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block I/O weight, 10-1000
+    #[arg(long = "blkio-weight", value_name = "WEIGHT")]
+    pub blkio_weight: Option<u16>,
+}
+
+impl ResourceArgs {
+    pub fn flags(&self) -> crate::cgroup::ResourceFlags {
+        crate::cgroup::ResourceFlags {
+            memory: self.memory.clone(),
+            memory_swap: self.memory_swap.clone(),
+            memory_reservation: self.memory_reservation.clone(),
+            oom_kill_disable: self.oom_kill_disable,
+            cpus: self.cpus.clone(),
+            cpu_shares: self.cpu_shares,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            pids_limit: self.pids_limit,
+            blkio_weight: self.blkio_weight,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Print one snapshot and exit
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Go template, "table TEMPLATE" or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options for ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -363,6 +477,9 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Import(a) => images::import(ctx, a),
         Command::Images(a) => images::images(ctx, a),
         Command::Rmi(a) => images::rmi(ctx, a),
+        Command::Update(a) => resources::update(ctx, a),
+        Command::Stats(a) => resources::stats(ctx, a),
+        Command::Top(a) => resources::top(ctx, a),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::{ContainerError, Ctx, io_err};
+use crate::cgroup::{HostCpus, ResourceFlags, Resources};
 use crate::ids;
 use crate::image::store::ImageRecord;
 use crate::ns::users;
@@ -16,6 +17,7 @@ pub struct CreateRequest {
     pub image: String,
     pub name: Option<String>,
     pub run: RunRequest,
+    pub resources: ResourceFlags,
 }
 
 pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, ContainerError> {
@@ -37,6 +39,19 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
         &id,
         &host_env,
     )?;
+    let mut config = config;
+    config.resources = Resources::default()
+        .merged(&req.resources, &HostCpus::read())
+        .map_err(ContainerError::Invalid)?;
+    // Refuse limits that cannot be had here (rootless on v1, no delegation) before writing.
+    crate::cgroup::placement(
+        crate::cgroup::host_hierarchy().as_ref(),
+        ctx.paths.rootless,
+        &config.cgroup_parent,
+        &id,
+        !config.resources.is_empty(),
+    )
+    .map_err(|e| ContainerError::Invalid(e.to_string()))?;
     if !config.user.is_empty() {
         check_user_exists(ctx, &image, &config.user)?;
     }

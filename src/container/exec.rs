@@ -70,6 +70,10 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
     let target = JoinTarget {
         pid: record.state.pid,
         pid_start: record.state.pid_start,
+        cgroup_procs: ctx
+            .cgroup_of(&record)
+            .map(|cg| cg.procs_files())
+            .unwrap_or_default(),
     };
     let null = std::fs::OpenOptions::new()
         .read(true)

@@ -22,6 +22,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
         .map(|l| ctx.images.layer_dir(l).display().to_string())
         .collect();
     let running = st.status == Status::Running;
+    let res = &r.config.resources;
     let opt_list = |v: &Vec<String>| if v.is_empty() { Value::Null } else { json!(v) };
     json!({
         "Id": r.id,
@@ -77,13 +78,24 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "ReadonlyRootfs": false,
             "UTSMode": "",
             "UsernsMode": "",
-            "ShmSize": 67108864,
+            "ShmSize": r.config.shm_size(),
             "Runtime": "skiff",
             "Init": if r.config.init { json!(true) } else { Value::Null },
-            "CgroupnsMode": "private",
-            "Memory": 0,
-            "NanoCpus": 0,
-            "PidsLimit": Value::Null,
+            "CgroupnsMode": r.config.cgroupns.as_str(),
+            "CgroupParent": r.config.cgroup_parent,
+            "Memory": res.memory.unwrap_or(0),
+            "MemorySwap": res.memsw().unwrap_or(0),
+            "MemoryReservation": res.memory_reservation.unwrap_or(0),
+            "OomKillDisable": res.oom_kill_disable,
+            "NanoCpus": res.nano_cpus.unwrap_or(0),
+            "CpuShares": res.cpu_shares.unwrap_or(0),
+            "CpuPeriod": res.cpu_period.unwrap_or(0),
+            "CpuQuota": res.cpu_quota.unwrap_or(0),
+            "CpusetCpus": res.cpuset_cpus.clone().unwrap_or_default(),
+            "CpusetMems": res.cpuset_mems.clone().unwrap_or_default(),
+            "PidsLimit": res.pids_limit,
+            "BlkioWeight": res.blkio_weight.unwrap_or(0),
+            "Ulimits": if r.config.ulimits.is_empty() { json!([]) } else { json!(r.config.ulimits) },
             "MaskedPaths": crate::mount::plan::MASKED_PATHS,
             "ReadonlyPaths": crate::mount::plan::READONLY_PATHS,
         },

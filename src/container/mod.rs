@@ -7,9 +7,11 @@ pub mod inspect;
 pub mod list;
 pub mod logs;
 pub mod remove;
+pub mod resources;
 pub mod start;
 pub mod stop;
 
+use crate::cgroup::{self, CgroupManager, Hierarchy};
 use crate::config::Paths;
 use crate::image::ImageError;
 use crate::image::store::ImageStore;
@@ -29,6 +31,8 @@ pub enum ContainerError {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Start(#[from] ChildError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroup::CgroupError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -68,6 +72,8 @@ pub struct Ctx {
     pub boot_id: String,
     /// setgroups(2) works (false in a rootless namespace mapped without subordinate gids).
     pub can_setgroups: bool,
+    /// The host's cgroup layout, read on first use (most commands never need it).
+    hierarchy: std::sync::OnceLock<Option<Hierarchy>>,
 }
 
 impl Ctx {
@@ -80,7 +86,43 @@ impl Ctx {
             boot_id: proc::boot_id(),
             can_setgroups,
             paths,
+            hierarchy: std::sync::OnceLock::new(),
         })
+    }
+
+    pub fn hierarchy(&self) -> Option<&Hierarchy> {
+        self.hierarchy.get_or_init(cgroup::host_hierarchy).as_ref()
+    }
+
+    /// The cgroup the container runs in now, if it has one.
+    pub fn cgroup_of(&self, record: &ContainerRecord) -> Option<Box<dyn CgroupManager>> {
+        if record.state.cgroup.is_empty() {
+            return None;
+        }
+        Some(cgroup::manager(self.hierarchy()?, &record.state.cgroup))
+    }
+
+    /// Remove the container's cgroup if it is still there: the recorded one, or (as root) the
+    /// one a monitor that died before recording it would have made.
+    pub fn release_cgroup(&self, record: &ContainerRecord) {
+        let Some(h) = self.hierarchy() else { return };
+        let path = if !record.state.cgroup.is_empty() {
+            record.state.cgroup.clone()
+        } else if self.paths.rootless {
+            return;
+        } else {
+            match cgroup::placement(
+                Some(h),
+                false,
+                &record.config.cgroup_parent,
+                &record.id,
+                false,
+            ) {
+                Ok(Some(p)) => p,
+                _ => return,
+            }
+        };
+        let _ = cgroup::manager(h, &path).remove();
     }
 
     /// Load a container and make its state true: a container whose monitor died (crash,
@@ -122,6 +164,8 @@ impl Ctx {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
+        self.release_cgroup(&fresh);
+        fresh.state.cgroup.clear();
         fresh.state.status = Status::Exited;
         fresh.state.exit_code = exit_code;
         fresh.state.error = reason.to_string();

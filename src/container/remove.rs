@@ -24,6 +24,7 @@ pub fn remove(ctx: &Ctx, query: &str, force: bool) -> Result<(), ContainerError>
     if record.state.status == Status::Running {
         return Err(ContainerError::RemoveRunning(record.name));
     }
+    ctx.release_cgroup(&record);
     Ok(ctx.store.remove(&record)?)
 }
 

@@ -6,13 +6,14 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 
 use super::{ContainerError, Ctx, io_err};
+use crate::cgroup::{self, CgroupManager};
 use crate::monitor::{self, LogWriter, Outputs, Relay};
 use crate::mount::{RootfsInput, plan::plan};
 use crate::ns::init::{InitSpec, container_main};
 use crate::ns::process::ProcessSpec;
 use crate::ns::spawn::{Spawned, clone_child};
 use crate::ns::{caps, sync};
-use crate::spec::NetworkMode;
+use crate::spec::{CgroupnsMode, NetworkMode};
 use crate::state::container::{ContainerRecord, Status};
 use crate::state::proc;
 
@@ -145,32 +146,50 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
             record.name
         )));
     }
-    let init = init_spec(ctx, &record, stdin)?;
+    let mut init = init_spec(ctx, &record, stdin)?;
     let log = LogWriter::open(&ctx.log_path(id))
         .map_err(io_err(format!("opening {}", ctx.log_path(id).display())))?;
+    // The cgroup exists, limits written, before the child runs: it joins as its first step.
+    let cgroup = make_cgroup(ctx, &record)?;
+    record.state.cgroup = cgroup.as_ref().map(|c| c.path.clone()).unwrap_or_default();
+    init.cgroup_procs = cgroup
+        .as_ref()
+        .map(|c| c.manager.procs_files())
+        .unwrap_or_default();
+    let undo_cgroup = |cgroup: &Option<LiveCgroup>| {
+        if let Some(c) = cgroup {
+            let _ = c.manager.remove();
+        }
+    };
     let (out_r, out_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
     let (err_r, err_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
     let init = InitSpec {
         stdio: [stdin, out_w.as_raw_fd(), err_w.as_raw_fd()],
         ..init
     };
-    let pair = sync::pair().map_err(io_err("socketpair"))?;
-    let mut flags = libc::CLONE_NEWPID
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWCGROUP;
+    let pair = sync::pair()
+        .map_err(io_err("socketpair"))
+        .inspect_err(|_| undo_cgroup(&cgroup))?;
+    // No CLONE_NEWCGROUP: the child unshares its cgroup namespace after joining its cgroup,
+    // so that the namespace's root is the container's own cgroup.
+    let mut flags =
+        libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
     if record.config.network != NetworkMode::Host {
         flags |= libc::CLONE_NEWNET;
     }
     let child = clone_child(flags as u64, pair.child.as_raw_fd(), || {
         container_main(&init)
     })
-    .map_err(|e| clone_error(&e))?;
+    .map_err(|e| {
+        undo_cgroup(&cgroup);
+        clone_error(&e)
+    })?;
     drop((out_w, err_w, pair.child));
 
     if let Err(e) = sync::wait_for_exec(&pair.parent) {
         monitor::reap(child.pid);
+        undo_cgroup(&cgroup);
+        record.state.cgroup.clear();
         record.state.exit_code = e.exit_code();
         record.state.error = e.message.clone();
         let _ = ctx.store.save(&record);
@@ -185,6 +204,7 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
     st.monitor_start = proc::start_time(me).unwrap_or(0);
     st.boot_id = ctx.boot_id.clone();
     st.exit_code = 0;
+    st.oom_killed = false;
     st.error.clear();
     st.started_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
     st.finished_at = None;
@@ -197,6 +217,37 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
         },
         log,
     })
+}
+
+/// Create the container's cgroup and write its limits; None when it gets none (rootless
+/// without delegation and without limits). Nothing is left behind on failure.
+fn make_cgroup(ctx: &Ctx, record: &ContainerRecord) -> Result<Option<LiveCgroup>, ContainerError> {
+    let resources = &record.config.resources;
+    let Some(path) = cgroup::placement(
+        ctx.hierarchy(),
+        ctx.paths.rootless,
+        &record.config.cgroup_parent,
+        &record.id,
+        !resources.is_empty(),
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(h) = ctx.hierarchy() else {
+        return Ok(None);
+    };
+    let manager = cgroup::manager(h, &path);
+    if let Err(e) = manager.create().and_then(|()| manager.apply(resources)) {
+        let _ = manager.remove();
+        return Err(e.into());
+    }
+    Ok(Some(LiveCgroup { path, manager }))
+}
+
+/// A container's cgroup while it is being started: where it is, and its manager.
+struct LiveCgroup {
+    path: String,
+    manager: Box<dyn CgroupManager>,
 }
 
 fn clone_error(e: &std::io::Error) -> ContainerError {
@@ -228,6 +279,7 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         host_network: record.config.network == NetworkMode::Host,
         userdata: ctx.userdata_dir(&record.id),
         tty_gid,
+        shm_size: record.config.shm_size(),
     });
     let mut env = record.config.env.clone();
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
@@ -254,6 +306,9 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         },
         stdio: [stdin, 1, 2],
         init: record.config.init,
+        cgroup_procs: Vec::new(),
+        cgroupns_private: record.config.cgroupns == CgroupnsMode::Private,
+        ulimits: record.config.ulimits.clone(),
     })
 }
 
@@ -265,6 +320,12 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
     let Ok(mut record) = ctx.store.load(id) else {
         return;
     };
+    if let Some(cg) = ctx.cgroup_of(&record) {
+        // Read before removal: the OOM counter goes with the cgroup.
+        record.state.oom_killed = cg.oom_kills() > 0;
+        let _ = cg.remove();
+    }
+    record.state.cgroup.clear();
     record.state.status = Status::Exited;
     record.state.exit_code = code;
     record.state.pid = 0;

@@ -47,6 +47,8 @@ pub struct RootfsInput {
     pub userdata: PathBuf,
     /// gid of the `tty` group for devpts, when that gid is mapped.
     pub tty_gid: Option<u32>,
+    /// Bytes of /dev/shm (`--shm-size`).
+    pub shm_size: u64,
 }
 
 /// docker's default devices: (name, major, minor).
@@ -115,7 +117,7 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
         target: p("/dev/shm"),
         fstype: "tmpfs",
         flags: nosuid_nodev_noexec,
-        data: "mode=1777,size=65536k".into(),
+        data: format!("mode=1777,size={}", input.shm_size),
     });
     ops.push(MountOp::Fs {
         target: p("/dev/mqueue"),
@@ -194,7 +196,22 @@ mod tests {
             host_network,
             userdata: PathBuf::from("/u"),
             tty_gid: Some(5),
+            shm_size: 64 << 20,
         }
+    }
+
+    #[test]
+    fn shm_size_is_passed_in_bytes() {
+        let ops = plan(&RootfsInput {
+            shm_size: 128 << 20,
+            ..input(false, false)
+        });
+        assert!(ops.contains(&MountOp::Fs {
+            target: "/dev/shm".into(),
+            fstype: "tmpfs",
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            data: "mode=1777,size=134217728".into(),
+        }));
     }
 
     #[test]

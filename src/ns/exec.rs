@@ -22,6 +22,8 @@ const NAMESPACES: &[(&str, CloneFlags)] = &[
 pub struct JoinTarget {
     pub pid: i32,
     pub pid_start: u64,
+    /// The container's cgroup.procs files (empty: it has no cgroup).
+    pub cgroup_procs: Vec<std::path::PathBuf>,
 }
 
 /// Fork a process into the container of `target` that runs `spec`; returns once it has exec'd.
@@ -59,6 +61,8 @@ pub fn exec_in(
     let pair = sync::pair().map_err(|e| ChildError::io(Stage::Setup, "socketpair", &e))?;
     let child_fd = std::os::fd::AsRawFd::as_raw_fd(&pair.child);
     let spawned = clone_child(0, child_fd, || {
+        // Into the container's cgroup while the host's cgroupfs is still in view (before mnt).
+        super::init::join_cgroup(&target.cgroup_procs)?;
         for (fd, flag) in &others {
             setns(fd.as_fd(), *flag).map_err(|e| {
                 ChildError::os(Stage::Setup, format!("joining namespace {flag:?}"), e)

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use nix::sys::signal::Signal;
 
 use super::process::{ProcessSpec, exec_process, install_stdio};
+use super::rlimits::Ulimit;
 use super::sync::{ChildError, Stage};
 use crate::mount::{MountOp, apply};
 
@@ -27,6 +28,21 @@ pub struct InitSpec {
     pub stdio: [RawFd; 3],
     /// Run skiff's own init as pid 1 (`--init`).
     pub init: bool,
+    /// The container's cgroup.procs files, joined first of all (empty: no cgroup).
+    pub cgroup_procs: Vec<PathBuf>,
+    /// Unshare a cgroup namespace once inside the cgroup (`--cgroupns private`).
+    pub cgroupns_private: bool,
+    pub ulimits: Vec<Ulimit>,
+}
+
+/// Join a cgroup by writing "0" (this process) into each of its cgroup.procs files.
+pub fn join_cgroup(procs: &[PathBuf]) -> Result<(), ChildError> {
+    for p in procs {
+        std::fs::write(p, "0").map_err(|e| {
+            ChildError::io(Stage::Setup, format!("joining cgroup {}", p.display()), &e)
+        })?;
+    }
+    Ok(())
 }
 
 pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
@@ -35,6 +51,11 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     // cannot be detected here; reconcile kills such an orphan by its recorded pid.)
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_PDEATHSIG)", e))?;
+    join_cgroup(&spec.cgroup_procs)?;
+    if spec.cgroupns_private {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| ChildError::os(Stage::Setup, "unshare(CLONE_NEWCGROUP)", e))?;
+    }
     nix::unistd::setsid().map_err(|e| ChildError::os(Stage::Setup, "setsid", e))?;
     install_stdio(spec.stdio)?;
 
@@ -61,6 +82,7 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
             ));
         }
     }
+    super::rlimits::apply(&spec.ulimits)?;
     if spec.init {
         super::initproc::run_as_init(&spec.process)
     } else {

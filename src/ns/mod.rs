@@ -6,6 +6,7 @@ pub mod exec;
 pub mod init;
 pub mod initproc;
 pub mod process;
+pub mod rlimits;
 pub mod spawn;
 pub mod sync;
 pub mod userns;

@@ -48,6 +48,9 @@ pub struct ContainerState {
     pub error: String,
     #[serde(default)]
     pub oom_killed: bool,
+    /// The container's cgroup, relative to the hierarchy root ("" when it has none).
+    #[serde(default)]
+    pub cgroup: String,
     #[serde(default)]
     pub started_at: Option<String>,
     #[serde(default)]
@@ -66,6 +69,7 @@ impl ContainerState {
             exit_code: 0,
             error: String::new(),
             oom_killed: false,
+            cgroup: String::new(),
             started_at: None,
             finished_at: None,
         }

@@ -1,0 +1,210 @@
+//! cgroup v2: the container's cgroup is one directory of the unified hierarchy; controllers
+//! must be enabled in every ancestor's `cgroup.subtree_control` on the way down.
+
+use std::path::{Path, PathBuf};
+
+use super::limits::{Resources, v2_writes};
+use super::{CgroupError, CgroupManager, Stats, io_at, read_keyed, read_u64, write_file};
+
+/// The controllers skiff enables for its containers, when the parent offers them.
+const USED: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
+
+pub struct V2 {
+    dir: PathBuf,
+}
+
+impl V2 {
+    pub fn new(dir: PathBuf) -> V2 {
+        V2 { dir }
+    }
+
+    /// Enable what the parent offers of USED, one controller at a time: one that cannot be
+    /// enabled only matters if a limit needs it, and `apply` then says which.
+    fn enable_controllers(parent: &Path) {
+        let offered =
+            std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
+        let enabled =
+            std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
+        for c in offered.split_whitespace().filter(|c| USED.contains(c)) {
+            if !enabled.split_whitespace().any(|e| e == c) {
+                let _ = write_file(&parent.join("cgroup.subtree_control"), &format!("+{c}"));
+            }
+        }
+    }
+}
+
+impl CgroupManager for V2 {
+    fn create(&self) -> Result<(), CgroupError> {
+        // Walk down from the first existing ancestor, enabling controllers in each parent.
+        let mut missing = Vec::new();
+        let mut dir = self.dir.as_path();
+        while !dir.exists() {
+            missing.push(dir.to_path_buf());
+            dir = match dir.parent() {
+                Some(p) => p,
+                None => break,
+            };
+        }
+        for d in missing.iter().rev() {
+            if let Some(parent) = d.parent() {
+                Self::enable_controllers(parent);
+            }
+            match std::fs::create_dir(d) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(io_at("creating", d)(e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, resources: &Resources) -> Result<(), CgroupError> {
+        for w in v2_writes(resources) {
+            let Some(path) = w
+                .files
+                .iter()
+                .map(|f| self.dir.join(f))
+                .find(|p| p.exists())
+            else {
+                if w.optional {
+                    continue;
+                }
+                return Err(CgroupError::Unsupported(format!(
+                    "the {} controller is not available for {} (no {}): enable it in the parent's cgroup.subtree_control, or delegate it to this user",
+                    w.controller,
+                    self.dir.display(),
+                    w.files.join(" or ")
+                )));
+            };
+            write_file(&path, &w.value).map_err(io_at("writing", &path))?;
+        }
+        Ok(())
+    }
+
+    fn procs_files(&self) -> Vec<PathBuf> {
+        vec![self.dir.join("cgroup.procs")]
+    }
+
+    fn oom_kills(&self) -> u64 {
+        read_keyed(&self.dir.join("memory.events"), "oom_kill").unwrap_or(0)
+    }
+
+    fn stats(&self) -> Stats {
+        let d = &self.dir;
+        let usage = read_u64(&d.join("memory.current")).unwrap_or(0);
+        let inactive = read_keyed(&d.join("memory.stat"), "inactive_file").unwrap_or(0);
+        let mut s = Stats {
+            cpu_ns: read_keyed(&d.join("cpu.stat"), "usage_usec").unwrap_or(0) * 1000,
+            memory: usage.saturating_sub(inactive),
+            memory_limit: read_u64(&d.join("memory.max")),
+            pids: read_u64(&d.join("pids.current")).unwrap_or(0),
+            ..Stats::default()
+        };
+        let io = std::fs::read_to_string(d.join("io.stat")).unwrap_or_default();
+        for field in io.split_whitespace() {
+            if let Some(n) = field.strip_prefix("rbytes=") {
+                s.blk_read += n.parse::<u64>().unwrap_or(0);
+            } else if let Some(n) = field.strip_prefix("wbytes=") {
+                s.blk_write += n.parse::<u64>().unwrap_or(0);
+            }
+        }
+        s
+    }
+
+    fn remove(&self) -> std::io::Result<()> {
+        super::remove_dir_patiently(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::limits::{HostCpus, ResourceFlags};
+
+    #[test]
+    fn writes_limits_and_enables_controllers() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        std::fs::write(
+            root.join("cgroup.controllers"),
+            "cpuset cpu io memory pids hugetlb",
+        )
+        .expect("controllers");
+        std::fs::write(root.join("cgroup.subtree_control"), "").expect("subtree");
+        let cg = V2::new(root.join("skiff-abc"));
+        cg.create().expect("create");
+        // The fake kernel: enabling writes "+c" (the file keeps the last write here).
+        assert_eq!(
+            std::fs::read_to_string(root.join("cgroup.subtree_control")).expect("read"),
+            "+pids"
+        );
+        for f in [
+            "memory.max",
+            "memory.swap.max",
+            "cpu.max",
+            "pids.max",
+            "cpuset.cpus",
+        ] {
+            std::fs::write(cg.dir.join(f), "").expect("file");
+        }
+        let host = HostCpus {
+            cpus: "0-1".into(),
+            mems: "0".into(),
+        };
+        let flags = ResourceFlags {
+            memory: Some("32m".into()),
+            cpus: Some("1.5".into()),
+            pids_limit: Some(8),
+            cpuset_cpus: Some("0".into()),
+            ..Default::default()
+        };
+        let r = Resources::default().merged(&flags, &host).expect("valid");
+        cg.apply(&r).expect("apply");
+        let read = |f: &str| std::fs::read_to_string(cg.dir.join(f)).expect(f);
+        assert_eq!(read("memory.max"), "33554432");
+        assert_eq!(read("memory.swap.max"), "33554432");
+        assert_eq!(read("cpu.max"), "150000 100000");
+        assert_eq!(read("pids.max"), "8");
+        assert_eq!(read("cpuset.cpus"), "0");
+
+        // A limit whose controller the parent does not offer is refused by name.
+        let io = Resources {
+            blkio_weight: Some(100),
+            ..Default::default()
+        };
+        let err = cg.apply(&io).expect_err("no io files");
+        assert!(
+            err.to_string().contains("io controller is not available"),
+            "{err}"
+        );
+
+        std::fs::remove_dir_all(&cg.dir).expect("clean fake files");
+        cg.remove().expect("remove of a gone cgroup is fine");
+    }
+
+    #[test]
+    fn stats_from_files() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let d = tmp.path();
+        std::fs::write(d.join("cpu.stat"), "usage_usec 1500\nuser_usec 1000\n").expect("w");
+        std::fs::write(d.join("memory.current"), "10485760\n").expect("w");
+        std::fs::write(d.join("memory.stat"), "anon 1\ninactive_file 4096\n").expect("w");
+        std::fs::write(d.join("memory.max"), "max\n").expect("w");
+        std::fs::write(d.join("pids.current"), "3\n").expect("w");
+        std::fs::write(
+            d.join("io.stat"),
+            "8:0 rbytes=100 wbytes=200 rios=1\n8:16 rbytes=1 wbytes=2\n",
+        )
+        .expect("w");
+        std::fs::write(d.join("memory.events"), "low 0\noom 1\noom_kill 1\n").expect("w");
+        let cg = V2::new(d.to_path_buf());
+        let s = cg.stats();
+        assert_eq!(s.cpu_ns, 1_500_000);
+        assert_eq!(s.memory, 10485760 - 4096);
+        assert_eq!(s.memory_limit, None);
+        assert_eq!(s.pids, 3);
+        assert_eq!((s.blk_read, s.blk_write), (101, 202));
+        assert_eq!(cg.oom_kills(), 1);
+    }
+}
