@@ -108,3 +108,33 @@ fn rootless_defaults_to_the_users_xdg_dirs() {
     let images = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert_eq!(images, "busybox:latest");
 }
+
+#[test]
+fn rootless_limits_need_delegation_and_stats_work_without() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::rootless();
+    if std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+        // cgroup v1: an unprivileged user cannot have cgroups; say so, create nothing.
+        env.fails(
+            &["run", "--rm", "-m", "32m", "busybox", "true"],
+            125,
+            "cgroup v1",
+        );
+        assert!(env.all_ids().is_empty());
+    }
+    // Without limit flags there is no cgroup error, and stats reads /proc instead.
+    env.ok(&["run", "-d", "--name", "st", "busybox", "sleep", "60"]);
+    let json = env.ok(&["stats", "--no-stream", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["Name"], "st");
+    assert_eq!(v["PIDs"], "1");
+    assert!(
+        v["MemUsage"].as_str().is_some_and(|m| !m.starts_with("0B")),
+        "{v}"
+    );
+    let top = env.ok(&["top", "st"]);
+    assert!(top.contains("sleep 60"), "{top}");
+    env.ok(&["rm", "-f", "st"]);
+}

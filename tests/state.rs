@@ -33,6 +33,10 @@ fn kill_9_of_the_monitor_leaves_no_ghost() {
         .ok(&["inspect", "-f", "{{.State.Pid}}", "ghost"])
         .parse()
         .expect("pid");
+    let ids: Vec<String> = ["ghost", "ghost-rm"]
+        .iter()
+        .map(|n| env.ok(&["inspect", "-f", "{{.Id}}", n]))
+        .collect();
     for name in ["ghost", "ghost-rm"] {
         let monitor = monitor_of(&env, name);
         nix::sys::signal::kill(
@@ -57,6 +61,16 @@ fn kill_9_of_the_monitor_leaves_no_ghost() {
         .is_some_and(|s| s != "Z" && s != "X");
     assert!(!running, "container pid 1 survived: {state}");
     env.assert_no_mounts();
+    // Their cgroups went with them (the monitor that would have removed them is dead).
+    for id in &ids {
+        for c in std::fs::read_dir("/sys/fs/cgroup")
+            .expect("cgroupfs")
+            .flatten()
+        {
+            let dir = c.path().join(format!("skiff-{id}"));
+            assert!(!dir.exists(), "cgroup left: {}", dir.display());
+        }
+    }
 }
 
 #[test]

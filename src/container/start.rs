@@ -3,7 +3,7 @@
 //! monitor does the same while the CLI returns as soon as the container runs.
 
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::{ContainerError, Ctx, io_err};
 use crate::cgroup::{self, CgroupManager};
@@ -146,36 +146,34 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
             record.name
         )));
     }
-    let mut init = init_spec(ctx, &record, stdin)?;
+    let init = init_spec(ctx, &record, stdin)?;
     let log = LogWriter::open(&ctx.log_path(id))
         .map_err(io_err(format!("opening {}", ctx.log_path(id).display())))?;
-    // The cgroup exists, limits written, before the child runs: it joins as its first step.
+    let (out_r, out_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
+    let (err_r, err_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
+    let mut init = InitSpec {
+        stdio: [stdin, out_w.as_raw_fd(), err_w.as_raw_fd()],
+        ..init
+    };
+    let pair = sync::pair().map_err(io_err("socketpair"))?;
+    // The cgroup exists, limits written, before the child is cloned; the child is moved in
+    // while it mounts, and runs its command only after that.
     let cgroup = make_cgroup(ctx, &record)?;
     record.state.cgroup = cgroup.as_ref().map(|c| c.path.clone()).unwrap_or_default();
-    init.cgroup_procs = cgroup
-        .as_ref()
-        .map(|c| c.manager.procs_files())
-        .unwrap_or_default();
     let undo_cgroup = |cgroup: &Option<LiveCgroup>| {
         if let Some(c) = cgroup {
             let _ = c.manager.remove();
         }
     };
-    let (out_r, out_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
-    let (err_r, err_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
-    let init = InitSpec {
-        stdio: [stdin, out_w.as_raw_fd(), err_w.as_raw_fd()],
-        ..init
-    };
-    let pair = sync::pair()
-        .map_err(io_err("socketpair"))
-        .inspect_err(|_| undo_cgroup(&cgroup))?;
     // No CLONE_NEWCGROUP: the child unshares its cgroup namespace after joining its cgroup,
     // so that the namespace's root is the container's own cgroup.
     let mut flags =
         libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
     if record.config.network != NetworkMode::Host {
         flags |= libc::CLONE_NEWNET;
+    }
+    if cgroup.is_some() {
+        init.await_cgroup = Some(pair.child.as_raw_fd());
     }
     let child = clone_child(flags as u64, pair.child.as_raw_fd(), || {
         container_main(&init)
@@ -185,6 +183,17 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
         clone_error(&e)
     })?;
     drop((out_w, err_w, pair.child));
+    if let Some(c) = &cgroup
+        && let Err(e) = move_into(c, child.pid, &pair.parent)
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        monitor::reap(child.pid);
+        undo_cgroup(&cgroup);
+        return Err(e);
+    }
 
     if let Err(e) = sync::wait_for_exec(&pair.parent) {
         monitor::reap(child.pid);
@@ -242,6 +251,15 @@ fn make_cgroup(ctx: &Ctx, record: &ContainerRecord) -> Result<Option<LiveCgroup>
         return Err(e.into());
     }
     Ok(Some(LiveCgroup { path, manager }))
+}
+
+/// Put the cloned child into its cgroup, then let it go on to its command.
+fn move_into(c: &LiveCgroup, pid: i32, sync_fd: &OwnedFd) -> Result<(), ContainerError> {
+    for p in c.manager.procs_files() {
+        std::fs::write(&p, pid.to_string())
+            .map_err(io_err(format!("moving the container into {}", p.display())))?;
+    }
+    sync::release(sync_fd).map_err(io_err("releasing the container's setup process"))
 }
 
 /// A container's cgroup while it is being started: where it is, and its manager.
@@ -306,7 +324,7 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         },
         stdio: [stdin, 1, 2],
         init: record.config.init,
-        cgroup_procs: Vec::new(),
+        await_cgroup: None,
         cgroupns_private: record.config.cgroupns == CgroupnsMode::Private,
         ulimits: record.config.ulimits.clone(),
     })

@@ -28,8 +28,10 @@ pub struct InitSpec {
     pub stdio: [RawFd; 3],
     /// Run skiff's own init as pid 1 (`--init`).
     pub init: bool,
-    /// The container's cgroup.procs files, joined first of all (empty: no cgroup).
-    pub cgroup_procs: Vec<PathBuf>,
+    /// The parent puts this process into the container's cgroup while it sets up its mounts
+    /// (moving a process between v1 cgroups waits for an RCU grace period, milliseconds that
+    /// overlap with the mounts this way); the command runs only after the parent says so.
+    pub await_cgroup: Option<RawFd>,
     /// Unshare a cgroup namespace once inside the cgroup (`--cgroupns private`).
     pub cgroupns_private: bool,
     pub ulimits: Vec<Ulimit>,
@@ -51,11 +53,6 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     // cannot be detected here; reconcile kills such an orphan by its recorded pid.)
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_PDEATHSIG)", e))?;
-    join_cgroup(&spec.cgroup_procs)?;
-    if spec.cgroupns_private {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .map_err(|e| ChildError::os(Stage::Setup, "unshare(CLONE_NEWCGROUP)", e))?;
-    }
     nix::unistd::setsid().map_err(|e| ChildError::os(Stage::Setup, "setsid", e))?;
     install_stdio(spec.stdio)?;
 
@@ -81,6 +78,15 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
                 &std::io::Error::last_os_error(),
             ));
         }
+    }
+    if let Some(fd) = spec.await_cgroup {
+        // SAFETY: the sync socket stays open for the child's whole life; we only borrow it.
+        super::sync::wait_release(&unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })?;
+    }
+    if spec.cgroupns_private {
+        // Only now: a cgroup namespace is rooted at the cgroup its creator is in.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| ChildError::os(Stage::Setup, "unshare(CLONE_NEWCGROUP)", e))?;
     }
     super::rlimits::apply(&spec.ulimits)?;
     if spec.init {

@@ -141,9 +141,47 @@ pub fn wait_for_exec(fd: &impl AsFd) -> Result<(), ChildError> {
     }
 }
 
+const TAG_GO: u8 = 2;
+
+/// Parent -> child: "carry on" (the parent has put the child in its cgroup).
+pub fn release(fd: &impl AsFd) -> std::io::Result<()> {
+    send(fd.as_fd().as_raw_fd(), &[TAG_GO], MsgFlags::MSG_NOSIGNAL)
+        .map(drop)
+        .map_err(std::io::Error::from)
+}
+
+/// Child side: block until the parent releases us. EOF means the parent gave up (it failed,
+/// or died), and the child must not run the command.
+pub fn wait_release(fd: &impl AsFd) -> Result<(), ChildError> {
+    let mut buf = [0u8; 1];
+    loop {
+        match recv(fd.as_fd().as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(1) if buf[0] == TAG_GO => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {
+                return Err(ChildError::new(
+                    Stage::Setup,
+                    libc::ECANCELED,
+                    "the container's monitor went away before the container started",
+                ));
+            }
+            Err(e) => return Err(ChildError::os(Stage::Setup, "waiting for the monitor", e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_and_give_up() {
+        let p = pair().expect("pair");
+        release(&p.parent).expect("send");
+        assert!(wait_release(&p.child).is_ok());
+        drop(p.parent);
+        assert!(wait_release(&p.child).is_err());
+    }
 
     #[test]
     fn error_frames_round_trip_and_eof_means_exec() {
