@@ -391,6 +391,7 @@ fn cgroup_v2_mount_in_own_namespace() {
          mount -t cgroup2 none /sys/fs/cgroup; \
          {bin} {store} run --rm --cgroupns host busybox cat /proc/self/cgroup; \
          {bin} {store} run --rm -m 32m busybox true || echo rc=$?; \
+         {bin} {store} run --rm busybox sh -c 'mknod /tmp/disk b 8 0 2>/dev/null || echo no-mknod'; \
          ls /sys/fs/cgroup | grep -c '^skiff-' || true",
         bin = bin.display()
     );
@@ -410,6 +411,8 @@ fn cgroup_v2_mount_in_own_namespace() {
     // No memory controller on this v2 tree (the host binds it to v1): a clear refusal.
     assert!(err.contains("memory controller is not available"), "{err}");
     assert!(text.contains("rc=125"), "{text}");
+    // No device cgroup on v2 here: no CAP_MKNOD either, so no host disk node can be made.
+    assert!(text.contains("no-mknod"), "{text}");
     // Both cgroups were removed.
     assert_eq!(lines.last().copied(), Some("0"), "{text}");
     env.assert_no_containers();

@@ -4,7 +4,6 @@ use std::os::fd::AsRawFd;
 
 use super::{ContainerError, Ctx, io_err};
 use crate::monitor::{self, Relay};
-use crate::ns::caps;
 use crate::ns::exec::{JoinTarget, exec_in};
 use crate::ns::process::ProcessSpec;
 use crate::spec::parse_env;
@@ -62,7 +61,7 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
             .user
             .clone()
             .unwrap_or_else(|| record.config.user.clone()),
-        caps: caps::default_set(),
+        caps: ctx.container_caps(),
         create_cwd: false,
         can_setgroups: ctx.can_setgroups,
         die_with_parent: !req.detach,

@@ -94,6 +94,24 @@ impl Ctx {
         self.hierarchy.get_or_init(cgroup::host_hierarchy).as_ref()
     }
 
+    /// Whether containers get docker's device allow-list: only the v1 devices controller does
+    /// it (v2 needs an eBPF program skiff does not load). Rootless needs none: a user namespace
+    /// can neither make device nodes nor open those on its mounts.
+    pub fn device_policy(&self) -> bool {
+        self.paths.rootless
+            || matches!(self.hierarchy(), Some(Hierarchy::Legacy { controllers, .. })
+                if controllers.iter().any(|(c, _)| c == "devices"))
+    }
+
+    /// docker's default capabilities, without CAP_MKNOD where no device policy backs it.
+    pub fn container_caps(&self) -> ::caps::CapsHashSet {
+        let mut set = crate::ns::caps::default_set();
+        if !self.device_policy() {
+            set.remove(&::caps::Capability::CAP_MKNOD);
+        }
+        set
+    }
+
     /// The cgroup the container runs in now, if it has one.
     pub fn cgroup_of(&self, record: &ContainerRecord) -> Option<Box<dyn CgroupManager>> {
         if record.state.cgroup.is_empty() {

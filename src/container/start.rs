@@ -12,7 +12,7 @@ use crate::mount::{RootfsInput, plan::plan};
 use crate::ns::init::{InitSpec, container_main};
 use crate::ns::process::ProcessSpec;
 use crate::ns::spawn::{Spawned, clone_child};
-use crate::ns::{caps, sync};
+use crate::ns::sync;
 use crate::spec::{CgroupnsMode, NetworkMode};
 use crate::state::container::{ContainerRecord, Status};
 use crate::state::proc;
@@ -309,6 +309,8 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         upper: dir.join("upper"),
         work: dir.join("work"),
         userxattr: ctx.paths.rootless,
+        // Without a device policy, device nodes that came with the image stay unusable.
+        nodev: !ctx.device_policy(),
         ops,
         hostname: record.config.hostname.clone(),
         domainname: record.config.domainname.clone(),
@@ -317,7 +319,7 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
             env,
             cwd: record.config.working_dir.clone(),
             user: record.config.user.clone(),
-            caps: caps::default_set(),
+            caps: ctx.container_caps(),
             create_cwd: true,
             can_setgroups: ctx.can_setgroups,
             die_with_parent: true,

@@ -20,6 +20,7 @@ pub fn mount_rootfs(
     upper: &Path,
     work: &Path,
     userxattr: bool,
+    nodev: bool,
 ) -> Result<(), ChildError> {
     mount(
         None::<&str>,
@@ -43,7 +44,11 @@ pub fn mount_rootfs(
         Some("overlay"),
         target,
         Some("overlay"),
-        MsFlags::empty(),
+        if nodev {
+            MsFlags::MS_NODEV
+        } else {
+            MsFlags::empty()
+        },
         Some(data.as_str()),
     )
     .map_err(|e| {

@@ -20,6 +20,8 @@ pub struct InitSpec {
     pub upper: PathBuf,
     pub work: PathBuf,
     pub userxattr: bool,
+    /// Mount the overlay nodev.
+    pub nodev: bool,
     pub ops: Vec<MountOp>,
     pub hostname: String,
     pub domainname: String,
@@ -62,6 +64,7 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         &spec.upper,
         &spec.work,
         spec.userxattr,
+        spec.nodev,
     )?;
     apply::apply(&spec.mountpoint, &spec.ops)?;
     apply::pivot(&spec.mountpoint)?;
