@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cgroup::Resources;
 use crate::image::config::RunConfig;
+use crate::mount::volume::{self, MountOrigin, MountSpec};
 use crate::ns::rlimits::{self, Ulimit};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -136,6 +137,12 @@ pub struct ContainerConfig {
     pub cgroup_parent: String,
     #[serde(default)]
     pub cgroupns: CgroupnsMode,
+    /// Every mount the user asked for (and the image's volumes), anonymous volumes named.
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    /// `--volumes-from` as given (HostConfig.VolumesFrom).
+    #[serde(default)]
+    pub volumes_from: Vec<String>,
 }
 
 impl ContainerConfig {
@@ -176,6 +183,11 @@ pub struct RunRequest {
     pub shm_size: Option<String>,
     pub cgroup_parent: Option<String>,
     pub cgroupns: Option<String>,
+    /// `-v`, `--mount`, `--tmpfs` as typed.
+    pub volumes: Vec<String>,
+    pub mount: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub volumes_from: Vec<String>,
 }
 
 /// Merge the request over the image's config, docker's way.
@@ -299,6 +311,35 @@ pub fn build(
         )));
     }
 
+    let mut mounts = Vec::new();
+    for v in &req.volumes {
+        mounts.push(volume::parse_volume_flag(v).map_err(SpecError::Flag)?);
+    }
+    for m in &req.mount {
+        mounts.push(volume::parse_mount_flag(m).map_err(SpecError::Flag)?);
+    }
+    for t in &req.tmpfs {
+        mounts.push(volume::parse_tmpfs_flag(t).map_err(SpecError::Flag)?);
+    }
+    volume::check_duplicates(&mounts).map_err(SpecError::Flag)?;
+    // The image's VOLUMEs become anonymous volumes, unless the user mounts something there.
+    for path in image.volumes.iter().flat_map(|v| v.keys()) {
+        let taken = mounts
+            .iter()
+            .any(|m| m.destination.trim_end_matches('/') == path.trim_end_matches('/'));
+        if path.starts_with('/') && !taken {
+            mounts.push(MountSpec::anonymous_volume(path, MountOrigin::Image));
+        }
+    }
+    for from in &req.volumes_from {
+        let (name, mode) = from.rsplit_once(':').unwrap_or((from.as_str(), "rw"));
+        if name.is_empty() || !matches!(mode, "ro" | "rw") {
+            return Err(SpecError::Flag(format!(
+                "invalid --volumes-from {from:?}: expected CONTAINER[:ro|:rw]"
+            )));
+        }
+    }
+
     Ok(ContainerConfig {
         entrypoint,
         cmd,
@@ -321,6 +362,8 @@ pub fn build(
         shm_size,
         cgroup_parent,
         cgroupns,
+        mounts,
+        volumes_from: req.volumes_from.clone(),
     })
 }
 

@@ -59,6 +59,10 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             shm_size: a.shm_size,
             cgroup_parent: a.cgroup_parent,
             cgroupns: a.cgroupns,
+            volumes: a.volume,
+            mount: a.mount,
+            tmpfs: a.tmpfs,
+            volumes_from: a.volumes_from,
         },
         resources: a.resources.flags(),
     };
@@ -81,7 +85,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
         }
         Err(e) => {
             // The container never ran: unlike docker, leave no dead "Created" record behind.
-            let _ = remove::remove(ctx, &record.id, true);
+            let _ = remove::remove(ctx, &record.id, true, true);
             Err(e.into())
         }
     }
@@ -127,7 +131,9 @@ pub fn restart(ctx: &Ctx, a: StopArgs) -> Result<i32, CliError> {
 }
 
 pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32, CliError> {
-    for_each(&a.containers, |c| Ok(remove::remove(ctx, c, a.force)?))
+    for_each(&a.containers, |c| {
+        Ok(remove::remove(ctx, c, a.force, a.volumes)?)
+    })
 }
 
 pub fn wait(ctx: &Ctx, a: NamesArgs) -> Result<i32, CliError> {

@@ -5,6 +5,7 @@ pub mod containers;
 pub mod format;
 pub mod images;
 pub mod resources;
+pub mod volumes;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,11 @@ pub enum Command {
     Rmi(RmiArgs),
     /// Change the resource limits of containers
     Update(UpdateArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Copy files between a container and the host (CONTAINER:PATH or - for a tar stream)
+    Cp(CpArgs),
     /// Show containers' resource usage
     Stats(StatsArgs),
     /// Show the processes of a container
@@ -142,11 +148,115 @@ pub struct RunArgs {
     /// Cgroup namespace: private (default) or host
     #[arg(long = "cgroupns", value_name = "MODE")]
     pub cgroupns: Option<String>,
+    /// Bind mount or volume: [SOURCE:]DEST[:OPTIONS] (SOURCE: absolute host path or volume name)
+    #[arg(short = 'v', long = "volume", value_name = "[SRC:]DST[:OPTS]")]
+    pub volume: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,...]
+    #[arg(long = "mount", value_name = "SPEC")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: DEST[:OPTIONS]
+    #[arg(long = "tmpfs", value_name = "DST[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Mount the volumes of another container: CONTAINER[:ro|:rw]
+    #[arg(long = "volumes-from", value_name = "CONTAINER")]
+    pub volumes_from: Vec<String>,
     /// The image to run
     pub image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Show volumes in detail
+    Inspect(VolumeInspectArgs),
+    /// Remove volumes
+    #[command(alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused volumes (anonymous ones; all with -a)
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// Volume name (default: a random id)
+    #[arg(long = "name")]
+    pub name_flag: Option<String>,
+    /// Volume driver (only "local")
+    #[arg(short = 'd', long, default_value = "local")]
+    pub driver: String,
+    /// Set metadata (KEY=VALUE)
+    #[arg(long = "label")]
+    pub label: Vec<String>,
+    /// Driver options: type=tmpfs|none, device=..., o=...
+    #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+    pub opt: Vec<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Filter (dangling=true|false, name=..., label=KEY[=VALUE], driver=...)
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Go template, "table TEMPLATE" or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeInspectArgs {
+    /// Go template to apply to each volume
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Remove even when containers use it
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Do not ask for confirmation (skiff never asks)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Filter (label=KEY[=VALUE], label!=...)
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Always follow symbolic links in SRC_PATH
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
+    /// Archive mode (keep uid/gid) — the default here, accepted for compatibility
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Suppress progress output (there is none)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub source: String,
+    pub destination: String,
 }
 
 /// Resource limits, shared by run/create and update (docker's names and units).
@@ -478,6 +588,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Images(a) => images::images(ctx, a),
         Command::Rmi(a) => images::rmi(ctx, a),
         Command::Update(a) => resources::update(ctx, a),
+        Command::Volume(c) => volumes::volume(ctx, c),
+        Command::Cp(a) => volumes::cp(ctx, a),
         Command::Stats(a) => resources::stats(ctx, a),
         Command::Top(a) => resources::top(ctx, a),
     }

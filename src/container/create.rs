@@ -55,6 +55,7 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
     if !config.user.is_empty() {
         check_user_exists(ctx, &image, &config.user)?;
     }
+
     for layer in &config.layers {
         let dir = ctx.images.layer_dir(layer);
         if !dir.is_dir() {
@@ -65,6 +66,8 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
         }
     }
 
+    // Last of the checks, first of the writes: it creates volumes (undone on failure below).
+    let new_volumes = super::volumes::prepare(ctx, &mut config)?;
     let mut record = ContainerRecord {
         id: id.clone(),
         name: String::new(),
@@ -75,9 +78,13 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
         state: ContainerState::created(),
         restart_count: 0,
     };
-    reserve_and_write(ctx, &mut record, req.name.as_deref())?;
+    if let Err(e) = reserve_and_write(ctx, &mut record, req.name.as_deref()) {
+        super::volumes::rollback(ctx, &new_volumes);
+        return Err(e);
+    }
     if let Err(e) = prepare_dirs(ctx, &record) {
         let _ = ctx.store.remove(&record);
+        super::volumes::rollback(ctx, &new_volumes);
         return Err(e);
     }
     Ok(record)
@@ -118,9 +125,17 @@ fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerErro
 
 /// Refuse `-u name` up front when the image has no such user, so a bad flag creates nothing.
 fn check_user_exists(ctx: &Ctx, image: &ImageRecord, user: &str) -> Result<(), ContainerError> {
+    image_user(ctx, &image.layers, user).map(drop)
+}
+
+/// The uid and gid that `user` (as `-u` takes it) has in the image with these layers.
+pub(super) fn image_user(
+    ctx: &Ctx,
+    layers: &[String],
+    user: &str,
+) -> Result<users::ExecUser, ContainerError> {
     let read_top = |file: &str| -> String {
-        image
-            .layers
+        layers
             .iter()
             .rev()
             .find_map(|l| {
@@ -131,6 +146,5 @@ fn check_user_exists(ctx: &Ctx, image: &ImageRecord, user: &str) -> Result<(), C
             .unwrap_or_default()
     };
     users::resolve(user, &read_top("etc/passwd"), &read_top("etc/group"))
-        .map(drop)
         .map_err(|e| ContainerError::Invalid(e.to_string()))
 }

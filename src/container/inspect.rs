@@ -6,6 +6,7 @@ use super::Ctx;
 use crate::image::config::ImageConfig;
 use crate::image::reference::{familiar, split_tag};
 use crate::image::store::ImageRecord;
+use crate::mount::volume::{MountKind, MountOrigin, MountSpec};
 use crate::state::container::{ContainerRecord, Status};
 use crate::timefmt::ZERO_TIME;
 
@@ -56,7 +57,9 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
         "AppArmorProfile": "",
         "ExecIDs": Value::Null,
         "HostConfig": {
-            "Binds": Value::Null,
+            "Binds": binds(&r.config.mounts),
+            "Mounts": host_config_mounts(&r.config.mounts),
+            "Tmpfs": tmpfs(&r.config.mounts),
             "ContainerIDFile": "",
             "LogConfig": {"Type": "json-file", "Config": {}},
             "NetworkMode": r.config.network.as_str(),
@@ -64,7 +67,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
             "AutoRemove": r.config.auto_remove,
             "VolumeDriver": "",
-            "VolumesFrom": Value::Null,
+            "VolumesFrom": opt_list(&r.config.volumes_from),
             "CapAdd": Value::Null,
             "CapDrop": Value::Null,
             "Dns": [],
@@ -107,7 +110,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             },
             "Name": "overlay",
         },
-        "Mounts": [],
+        "Mounts": mounts_json(ctx, &r.config.mounts),
         "Config": {
             "Hostname": r.config.hostname,
             "Domainname": r.config.domainname,
@@ -121,7 +124,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "Env": r.config.env,
             "Cmd": opt_list(&r.config.cmd),
             "Image": r.image,
-            "Volumes": Value::Null,
+            "Volumes": config_volumes(&r.config.mounts),
             "WorkingDir": if r.config.working_dir == "/" { String::new() } else { r.config.working_dir.clone() },
             "Entrypoint": opt_list(&r.config.entrypoint),
             "OnBuild": Value::Null,
@@ -164,6 +167,104 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             }
         }
     })
+}
+
+/// docker's `Mounts`: what is mounted where, with host paths.
+fn mounts_json(ctx: &Ctx, mounts: &[MountSpec]) -> Value {
+    let list: Vec<Value> = mounts
+        .iter()
+        .map(|m| {
+            let mut v = json!({
+                "Type": m.kind.as_str(),
+                "Source": match m.kind {
+                    MountKind::Volume => ctx.volumes.data_dir(&m.source).display().to_string(),
+                    MountKind::Bind => m.source.clone(),
+                    MountKind::Tmpfs => String::new(),
+                },
+                "Destination": m.destination,
+                "Mode": m.mode,
+                "RW": !m.readonly,
+                "Propagation": match m.kind {
+                    MountKind::Bind if m.propagation.is_empty() => "rprivate".to_string(),
+                    _ => m.propagation.clone(),
+                },
+            });
+            if m.kind == MountKind::Volume {
+                v["Name"] = json!(m.source);
+                v["Driver"] = json!("local");
+            }
+            v
+        })
+        .collect();
+    json!(list)
+}
+
+/// HostConfig.Binds: the `-v` mounts with a source, as `src:dst[:mode]`.
+fn binds(mounts: &[MountSpec]) -> Value {
+    let b: Vec<String> = mounts
+        .iter()
+        .filter(|m| m.origin == MountOrigin::Volume && !m.anonymous)
+        .map(|m| {
+            let mut s = format!("{}:{}", m.source, m.destination);
+            if !m.mode.is_empty() {
+                s.push(':');
+                s.push_str(&m.mode);
+            }
+            s
+        })
+        .collect();
+    if b.is_empty() { Value::Null } else { json!(b) }
+}
+
+/// HostConfig.Mounts: the `--mount` ones, in docker's API shape.
+fn host_config_mounts(mounts: &[MountSpec]) -> Value {
+    let list: Vec<Value> = mounts
+        .iter()
+        .filter(|m| m.origin == MountOrigin::Mount)
+        .map(|m| {
+            let mut v = json!({"Type": m.kind.as_str(), "Target": m.destination});
+            if !m.source.is_empty() && !m.anonymous {
+                v["Source"] = json!(m.source);
+            }
+            if m.readonly {
+                v["ReadOnly"] = json!(true);
+            }
+            v
+        })
+        .collect();
+    if list.is_empty() {
+        Value::Null
+    } else {
+        json!(list)
+    }
+}
+
+fn tmpfs(mounts: &[MountSpec]) -> Value {
+    let t: serde_json::Map<String, Value> = mounts
+        .iter()
+        .filter(|m| m.origin == MountOrigin::Tmpfs)
+        .map(|m| (m.destination.clone(), json!(m.tmpfs_options)))
+        .collect();
+    if t.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(t)
+    }
+}
+
+/// Config.Volumes: destinations of anonymous `-v` volumes and the image's, as docker lists
+/// them.
+fn config_volumes(mounts: &[MountSpec]) -> Value {
+    let v: serde_json::Map<String, Value> = mounts
+        .iter()
+        .filter(|m| m.anonymous && matches!(m.origin, MountOrigin::Volume | MountOrigin::Image))
+        .map(|m| (m.destination.clone(), json!({})))
+        .collect();
+    if v.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(v)
+    }
 }
 
 pub fn image(img: &ImageRecord, config: &ImageConfig) -> Value {

@@ -74,7 +74,21 @@ pub fn row(r: &ContainerRecord, no_trunc: bool) -> PsRow {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(","),
-        mounts: String::new(),
+        // docker: volume names (truncated ids for anonymous ones) and bind sources.
+        mounts: r
+            .config
+            .mounts
+            .iter()
+            .filter(|m| m.kind != crate::mount::volume::MountKind::Tmpfs)
+            .map(|m| {
+                if m.anonymous && !no_trunc {
+                    m.source.chars().take(15).collect::<String>() + "…"
+                } else {
+                    m.source.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(","),
         networks: r.config.network.as_str().to_string(),
         local_volumes: "0".into(),
     }

@@ -1,6 +1,7 @@
 //! Container lifecycle: create, start (foreground or with a detached monitor), stop, kill,
 //! wait, rm, rename, exec, logs, and the docker-shaped views (ps rows, inspect).
 
+pub mod copy;
 pub mod create;
 pub mod exec;
 pub mod inspect;
@@ -10,6 +11,7 @@ pub mod remove;
 pub mod resources;
 pub mod start;
 pub mod stop;
+pub mod volumes;
 
 use crate::cgroup::{self, CgroupManager, Hierarchy};
 use crate::config::Paths;
@@ -19,6 +21,7 @@ use crate::ns::ChildError;
 use crate::spec::SpecError;
 use crate::state::container::{ContainerRecord, Status};
 use crate::state::store::{Liveness, Store, liveness};
+use crate::state::volume::VolumeStore;
 use crate::state::{StateError, proc};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,7 @@ pub struct Ctx {
     pub paths: Paths,
     pub store: Store,
     pub images: ImageStore,
+    pub volumes: VolumeStore,
     pub boot_id: String,
     /// setgroups(2) works (false in a rootless namespace mapped without subordinate gids).
     pub can_setgroups: bool,
@@ -80,9 +84,11 @@ impl Ctx {
     pub fn open(paths: Paths, can_setgroups: bool) -> Result<Ctx, ContainerError> {
         let store = Store::open(&paths)?;
         let images = ImageStore::open(&paths)?;
+        let volumes = VolumeStore::open(&paths.root)?;
         Ok(Ctx {
             store,
             images,
+            volumes,
             boot_id: proc::boot_id(),
             can_setgroups,
             paths,
@@ -191,11 +197,25 @@ impl Ctx {
         fresh.state.monitor_pid = 0;
         fresh.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
         if fresh.config.auto_remove {
-            self.store.remove(&fresh)?;
+            self.remove_container(&fresh, true)?;
             return Ok(None);
         }
         self.store.save(&fresh)?;
         Ok(Some(fresh))
+    }
+
+    /// Remove the record (the caller holds its lock and made sure it is not running), and
+    /// with `volumes` its anonymous volumes that nobody else uses.
+    pub fn remove_container(
+        &self,
+        record: &ContainerRecord,
+        volumes: bool,
+    ) -> Result<(), StateError> {
+        self.store.remove(record)?;
+        if volumes {
+            volumes::release_anonymous(self, record);
+        }
+        Ok(())
     }
 
     /// All containers, reconciled, newest first.

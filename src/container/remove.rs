@@ -3,7 +3,9 @@
 use super::{ContainerError, Ctx};
 use crate::state::container::Status;
 
-pub fn remove(ctx: &Ctx, query: &str, force: bool) -> Result<(), ContainerError> {
+/// `rm [-f] [-v]`: `volumes` also removes the container's anonymous volumes that no other
+/// container uses.
+pub fn remove(ctx: &Ctx, query: &str, force: bool, volumes: bool) -> Result<(), ContainerError> {
     let record = ctx.find(query)?;
     if record.state.status == Status::Running {
         if !force {
@@ -25,7 +27,7 @@ pub fn remove(ctx: &Ctx, query: &str, force: bool) -> Result<(), ContainerError>
         return Err(ContainerError::RemoveRunning(record.name));
     }
     ctx.release_cgroup(&record);
-    Ok(ctx.store.remove(&record)?)
+    Ok(ctx.remove_container(&record, volumes)?)
 }
 
 pub fn rename(ctx: &Ctx, query: &str, new_name: &str) -> Result<(), ContainerError> {

@@ -292,12 +292,21 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         .map(|l| ctx.images.layer_dir(l))
         .collect();
     let tty_gid = ctx.can_setgroups.then_some(5);
+    // `:U` gives sources to the container's user, as the image's passwd names it.
+    let chown_to = if record.config.mounts.iter().any(|m| m.chown) {
+        let u = super::create::image_user(ctx, &record.config.layers, &record.config.user)?;
+        Some((u.uid, u.gid))
+    } else {
+        None
+    };
+    let mounts = super::volumes::user_mounts(ctx, record, chown_to)?;
     let ops = plan(&RootfsInput {
         rootless: ctx.paths.rootless,
         host_network: record.config.network == NetworkMode::Host,
         userdata: ctx.userdata_dir(&record.id),
         tty_gid,
         shm_size: record.config.shm_size(),
+        mounts,
     });
     let mut env = record.config.env.clone();
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
@@ -351,7 +360,7 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
     record.state.pid = 0;
     record.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
     if record.config.auto_remove {
-        let _ = ctx.store.remove(&record);
+        let _ = ctx.remove_container(&record, true);
     } else {
         let _ = ctx.store.save(&record);
     }

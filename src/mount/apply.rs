@@ -201,6 +201,73 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             };
             result.map_err(|e| os(format!("masking {}", path.display()), e))
         }
+        MountOp::UserBind {
+            source,
+            target,
+            readonly,
+            propagation,
+        } => {
+            let dest = resolve(rootfs, target)?;
+            if source.is_dir() {
+                mkdir_all(&dest)?;
+            } else {
+                touch(&dest)?;
+            }
+            mount(
+                Some(source.as_path()),
+                &dest,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| {
+                os(
+                    format!("mounting {} on {}", source.display(), target.display()),
+                    e,
+                )
+            })?;
+            if !propagation.is_empty() {
+                mount(
+                    None::<&str>,
+                    &dest,
+                    None::<&str>,
+                    *propagation,
+                    None::<&str>,
+                )
+                .map_err(|e| {
+                    os(
+                        format!("setting the propagation of {}", target.display()),
+                        e,
+                    )
+                })?;
+            }
+            if *readonly {
+                remount_readonly(&dest, target)?;
+            }
+            Ok(())
+        }
+        MountOp::CopyUp { from, into } => {
+            let src = resolve(rootfs, from)?;
+            if !src.is_dir() || !super::copyup::is_empty_dir(into) {
+                return Ok(());
+            }
+            super::copyup::copy_tree(&src, into).map_err(|e| {
+                ChildError::io(
+                    Stage::Setup,
+                    format!("copying {} into its volume", from.display()),
+                    &e,
+                )
+            })
+        }
+        MountOp::Chown { path, uid, gid } => {
+            super::copyup::chown_tree(path, *uid, *gid).map_err(|e| {
+                ChildError::io(
+                    Stage::Setup,
+                    format!("chown {uid}:{gid} {} (:U)", path.display()),
+                    &e,
+                )
+            })
+        }
         MountOp::ReadOnly(path) => {
             let dest = resolve(rootfs, path)?;
             if dest.symlink_metadata().is_err() {

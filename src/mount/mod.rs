@@ -2,6 +2,8 @@
 //! in the child, inside its own mount namespace.
 
 pub mod apply;
+pub mod copyup;
 pub mod plan;
+pub mod volume;
 
 pub use plan::{MountOp, RootfsInput};

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use nix::mount::MsFlags;
 
+use super::volume::{MountKind, propagation_flags, tmpfs_flags_and_data};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum MountOp {
     /// Mount a filesystem at a path inside the rootfs (a directory, created when missing).
@@ -35,6 +37,41 @@ pub enum MountOp {
     Mask(PathBuf),
     /// Make a path read-only (bind onto itself, remount read-only).
     ReadOnly(PathBuf),
+    /// A user's bind or volume: like Bind, with a propagation mode (empty: none set).
+    UserBind {
+        source: PathBuf,
+        target: PathBuf,
+        readonly: bool,
+        propagation: MsFlags,
+    },
+    /// Fill an empty volume (a host directory) with what the rootfs has at `from`: content,
+    /// ownership and modes, before the volume is mounted there (docker's copy-up).
+    CopyUp {
+        from: PathBuf,
+        into: PathBuf,
+    },
+    /// `:U`: give a host path, recursively, to the container's user.
+    Chown {
+        path: PathBuf,
+        uid: u32,
+        gid: u32,
+    },
+}
+
+/// A user's mount, resolved to host paths at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserMount {
+    pub kind: MountKind,
+    /// The host path (bind source, or the volume's _data); empty for tmpfs.
+    pub source: PathBuf,
+    pub destination: PathBuf,
+    pub readonly: bool,
+    pub propagation: String,
+    /// Copy the rootfs content into the (empty) volume first.
+    pub copy_up: bool,
+    /// `:U`: chown the source to this uid:gid first.
+    pub chown: Option<(u32, u32)>,
+    pub tmpfs_options: String,
 }
 
 /// What the plan needs to know about one container.
@@ -49,6 +86,8 @@ pub struct RootfsInput {
     pub tty_gid: Option<u32>,
     /// Bytes of /dev/shm (`--shm-size`).
     pub shm_size: u64,
+    /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` and image volumes, in order.
+    pub mounts: Vec<UserMount>,
 }
 
 /// docker's default devices: (name, major, minor).
@@ -89,7 +128,10 @@ pub const READONLY_PATHS: &[&str] = &[
 pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let p = PathBuf::from;
-    let mut ops = vec![
+    // Copy-up (and :U) first, while the rootfs shows only the image and the container's own
+    // changes: the files skiff mounts later (/etc/hosts, ...) are not the image's content.
+    let mut ops: Vec<MountOp> = input.mounts.iter().flat_map(prepare_ops).collect();
+    ops.extend([
         MountOp::Fs {
             target: p("/proc"),
             fstype: "proc",
@@ -102,7 +144,7 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
             flags: MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
             data: "mode=755,size=65536k".into(),
         },
-    ];
+    ]);
     let mut pts_data = "newinstance,ptmxmode=0666,mode=0620".to_string();
     if let Some(gid) = input.tty_gid {
         pts_data.push_str(&format!(",gid={gid}"));
@@ -173,16 +215,81 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
             to: p(to),
         });
     }
+    // The user's mounts after the defaults (so they may replace /etc/hosts or /dev/shm),
+    // shortest destination first so a mount inside another lands on top of it.
+    let mut user: Vec<&UserMount> = input.mounts.iter().collect();
+    user.sort_by_key(|m| m.destination.components().count());
+    for m in user {
+        ops.extend(user_mount_ops(m));
+    }
+    // The container's hosts files after the user's mounts (docker sorts them the same way: a
+    // volume on /etc still gets them), unless the user mounts one of them itself.
     for file in ["hosts", "hostname", "resolv.conf"] {
+        let target = p("/etc").join(file);
+        if input.mounts.iter().any(|m| m.destination == target) {
+            continue;
+        }
         ops.push(MountOp::Bind {
             source: input.userdata.join(file),
-            target: p("/etc").join(file),
+            target,
             recursive: false,
             readonly: false,
         });
     }
     ops.extend(MASKED_PATHS.iter().map(|m| MountOp::Mask(p(m))));
     ops.extend(READONLY_PATHS.iter().map(|r| MountOp::ReadOnly(p(r))));
+    ops
+}
+
+/// What must happen to a user mount's source before any mount: `:U` and copy-up.
+fn prepare_ops(m: &UserMount) -> Vec<MountOp> {
+    let mut ops = Vec::new();
+    if m.kind == MountKind::Tmpfs {
+        return ops;
+    }
+    if let Some((uid, gid)) = m.chown {
+        ops.push(MountOp::Chown {
+            path: m.source.clone(),
+            uid,
+            gid,
+        });
+    }
+    if m.copy_up {
+        ops.push(MountOp::CopyUp {
+            from: m.destination.clone(),
+            into: m.source.clone(),
+        });
+    }
+    ops
+}
+
+fn user_mount_ops(m: &UserMount) -> Vec<MountOp> {
+    let mut ops = Vec::new();
+    if m.kind == MountKind::Tmpfs {
+        let (flags, data) = tmpfs_flags_and_data(&m.tmpfs_options);
+        let ro = if m.readonly {
+            MsFlags::MS_RDONLY
+        } else {
+            MsFlags::empty()
+        };
+        ops.push(MountOp::Fs {
+            target: m.destination.clone(),
+            fstype: "tmpfs",
+            flags: flags | ro,
+            data,
+        });
+        return ops;
+    }
+    ops.push(MountOp::UserBind {
+        source: m.source.clone(),
+        target: m.destination.clone(),
+        readonly: m.readonly,
+        propagation: if m.propagation.is_empty() {
+            MsFlags::empty()
+        } else {
+            propagation_flags(&m.propagation)
+        },
+    });
     ops
 }
 
@@ -197,7 +304,82 @@ mod tests {
             userdata: PathBuf::from("/u"),
             tty_gid: Some(5),
             shm_size: 64 << 20,
+            mounts: Vec::new(),
         }
+    }
+
+    #[test]
+    fn user_mounts_copy_up_then_bind_nested_last() {
+        let vol = UserMount {
+            kind: MountKind::Volume,
+            source: "/v/_data".into(),
+            destination: "/data".into(),
+            readonly: true,
+            propagation: String::new(),
+            copy_up: true,
+            chown: None,
+            tmpfs_options: String::new(),
+        };
+        let nested = UserMount {
+            kind: MountKind::Bind,
+            source: "/host/f".into(),
+            destination: "/data/sub/f".into(),
+            copy_up: false,
+            chown: Some((1000, 1000)),
+            propagation: "rslave".into(),
+            ..vol.clone()
+        };
+        let tmp = UserMount {
+            kind: MountKind::Tmpfs,
+            source: PathBuf::new(),
+            destination: "/run".into(),
+            readonly: false,
+            tmpfs_options: "noexec,size=64m".into(),
+            ..vol.clone()
+        };
+        let ops = plan(&RootfsInput {
+            mounts: vec![nested, vol, tmp],
+            ..input(false, false)
+        });
+        let pos = |want: &MountOp| ops.iter().position(|o| o == want).expect("op present");
+        let copy = pos(&MountOp::CopyUp {
+            from: "/data".into(),
+            into: "/v/_data".into(),
+        });
+        let bind = pos(&MountOp::UserBind {
+            source: "/v/_data".into(),
+            target: "/data".into(),
+            readonly: true,
+            propagation: MsFlags::empty(),
+        });
+        let chown = pos(&MountOp::Chown {
+            path: "/host/f".into(),
+            uid: 1000,
+            gid: 1000,
+        });
+        let inner = pos(&MountOp::UserBind {
+            source: "/host/f".into(),
+            target: "/data/sub/f".into(),
+            readonly: true,
+            propagation: MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        });
+        let proc_at = ops
+            .iter()
+            .position(|o| matches!(o, MountOp::Fs { fstype: "proc", .. }))
+            .expect("proc");
+        assert!(
+            copy < proc_at && chown < proc_at,
+            "prepared before any mount: {ops:?}"
+        );
+        assert!(bind < inner, "the outer mount first: {ops:?}");
+        pos(&MountOp::Fs {
+            target: "/run".into(),
+            fstype: "tmpfs",
+            flags: MsFlags::MS_NOEXEC,
+            data: "size=67108864".into(),
+        });
+        // Masks still come last.
+        assert!(matches!(ops.last(), Some(MountOp::ReadOnly(_))));
     }
 
     #[test]

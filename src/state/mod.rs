@@ -3,6 +3,7 @@
 pub mod container;
 pub mod proc;
 pub mod store;
+pub mod volume;
 
 use std::fs::File;
 use std::io::Write;
@@ -32,6 +33,12 @@ pub enum StateError {
     NameInUse { name: String, id: String },
     #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
     InvalidName(String),
+    #[error("No such volume: {0}")]
+    NoSuchVolume(String),
+    #[error(
+        "invalid volume name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed; to mount a host directory, give an absolute path"
+    )]
+    InvalidVolumeName(String),
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
