@@ -349,7 +349,29 @@ fn in_container(
     record: &ContainerRecord,
     work: impl FnOnce() -> Result<(), String>,
 ) -> Result<Helper, ContainerError> {
-    let enter = enter_plan(ctx, record)?;
+    fork_helper(enter_plan(ctx, record, true)?, work)
+}
+
+/// Run `work` with the container's root filesystem alone (no volumes) mounted privately at
+/// the path it is given, host paths still in view; then wait. For copying the image's
+/// content into new volumes at create.
+pub(super) fn with_bare_rootfs(
+    ctx: &Ctx,
+    record: &ContainerRecord,
+    work: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), ContainerError> {
+    let enter = enter_plan(ctx, record, false)?;
+    let Enter::Mount { mountpoint, .. } = &enter else {
+        return Err(ContainerError::Invalid("no rootfs to mount".into()));
+    };
+    let root = mountpoint.clone();
+    fork_helper(enter, move || work(&root))?.wait()
+}
+
+fn fork_helper(
+    enter: Enter,
+    work: impl FnOnce() -> Result<(), String>,
+) -> Result<Helper, ContainerError> {
     let (err_r, mut err_w) = pipe()?;
     // SAFETY: skiff is single-threaded; the child only enters namespaces, copies and exits.
     match unsafe { nix::unistd::fork() }.map_err(|e| super::io_err("fork")(e.into()))? {
@@ -387,11 +409,17 @@ enum Enter {
         work: PathBuf,
         userxattr: bool,
         ops: Vec<MountOp>,
+        /// chroot into it (cp); without, the caller works on host paths too.
+        chroot: bool,
     },
 }
 
-fn enter_plan(ctx: &Ctx, record: &ContainerRecord) -> Result<Enter, ContainerError> {
-    if record.state.status == Status::Running {
+fn enter_plan(
+    ctx: &Ctx,
+    record: &ContainerRecord,
+    with_mounts: bool,
+) -> Result<Enter, ContainerError> {
+    if with_mounts && record.state.status == Status::Running {
         let ns = File::open(format!("/proc/{}/ns/mnt", record.state.pid))
             .map_err(super::io_err("opening the container's mount namespace"))?;
         if !crate::state::proc::is_alive(record.state.pid, record.state.pid_start) {
@@ -400,7 +428,11 @@ fn enter_plan(ctx: &Ctx, record: &ContainerRecord) -> Result<Enter, ContainerErr
         return Ok(Enter::Join(OwnedFd::from(ns)));
     }
     let dir = ctx.store.dir(&record.id);
-    let mounts = super::volumes::user_mounts(ctx, record, None)?;
+    let mounts = if with_mounts {
+        super::volumes::user_mounts(ctx, record, None)?
+    } else {
+        Vec::new()
+    };
     let ops = mounts
         .into_iter()
         .filter(|m| m.kind != MountKind::Tmpfs)
@@ -431,6 +463,7 @@ fn enter_plan(ctx: &Ctx, record: &ContainerRecord) -> Result<Enter, ContainerErr
         work: dir.join("work"),
         userxattr: ctx.paths.rootless,
         ops,
+        chroot: with_mounts,
     })
 }
 
@@ -450,6 +483,7 @@ impl Enter {
                 work,
                 userxattr,
                 ops,
+                chroot,
             } => {
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
                     .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
@@ -463,6 +497,9 @@ impl Enter {
                 )
                 .map_err(|e| e.to_string())?;
                 crate::mount::apply::apply(&mountpoint, &ops).map_err(|e| e.to_string())?;
+                if !chroot {
+                    return Ok(());
+                }
                 nix::unistd::chroot(&mountpoint).map_err(|e| format!("chroot: {e}"))?;
                 nix::unistd::chdir("/").map_err(|e| e.to_string())
             }

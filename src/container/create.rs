@@ -82,7 +82,9 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
         super::volumes::rollback(ctx, &new_volumes);
         return Err(e);
     }
-    if let Err(e) = prepare_dirs(ctx, &record) {
+    if let Err(e) =
+        prepare_dirs(ctx, &record).and_then(|()| super::volumes::copy_up_at_create(ctx, &record))
+    {
         let _ = ctx.store.remove(&record);
         super::volumes::rollback(ctx, &new_volumes);
         return Err(e);

@@ -189,3 +189,46 @@ pub fn release_anonymous(ctx: &Ctx, record: &ContainerRecord) {
         }
     }
 }
+
+/// docker fills a new, empty volume with the image's content at its destination when the
+/// container is created (so `--volumes-from` of a created-only container sees it). Only
+/// forks a helper when some layer has something there.
+pub fn copy_up_at_create(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerError> {
+    let in_image = |dest: &str| {
+        record.config.layers.iter().any(|l| {
+            crate::securejoin::secure_join(&ctx.images.layer_dir(l), Path::new(dest))
+                .is_ok_and(|p| p.is_dir())
+        })
+    };
+    let todo: Vec<(PathBuf, PathBuf)> = record
+        .config
+        .mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Volume && !m.nocopy && in_image(&m.destination))
+        .filter(|m| {
+            ctx.volumes
+                .get(&m.source)
+                .is_ok_and(|v| v.options.is_empty())
+        })
+        .map(|m| {
+            (
+                PathBuf::from(&m.destination),
+                ctx.volumes.data_dir(&m.source),
+            )
+        })
+        .filter(|(_, data)| crate::mount::copyup::is_empty_dir(data))
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    super::copy::with_bare_rootfs(ctx, record, move |root| {
+        for (dest, data) in &todo {
+            let src = crate::securejoin::secure_join(root, dest).map_err(|e| e.to_string())?;
+            if src.is_dir() && crate::mount::copyup::is_empty_dir(data) {
+                crate::mount::copyup::copy_tree(&src, data)
+                    .map_err(|e| format!("copying {} into its volume: {e}", dest.display()))?;
+            }
+        }
+        Ok(())
+    })
+}
