@@ -50,7 +50,7 @@ fn main() {
             fail(format!("creating {}: {e}", dir.display()), 125);
         }
     }
-    let ctx = match Ctx::open(paths, can_setgroups) {
+    let ctx = match Ctx::open(paths, can_setgroups, (uid, gid)) {
         Ok(c) => c,
         Err(e) => fail(e, 125),
     };

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cgroup::Resources;
 use crate::image::config::RunConfig;
 use crate::mount::volume::{self, MountOrigin, MountSpec};
+use crate::ns::idmap::KeepId;
 use crate::ns::rlimits::{self, Ulimit};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -143,6 +144,9 @@ pub struct ContainerConfig {
     /// `--volumes-from` as given (HostConfig.VolumesFrom).
     #[serde(default)]
     pub volumes_from: Vec<String>,
+    /// `--userns=keep-id`: the host uid:gid kept inside (rootless only).
+    #[serde(default)]
+    pub keep_id: Option<KeepId>,
 }
 
 impl ContainerConfig {
@@ -188,6 +192,8 @@ pub struct RunRequest {
     pub mount: Vec<String>,
     pub tmpfs: Vec<String>,
     pub volumes_from: Vec<String>,
+    /// `--userns` as typed: "", host or keep-id.
+    pub userns: Option<String>,
 }
 
 /// Merge the request over the image's config, docker's way.
@@ -304,6 +310,14 @@ pub fn build(
             )));
         }
     };
+    match req.userns.as_deref() {
+        None | Some("") | Some("host") | Some("keep-id") => {}
+        Some(other) => {
+            return Err(SpecError::Flag(format!(
+                "invalid --userns {other:?}: expected host or keep-id"
+            )));
+        }
+    }
     let cgroup_parent = req.cgroup_parent.clone().unwrap_or_default();
     if cgroup_parent.split('/').any(|c| c == ".." || c == ".") {
         return Err(SpecError::Flag(format!(
@@ -364,6 +378,7 @@ pub fn build(
         cgroupns,
         mounts,
         volumes_from: req.volumes_from.clone(),
+        keep_id: None,
     })
 }
 

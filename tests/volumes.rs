@@ -721,3 +721,69 @@ fn rootless_volumes_belong_to_the_user() {
     assert_eq!(env.ok(&["exec", "cc", "cat", "/tmp/hostfile"]), "R");
     env.ok(&["rm", "-f", "cc"]);
 }
+
+#[test]
+fn rootless_keep_id_keeps_the_users_uid() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::rootless();
+    let (uid, gid) = ensure_test_user();
+    let project = env.dir.path().join("kid-project");
+    std::fs::create_dir(&project).expect("project");
+    std::os::unix::fs::chown(&project, Some(uid), Some(gid)).expect("chown");
+    let bind = format!("{}:/src", project.display());
+    // The caller's uid inside; the image's files still belong to root.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--userns=keep-id",
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; id -g; stat -c '%u' /bin/busybox /; touch /src/made-inside",
+    ]);
+    assert_eq!(out, format!("{uid}\n{gid}\n0\n0"));
+    // What it wrote in the project belongs to the user on the host.
+    assert_eq!(
+        std::fs::metadata(project.join("made-inside"))
+            .expect("made")
+            .uid(),
+        uid
+    );
+    // exec joins its user namespace too; -u 0 is the container's root.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "kid",
+        "--userns=keep-id",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(env.ok(&["exec", "kid", "id", "-u"]), uid.to_string());
+    assert_eq!(env.ok(&["exec", "-u", "0", "kid", "id", "-u"]), "0");
+    env.ok(&["rm", "-f", "kid"]);
+    env.fails(
+        &["run", "--rm", "--userns=bogus", "busybox", "true"],
+        125,
+        "invalid --userns",
+    );
+}
+
+#[test]
+fn keep_id_is_refused_as_root() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    env.fails(
+        &["run", "--rm", "--userns=keep-id", "busybox", "true"],
+        125,
+        "for rootless containers",
+    );
+    env.assert_no_containers();
+}

@@ -63,6 +63,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             mount: a.mount,
             tmpfs: a.tmpfs,
             volumes_from: a.volumes_from,
+            userns: a.userns,
         },
         resources: a.resources.flags(),
     };

@@ -157,6 +157,9 @@ pub struct RunArgs {
     /// Mount a tmpfs: DEST[:OPTIONS]
     #[arg(long = "tmpfs", value_name = "DST[:OPTS]")]
     pub tmpfs: Vec<String>,
+    /// User namespace: host (default) or keep-id (rootless: your uid is the same inside)
+    #[arg(long = "userns", value_name = "MODE")]
+    pub userns: Option<String>,
     /// Mount the volumes of another container: CONTAINER[:ro|:rw]
     #[arg(long = "volumes-from", value_name = "CONTAINER")]
     pub volumes_from: Vec<String>,

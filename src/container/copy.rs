@@ -452,13 +452,7 @@ fn enter_plan(
         .map_err(super::io_err(format!("creating {}", mountpoint.display())))?;
     Ok(Enter::Mount {
         mountpoint,
-        lower: record
-            .config
-            .layers
-            .iter()
-            .rev()
-            .map(|l| ctx.images.layer_dir(l))
-            .collect(),
+        lower: ctx.lower_dirs(record),
         upper: dir.join("upper"),
         work: dir.join("work"),
         userxattr: ctx.paths.rootless,

@@ -7,6 +7,7 @@ use super::{ContainerError, Ctx, io_err};
 use crate::cgroup::{HostCpus, ResourceFlags, Resources};
 use crate::ids;
 use crate::image::store::ImageRecord;
+use crate::ns::idmap::{self, KeepId};
 use crate::ns::users;
 use crate::securejoin::secure_join;
 use crate::spec::{self, RunRequest};
@@ -52,6 +53,13 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
         !config.resources.is_empty(),
     )
     .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+    if run.userns.as_deref() == Some("keep-id") {
+        config.keep_id = Some(keep_id(ctx)?);
+        if run.user.is_none() {
+            // podman's rule: the container runs as the caller unless -u says otherwise.
+            config.user = format!("{}:{}", ctx.host_ids.0, ctx.host_ids.1);
+        }
+    }
     if !config.user.is_empty() {
         check_user_exists(ctx, &image, &config.user)?;
     }
@@ -66,6 +74,13 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
         }
     }
 
+    if let Some(k) = config.keep_id {
+        // The image's layers with owners shifted for this mapping (a cache, shared by every
+        // keep-id container of this user; removed with the image).
+        for l in &config.layers {
+            ctx.images.ensure_shifted(l, k)?;
+        }
+    }
     // Last of the checks, first of the writes: it creates volumes (undone on failure below).
     let new_volumes = super::volumes::prepare(ctx, &mut config)?;
     let mut record = ContainerRecord {
@@ -114,11 +129,36 @@ fn reserve_and_write(
     ))
 }
 
+/// `--userns=keep-id` needs a rootless store and subordinate ids that cover the caller's uid.
+fn keep_id(ctx: &Ctx) -> Result<KeepId, ContainerError> {
+    if !ctx.paths.rootless {
+        return Err(ContainerError::Invalid(
+            "--userns=keep-id is for rootless containers: as root, ids inside are the host's already".into(),
+        ));
+    }
+    let (uid, gid) = ctx.host_ids;
+    for (file, id) in [("uid_map", uid), ("gid_map", gid)] {
+        let own = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
+        if idmap::map_text(id, idmap::mapped_count(&own)).is_none() {
+            return Err(ContainerError::Invalid(format!(
+                "--userns=keep-id needs subordinate ids covering your id {id}: give your user a range of more than {id} ids in /etc/subuid and /etc/subgid"
+            )));
+        }
+    }
+    Ok(KeepId { uid, gid })
+}
+
 fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerError> {
     let dir = ctx.store.dir(&record.id);
     for sub in ["upper", "work"] {
         let p = dir.join(sub);
         std::fs::create_dir(&p).map_err(io_err(format!("creating {}", p.display())))?;
+        if let Some(k) = record.config.keep_id {
+            // The container's root directory belongs to its root, as in the image.
+            let (u, g) = (idmap::shift(0, k.uid), idmap::shift(0, k.gid));
+            std::os::unix::fs::chown(&p, Some(u), Some(g))
+                .map_err(io_err(format!("chown {}", p.display())))?;
+        }
     }
     let userdata = ctx.userdata_dir(&record.id);
     crate::net::hosts::write_userdata(&userdata, record.config.network, &record.config.hostname)

@@ -76,12 +76,18 @@ pub struct Ctx {
     pub boot_id: String,
     /// setgroups(2) works (false in a rootless namespace mapped without subordinate gids).
     pub can_setgroups: bool,
+    /// The invoking user's uid and gid on the host (rootless: 0 inside our namespace).
+    pub host_ids: (u32, u32),
     /// The host's cgroup layout, read on first use (most commands never need it).
     hierarchy: std::sync::OnceLock<Option<Hierarchy>>,
 }
 
 impl Ctx {
-    pub fn open(paths: Paths, can_setgroups: bool) -> Result<Ctx, ContainerError> {
+    pub fn open(
+        paths: Paths,
+        can_setgroups: bool,
+        host_ids: (u32, u32),
+    ) -> Result<Ctx, ContainerError> {
         let store = Store::open(&paths)?;
         let images = ImageStore::open(&paths)?;
         let volumes = VolumeStore::open(&paths.root)?;
@@ -91,6 +97,7 @@ impl Ctx {
             volumes,
             boot_id: proc::boot_id(),
             can_setgroups,
+            host_ids,
             paths,
             hierarchy: std::sync::OnceLock::new(),
         })
@@ -98,6 +105,21 @@ impl Ctx {
 
     pub fn hierarchy(&self) -> Option<&Hierarchy> {
         self.hierarchy.get_or_init(cgroup::host_hierarchy).as_ref()
+    }
+
+    /// The container's layer directories, top-most first (overlay's lowerdir order): the
+    /// image's own, or its keep-id copies.
+    pub fn lower_dirs(&self, record: &ContainerRecord) -> Vec<std::path::PathBuf> {
+        record
+            .config
+            .layers
+            .iter()
+            .rev()
+            .map(|l| match record.config.keep_id {
+                Some(k) => self.images.shifted_layer_dir(l, k),
+                None => self.images.layer_dir(l),
+            })
+            .collect()
     }
 
     /// Whether containers get docker's device allow-list: only the v1 devices controller does

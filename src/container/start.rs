@@ -3,12 +3,13 @@
 //! monitor does the same while the CLI returns as soon as the container runs.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
 use super::{ContainerError, Ctx, io_err};
 use crate::cgroup::{self, CgroupManager};
 use crate::monitor::{self, LogWriter, Outputs, Relay};
 use crate::mount::{RootfsInput, plan::plan};
+use crate::ns::idmap::{self, KeepId};
 use crate::ns::init::{InitSpec, container_main};
 use crate::ns::process::ProcessSpec;
 use crate::ns::spawn::{Spawned, clone_child};
@@ -172,8 +173,13 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
     if record.config.network != NetworkMode::Host {
         flags |= libc::CLONE_NEWNET;
     }
-    if cgroup.is_some() {
-        init.await_cgroup = Some(pair.child.as_raw_fd());
+    let keep_id = record.config.keep_id;
+    if keep_id.is_some() {
+        // Its own user namespace: the child waits for its id maps before anything else.
+        flags |= libc::CLONE_NEWUSER;
+        init.await_parent = Some((pair.child.as_raw_fd(), true));
+    } else if cgroup.is_some() {
+        init.await_parent = Some((pair.child.as_raw_fd(), false));
     }
     let child = clone_child(flags as u64, pair.child.as_raw_fd(), || {
         container_main(&init)
@@ -183,9 +189,17 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
         clone_error(&e)
     })?;
     drop((out_w, err_w, pair.child));
-    if let Some(c) = &cgroup
-        && let Err(e) = move_into(c, child.pid, &pair.parent)
-    {
+    let prepared = keep_id
+        .map_or(Ok(()), |k| write_id_maps(child.pid, k))
+        .and_then(|()| cgroup.as_ref().map_or(Ok(()), |c| move_into(c, child.pid)))
+        .and_then(|()| {
+            if init.await_parent.is_some() {
+                sync::release(&pair.parent).map_err(io_err("releasing the container's setup"))
+            } else {
+                Ok(())
+            }
+        });
+    if let Err(e) = prepared {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.pid),
             nix::sys::signal::Signal::SIGKILL,
@@ -253,13 +267,29 @@ fn make_cgroup(ctx: &Ctx, record: &ContainerRecord) -> Result<Option<LiveCgroup>
     Ok(Some(LiveCgroup { path, manager }))
 }
 
-/// Put the cloned child into its cgroup, then let it go on to its command.
-fn move_into(c: &LiveCgroup, pid: i32, sync_fd: &OwnedFd) -> Result<(), ContainerError> {
+/// Put the cloned child into its cgroup.
+fn move_into(c: &LiveCgroup, pid: i32) -> Result<(), ContainerError> {
     for p in c.manager.procs_files() {
         std::fs::write(&p, pid.to_string())
             .map_err(io_err(format!("moving the container into {}", p.display())))?;
     }
-    sync::release(sync_fd).map_err(io_err("releasing the container's setup process"))
+    Ok(())
+}
+
+/// keep-id: map the child's new user namespace (we are root in the user's namespace, whose
+/// size bounds the map).
+fn write_id_maps(pid: i32, keep: KeepId) -> Result<(), ContainerError> {
+    for (file, id) in [("uid_map", keep.uid), ("gid_map", keep.gid)] {
+        let own = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
+        let text = idmap::map_text(id, idmap::mapped_count(&own)).ok_or_else(|| {
+            ContainerError::Invalid(format!(
+                "--userns=keep-id: id {id} is outside your subordinate id range"
+            ))
+        })?;
+        std::fs::write(format!("/proc/{pid}/{file}"), text)
+            .map_err(io_err(format!("writing the container's {file}")))?;
+    }
+    Ok(())
 }
 
 /// A container's cgroup while it is being started: where it is, and its manager.
@@ -284,13 +314,7 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
     let mountpoint = ctx.paths.rootfs_mountpoint();
     crate::config::ensure_dir(&mountpoint, 0o700)
         .map_err(io_err(format!("creating {}", mountpoint.display())))?;
-    let lower = record
-        .config
-        .layers
-        .iter()
-        .rev()
-        .map(|l| ctx.images.layer_dir(l))
-        .collect();
+    let lower = ctx.lower_dirs(record);
     let tty_gid = ctx.can_setgroups.then_some(5);
     // `:U` gives sources to the container's user, as the image's passwd names it.
     let chown_to = if record.config.mounts.iter().any(|m| m.chown) {
@@ -335,7 +359,7 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         },
         stdio: [stdin, 1, 2],
         init: record.config.init,
-        await_cgroup: None,
+        await_parent: None,
         cgroupns_private: record.config.cgroupns == CgroupnsMode::Private,
         ulimits: record.config.ulimits.clone(),
     })

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::ns::idmap::{KeepId, shift};
+
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -103,6 +105,55 @@ impl ImageStore {
             .layers()
             .join(diff_id.strip_prefix("sha256:").unwrap_or(diff_id))
             .join("diff")
+    }
+
+    /// Layers copied with shifted owners for `--userns=keep-id` (one copy per host uid:gid).
+    fn idmapped_root(&self) -> PathBuf {
+        self.paths.root.join("overlay-idmap")
+    }
+
+    pub fn shifted_layer_dir(&self, diff_id: &str, keep: KeepId) -> PathBuf {
+        self.idmapped_root()
+            .join(format!("{}-{}", keep.uid, keep.gid))
+            .join(diff_id.strip_prefix("sha256:").unwrap_or(diff_id))
+            .join("diff")
+    }
+
+    /// The layer as a keep-id container with this host uid:gid needs it, copied on first use
+    /// (into scratch, renamed into place: a half copy is never used).
+    pub fn ensure_shifted(&self, diff_id: &str, keep: KeepId) -> Result<PathBuf, ImageError> {
+        let dir = self.shifted_layer_dir(diff_id, keep);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let fail = |e: std::io::Error| ImageError::Unpack {
+            entry: diff_id.to_string(),
+            reason: format!("copying the layer for --userns=keep-id: {e}"),
+        };
+        let layer_home = dir.parent().unwrap_or(&dir).to_path_buf();
+        let scratch = self
+            .paths
+            .tmp()
+            .join(format!("idmap-{}", crate::ids::random_id()));
+        let result = (|| {
+            std::fs::create_dir_all(scratch.join("diff"))?;
+            crate::mount::copyup::copy_layer_shifted(
+                &self.layer_dir(diff_id),
+                &scratch.join("diff"),
+                &|id| shift(id, keep.uid),
+                &|id| shift(id, keep.gid),
+            )?;
+            if let Some(parent) = layer_home.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(&scratch, &layer_home)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&scratch);
+            // Another container made the same copy meanwhile.
+            return if dir.is_dir() { Ok(dir) } else { Err(fail(e)) };
+        }
+        Ok(dir)
     }
 
     pub fn blob_path(&self, digest: &str) -> PathBuf {
@@ -231,10 +282,17 @@ impl ImageStore {
                 );
             }
         }
-        for (dir, live) in [
+        let mut dirs = vec![
             (self.paths.layers(), &live_layers),
             (self.paths.blobs(), &live_blobs),
-        ] {
+        ];
+        let idmapped: Vec<PathBuf> = std::fs::read_dir(self.idmapped_root())
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        for d in &idmapped {
+            dirs.push((d.clone(), &live_layers));
+        }
+        for (dir, live) in dirs {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };

@@ -69,9 +69,165 @@ pub fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Copy an image layer with every owner passed through `uid`/`gid` (keep-id's shift): content,
+/// modes, symlinks, hard links, xattrs (overlay's opaque and whiteout marks among them) and
+/// whiteout devices, so the copy is the same layer for a differently mapped container.
+pub fn copy_layer_shifted(
+    from: &Path,
+    into: &Path,
+    uid: &dyn Fn(u32) -> u32,
+    gid: &dyn Fn(u32) -> u32,
+) -> std::io::Result<()> {
+    let mut links = std::collections::HashMap::new();
+    copy_shifted(from, into, uid, gid, &mut links)
+}
+
+fn copy_shifted(
+    from: &Path,
+    into: &Path,
+    uid: &dyn Fn(u32) -> u32,
+    gid: &dyn Fn(u32) -> u32,
+    links: &mut std::collections::HashMap<(u64, u64), std::path::PathBuf>,
+) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    let own = |p: &Path, m: &std::fs::Metadata| lchown(p, uid(m.uid()), gid(m.gid()));
+    own(into, &meta)?;
+    std::fs::set_permissions(into, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    copy_xattrs(from, into)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = into.join(entry.file_name());
+        let m = std::fs::symlink_metadata(&src)?;
+        let ft = m.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_shifted(&src, &dst, uid, gid, links)?;
+            continue;
+        }
+        if m.nlink() > 1 && !ft.is_symlink() {
+            if let Some(first) = links.get(&(m.dev(), m.ino())) {
+                std::fs::hard_link(first, &dst)?;
+                continue;
+            }
+            links.insert((m.dev(), m.ino()), dst.clone());
+        }
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+            own(&dst, &m)?;
+            continue;
+        }
+        if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            // Whiteouts (0:0 character devices), fifos, other nodes: recreate as they are.
+            let kind = nix::sys::stat::SFlag::from_bits_truncate(m.mode() & libc::S_IFMT);
+            nix::sys::stat::mknod(
+                &dst,
+                kind,
+                nix::sys::stat::Mode::from_bits_truncate(m.mode()),
+                m.rdev(),
+            )?;
+        }
+        own(&dst, &m)?;
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        copy_xattrs(&src, &dst)?;
+    }
+    Ok(())
+}
+
+fn cstr(p: &Path) -> std::io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
+}
+
+/// Copy extended attributes (not following symlinks); those the kernel refuses here (a
+/// `security.*` one without the privilege) are left out.
+fn copy_xattrs(from: &Path, to: &Path) -> std::io::Result<()> {
+    let (f, t) = (cstr(from)?, cstr(to)?);
+    let mut names = vec![0u8; 4096];
+    // SAFETY: valid path and buffer of the given size.
+    let n = unsafe { libc::llistxattr(f.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if n <= 0 {
+        return Ok(());
+    }
+    for name in names[..n as usize]
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+    {
+        let cname = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+        let mut value = vec![0u8; 65536];
+        // SAFETY: valid strings and a buffer of the given size.
+        let len = unsafe {
+            libc::lgetxattr(
+                f.as_ptr(),
+                cname.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        if len < 0 {
+            continue;
+        }
+        // SAFETY: as above; the value is `len` bytes.
+        unsafe {
+            libc::lsetxattr(
+                t.as_ptr(),
+                cname.as_ptr(),
+                value.as_ptr().cast(),
+                len as usize,
+                0,
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shifted_copy_keeps_links_and_xattrs() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let from = tmp.path().join("layer");
+        let into = tmp.path().join("copy");
+        std::fs::create_dir_all(from.join("d")).expect("mkdir");
+        std::fs::write(from.join("d/a"), "a").expect("a");
+        std::fs::hard_link(from.join("d/a"), from.join("d/b")).expect("link");
+        std::os::unix::fs::symlink("a", from.join("d/s")).expect("symlink");
+        let set = |p: &Path| {
+            let (p, n) = (
+                cstr(p).expect("c"),
+                std::ffi::CString::new("user.overlay.opaque").expect("c"),
+            );
+            // SAFETY: valid strings and a 1-byte value.
+            unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), b"y".as_ptr().cast(), 1, 0) }
+        };
+        if set(&from.join("d")) != 0 {
+            return; // no user xattrs on this filesystem (tmpfs before 6.6): nothing to check
+        }
+        std::fs::create_dir(&into).expect("into");
+        let me = nix::unistd::getuid().as_raw();
+        let g = nix::unistd::getgid().as_raw();
+        copy_layer_shifted(&from, &into, &|_| me, &|_| g).expect("copy");
+        let a = std::fs::metadata(into.join("d/a")).expect("a");
+        let b = std::fs::metadata(into.join("d/b")).expect("b");
+        assert_eq!(a.ino(), b.ino(), "hard link kept");
+        assert_eq!(
+            std::fs::read_link(into.join("d/s")).expect("s"),
+            Path::new("a")
+        );
+        let mut v = [0u8; 4];
+        let (p, n) = (
+            cstr(&into.join("d")).expect("c"),
+            std::ffi::CString::new("user.overlay.opaque").expect("c"),
+        );
+        // SAFETY: valid strings and buffer.
+        let len =
+            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        assert_eq!(len, 1, "xattr copied");
+    }
 
     #[test]
     fn copies_content_links_and_modes() {

@@ -43,6 +43,15 @@ pub fn exec_in(
         })
     };
     let pid_ns = open("pid")?;
+    // A keep-id container has a user namespace of its own: join it first, so that we hold
+    // capabilities over its other namespaces.
+    let same_userns = std::fs::read_link(format!("/proc/{}/ns/user", target.pid)).ok()
+        == std::fs::read_link("/proc/self/ns/user").ok();
+    let user_ns = if same_userns {
+        None
+    } else {
+        Some(open("user")?)
+    };
     let others: Vec<(File, CloneFlags)> = NAMESPACES
         .iter()
         .map(|(name, flag)| open(name).map(|f| (f, *flag)))
@@ -63,6 +72,11 @@ pub fn exec_in(
     let spawned = clone_child(0, child_fd, || {
         // Into the container's cgroup while the host's cgroupfs is still in view (before mnt).
         super::init::join_cgroup(&target.cgroup_procs)?;
+        if let Some(user) = &user_ns {
+            setns(user.as_fd(), CloneFlags::CLONE_NEWUSER).map_err(|e| {
+                ChildError::os(Stage::Setup, "joining the container's user namespace", e)
+            })?;
+        }
         for (fd, flag) in &others {
             setns(fd.as_fd(), *flag).map_err(|e| {
                 ChildError::os(Stage::Setup, format!("joining namespace {flag:?}"), e)

@@ -30,13 +30,19 @@ pub struct InitSpec {
     pub stdio: [RawFd; 3],
     /// Run skiff's own init as pid 1 (`--init`).
     pub init: bool,
-    /// The parent puts this process into the container's cgroup while it sets up its mounts
-    /// (moving a process between v1 cgroups waits for an RCU grace period, milliseconds that
-    /// overlap with the mounts this way); the command runs only after the parent says so.
-    pub await_cgroup: Option<RawFd>,
+    /// Wait on this sync socket for the parent's "go": at the start (true: the parent writes
+    /// the id maps of our new user namespace) or just before the command (false: the parent
+    /// moves us into the container's cgroup while we mount; moving a process between v1
+    /// cgroups waits for an RCU grace period, which then overlaps with the mounts).
+    pub await_parent: Option<(RawFd, bool)>,
     /// Unshare a cgroup namespace once inside the cgroup (`--cgroupns private`).
     pub cgroupns_private: bool,
     pub ulimits: Vec<Ulimit>,
+}
+
+fn wait_parent(fd: RawFd) -> Result<(), ChildError> {
+    // SAFETY: the sync socket stays open for the child's whole life; we only borrow it.
+    super::sync::wait_release(&unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
 }
 
 /// Join a cgroup by writing "0" (this process) into each of its cgroup.procs files.
@@ -55,6 +61,9 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     // cannot be detected here; reconcile kills such an orphan by its recorded pid.)
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_PDEATHSIG)", e))?;
+    if let Some((fd, true)) = spec.await_parent {
+        wait_parent(fd)?;
+    }
     nix::unistd::setsid().map_err(|e| ChildError::os(Stage::Setup, "setsid", e))?;
     install_stdio(spec.stdio)?;
 
@@ -82,9 +91,8 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
             ));
         }
     }
-    if let Some(fd) = spec.await_cgroup {
-        // SAFETY: the sync socket stays open for the child's whole life; we only borrow it.
-        super::sync::wait_release(&unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })?;
+    if let Some((fd, false)) = spec.await_parent {
+        wait_parent(fd)?;
     }
     if spec.cgroupns_private {
         // Only now: a cgroup namespace is rooted at the cgroup its creator is in.

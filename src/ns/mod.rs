@@ -3,6 +3,7 @@
 
 pub mod caps;
 pub mod exec;
+pub mod idmap;
 pub mod init;
 pub mod initproc;
 pub mod process;
