@@ -2,6 +2,7 @@
 //! skiff: a daemonless, single-binary container launcher with docker's command line.
 //! See ARCHITECTURE.md for the module map and the flow of one `run`.
 
+pub mod attach;
 pub mod cgroup;
 pub mod cli;
 pub mod config;

@@ -172,7 +172,19 @@ fn rfc3339_utc(secs: i64, nanos: u32) -> String {
 
 pub struct Outputs {
     pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
+    /// None with a pty: one stream carries both.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// An interactive container's side of attach: its input, and the socket clients use.
+pub struct Interactive {
+    pub server: crate::attach::Server,
+    /// Where client input goes: the pty master, or the write end of the stdin pipe.
+    pub input: Option<OwnedFd>,
+    pub tty: bool,
+    /// Hold output back until the first client connects (`run -it`: the CLI attaches right
+    /// after start and must not miss the first prompt), at most this long.
+    pub hold_for_client: Option<std::time::Duration>,
 }
 
 /// How the monitor relays a container.
@@ -182,6 +194,7 @@ pub struct Relay {
     pub echo: bool,
     /// Forward FORWARDED signals (blocked beforehand with `block_forwarded`).
     pub forward_signals: bool,
+    pub interactive: Option<Interactive>,
 }
 
 /// Relay until the process exits and its output is drained; returns docker's exit code
@@ -192,19 +205,43 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay) ->
     } else {
         None
     };
-    let mut open: Vec<(OwnedFd, Stream)> = outputs
-        .map(|o| vec![(o.stdout, Stream::Stdout), (o.stderr, Stream::Stderr)])
-        .unwrap_or_default();
+    let mut open: Vec<(OwnedFd, Stream)> = Vec::new();
+    if let Some(o) = outputs {
+        open.push((o.stdout, Stream::Stdout));
+        open.extend(o.stderr.map(|e| (e, Stream::Stderr)));
+    }
     let mut status: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
+    let started = std::time::Instant::now();
     loop {
         if status.is_some() && open.is_empty() {
             break;
         }
-        let mut fds: Vec<PollFd> = open
-            .iter()
-            .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
-            .collect();
+        let holding = relay.interactive.as_ref().is_some_and(|i| {
+            !i.server.seen_client
+                && status.is_none()
+                && i.hold_for_client.is_some_and(|d| started.elapsed() < d)
+        });
+        let mut fds: Vec<PollFd> = if holding {
+            Vec::new()
+        } else {
+            open.iter()
+                .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+                .collect()
+        };
+        let n_out = fds.len();
+        let attach_at = fds.len();
+        let attach_fds: Vec<std::os::fd::BorrowedFd> = relay
+            .interactive
+            .as_ref()
+            .map(|i| i.server.poll_fds())
+            .unwrap_or_default();
+        let n_attach = attach_fds.len();
+        fds.extend(
+            attach_fds
+                .into_iter()
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+        );
         let pid_idx = status.is_none().then(|| {
             fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
@@ -217,10 +254,13 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay) ->
         // only guards against a writer that somehow escaped.
         let timeout = if status.is_some() {
             PollTimeout::from(2000u16)
+        } else if holding {
+            PollTimeout::from(50u16)
         } else {
             PollTimeout::NONE
         };
         match poll(&mut fds, timeout) {
+            Ok(0) if holding => continue,
             Ok(0) => break,
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
@@ -233,7 +273,7 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay) ->
         drop(fds);
         // Output first, so nothing written just before exit is lost.
         let mut closed = Vec::new();
-        for (i, (fd, stream)) in open.iter().enumerate() {
+        for (i, (fd, stream)) in open.iter().enumerate().take(n_out) {
             if !ready[i] {
                 continue;
             }
@@ -247,9 +287,26 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay) ->
                         let target = if *stream == Stream::Stdout { 1 } else { 2 };
                         write_all_fd(target, &buf[..n]);
                     }
+                    if let Some(i) = relay.interactive.as_mut() {
+                        let kind = if *stream == Stream::Stdout {
+                            crate::attach::STDOUT
+                        } else {
+                            crate::attach::STDERR
+                        };
+                        i.server.broadcast(kind, &buf[..n]);
+                    }
                 }
                 Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                // EIO: the pty's slave side is closed (every process of the container is gone).
                 Err(_) => closed.push(i),
+            }
+        }
+        if let Some(inter) = relay.interactive.as_mut() {
+            let requests = inter
+                .server
+                .service(&ready[attach_at..attach_at + n_attach]);
+            for r in requests {
+                handle_request(inter, child, r);
             }
         }
         for i in closed.into_iter().rev() {
@@ -270,7 +327,42 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay) ->
     if let Some(log) = relay.log.as_mut() {
         log.finish();
     }
-    status.unwrap_or_else(|| reap(child.pid))
+    let code = status.unwrap_or_else(|| reap(child.pid));
+    if let Some(i) = relay.interactive.as_mut() {
+        i.server.broadcast(crate::attach::EXIT, &code.to_le_bytes());
+    }
+    code
+}
+
+fn handle_request(inter: &mut Interactive, child: &Spawned, r: crate::attach::Request) {
+    use crate::attach::Request;
+    match r {
+        Request::Input(data) => {
+            if let Some(fd) = &inter.input {
+                let _ = crate::attach::write_fd(fd.as_fd(), &data);
+            }
+        }
+        Request::CloseInput => {
+            if inter.tty {
+                // End of input on a terminal is its EOF character, not a hangup.
+                if let Some(fd) = &inter.input {
+                    let _ = crate::attach::write_fd(fd.as_fd(), &[4]);
+                }
+            } else {
+                inter.input = None;
+            }
+        }
+        Request::Resize(rows, cols) => {
+            if inter.tty
+                && let Some(fd) = &inter.input
+            {
+                crate::ns::pty::set_window_size(fd.as_fd(), rows, cols);
+            }
+        }
+        Request::Signal(sig) => {
+            let _ = pidfd_send_signal(&child.pidfd, sig);
+        }
+    }
 }
 
 fn write_all_fd(fd: i32, mut data: &[u8]) {

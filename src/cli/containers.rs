@@ -15,20 +15,98 @@ use crate::container::{Ctx, remove, start as lifecycle, stop as stopping};
 use crate::spec::RunRequest;
 use crate::state::container::Status;
 
-fn refuse_tty(tty: bool) -> Result<(), CliError> {
-    if !tty {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
+/// docker's check: `-it` needs a terminal on stdin (`-t` alone does not).
+fn check_tty(tty: bool, interactive: bool) -> Result<(), CliError> {
+    if tty && interactive && !std::io::stdin().is_terminal() {
         return Err(CliError::Usage("the input device is not a TTY".into()));
     }
-    Err(CliError::Usage(
-        "-t (pseudo-terminals) is not supported yet: run without -t, with -i for stdin".into(),
-    ))
+    Ok(())
+}
+
+fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, CliError> {
+    crate::attach::parse_detach_keys(spec.unwrap_or("ctrl-p,ctrl-q")).map_err(CliError::Usage)
+}
+
+/// The caller's terminal size, for a pty made before the client attaches.
+fn terminal_size() -> Option<(u16, u16)> {
+    use std::os::fd::AsFd;
+    crate::ns::pty::window_size(std::io::stdout().as_fd())
+        .or_else(|| crate::ns::pty::window_size(std::io::stdin().as_fd()))
+}
+
+/// Attach to a running interactive container; returns its exit code (0 on detach).
+fn attach_to(
+    ctx: &Ctx,
+    id: &str,
+    stdin: bool,
+    tty: bool,
+    keys: Vec<u8>,
+    sig_proxy: bool,
+) -> Result<i32, CliError> {
+    let path = crate::attach::socket_path(&ctx.paths.runroot, id);
+    let opts = crate::attach::ClientOptions {
+        stdin,
+        tty,
+        detach_keys: keys,
+        sig_proxy,
+    };
+    let ended = crate::attach::attach(&path, &opts)
+        .map_err(|e| CliError::Usage(format!("attaching to {}: {e}", &id[..12.min(id.len())])))?;
+    match ended {
+        crate::attach::Ended::Exited(code) => Ok(code),
+        crate::attach::Ended::Detached => Ok(0),
+        // The monitor went away without saying: the record has the exit.
+        crate::attach::Ended::Lost => Ok(stopping::wait(ctx, id).unwrap_or(125)),
+    }
+}
+
+pub fn attach(ctx: &Ctx, a: super::AttachArgs) -> Result<i32, CliError> {
+    let keys = detach_keys(a.detach_keys.as_deref())?;
+    let record = ctx.find(&a.container)?;
+    if record.state.status != Status::Running {
+        return Err(CliError::Usage(format!(
+            "you cannot attach to a stopped container, start it first: {}",
+            a.container
+        )));
+    }
+    if !record.config.tty && !record.config.open_stdin {
+        return Err(CliError::Usage(format!(
+            "container {} was started without -i or -t: there is nothing to attach to (its output: skiff logs -f {})",
+            a.container, a.container
+        )));
+    }
+    let stdin = record.config.open_stdin && !a.no_stdin;
+    check_tty(record.config.tty, stdin)?;
+    attach_to(ctx, &record.id, stdin, record.config.tty, keys, a.sig_proxy)
 }
 
 pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
-    refuse_tty(a.tty)?;
+    let attach_stdin = if a.attach.is_empty() {
+        a.interactive
+    } else {
+        let mut stdin = false;
+        for s in &a.attach {
+            match s.to_ascii_lowercase().as_str() {
+                "stdin" => stdin = true,
+                "stdout" | "stderr" => {}
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "invalid --attach {s:?}: expected STDIN, STDOUT or STDERR"
+                    )));
+                }
+            }
+        }
+        stdin
+    };
+    if a.detach && !a.attach.is_empty() {
+        return Err(CliError::Usage(
+            "conflicting options: -a and -d cannot be combined".into(),
+        ));
+    }
+    if !create_only && !a.detach {
+        check_tty(a.tty, attach_stdin)?;
+    }
+    let keys = detach_keys(a.detach_keys.as_deref())?;
     let mut env_files = Vec::new();
     for path in &a.env_file {
         let contents = std::fs::read_to_string(path)
@@ -73,9 +151,21 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
         return Ok(0);
     }
     let started = if a.detach {
-        lifecycle::start_detached(ctx, &record.id).map(|()| 0)
+        lifecycle::start_detached(ctx, &record.id, None).map(|()| 0)
+    } else if a.tty {
+        // docker's model: the container runs under a monitor of its own, this process
+        // attaches to it, so Ctrl-P Ctrl-Q can leave it running.
+        let soon = lifecycle::AttachSoon {
+            tty_size: terminal_size(),
+        };
+        match lifecycle::start_detached(ctx, &record.id, Some(soon)) {
+            Ok(()) => {
+                return attach_to(ctx, &record.id, attach_stdin, true, keys, a.sig_proxy);
+            }
+            Err(e) => Err(e),
+        }
     } else {
-        lifecycle::run_foreground(ctx, &record.id, a.interactive)
+        lifecycle::run_foreground(ctx, &record.id, attach_stdin)
     };
     match started {
         Ok(code) => {
@@ -99,19 +189,30 @@ pub fn start(ctx: &Ctx, a: StartArgs) -> Result<i32, CliError> {
                 "you cannot start and attach multiple containers at once".into(),
             ));
         }
+        let keys = detach_keys(a.detach_keys.as_deref())?;
         let record = ctx.find(&a.containers[0])?;
-        if record.state.status == Status::Running {
-            return Err(CliError::Usage(format!(
-                "container {} is already running: attaching to a running container is not supported yet",
-                a.containers[0]
-            )));
+        let stdin = a.interactive && record.config.open_stdin;
+        if record.config.tty || record.state.status == Status::Running {
+            check_tty(record.config.tty, stdin)?;
+            if record.state.status != Status::Running {
+                let soon = lifecycle::AttachSoon {
+                    tty_size: terminal_size(),
+                };
+                lifecycle::start_detached(ctx, &record.id, Some(soon))?;
+            } else if !record.config.tty && !record.config.open_stdin {
+                return Err(CliError::Usage(format!(
+                    "container {} is already running and has no stdin to attach to",
+                    a.containers[0]
+                )));
+            }
+            return attach_to(ctx, &record.id, stdin, record.config.tty, keys, true);
         }
         return Ok(lifecycle::run_foreground(ctx, &record.id, a.interactive)?);
     }
     for_each(&a.containers, |c| {
         let record = ctx.find(c)?;
         if record.state.status != Status::Running {
-            lifecycle::start_detached(ctx, &record.id)?;
+            lifecycle::start_detached(ctx, &record.id, None)?;
         }
         Ok(())
     })
@@ -235,7 +336,9 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32, CliError> {
 }
 
 pub fn exec(ctx: &Ctx, a: ExecArgs) -> Result<i32, CliError> {
-    refuse_tty(a.tty)?;
+    if !a.detach {
+        check_tty(a.tty, a.interactive)?;
+    }
     let req = ExecRequest {
         command: a.command,
         env: a.env,
@@ -243,6 +346,7 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> Result<i32, CliError> {
         workdir: a.workdir,
         detach: a.detach,
         interactive: a.interactive,
+        tty: a.tty,
     };
     Ok(crate::container::exec::exec(ctx, &a.container, &req)?)
 }

@@ -56,6 +56,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
+    /// Attach this terminal to a running container
+    Attach(AttachArgs),
     /// Show low-level information on containers and images
     Inspect(InspectArgs),
     /// Turn a root filesystem tarball into an image
@@ -134,6 +136,15 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)
+    #[arg(short = 'a', long = "attach", value_name = "STREAM")]
+    pub attach: Vec<String>,
+    /// Key sequence that detaches from a -it container (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Pass signals the CLI receives on to the container
+    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
     #[command(flatten)]
     pub resources: ResourceArgs,
     /// Set a resource limit (NAME=SOFT[:HARD], e.g. nofile=1024:2048)
@@ -356,6 +367,20 @@ pub struct TopArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Key sequence that detaches (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Do not attach stdin
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Pass signals the CLI receives on to the container
+    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
 pub struct StartArgs {
     /// Attach stdout/stderr and forward signals
     #[arg(short = 'a', long)]
@@ -363,6 +388,9 @@ pub struct StartArgs {
     /// Attach stdin
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Key sequence that detaches from a tty container (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -586,6 +614,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Ps(a) => containers::ps(ctx, a),
         Command::Logs(a) => containers::logs(ctx, a),
         Command::Exec(a) => containers::exec(ctx, a),
+        Command::Attach(a) => containers::attach(ctx, a),
         Command::Inspect(a) => images::inspect(ctx, a),
         Command::Import(a) => images::import(ctx, a),
         Command::Images(a) => images::images(ctx, a),

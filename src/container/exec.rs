@@ -17,6 +17,7 @@ pub struct ExecRequest {
     pub workdir: Option<String>,
     pub detach: bool,
     pub interactive: bool,
+    pub tty: bool,
 }
 
 /// Returns the exit code of the process (0 right away with `detach`).
@@ -81,14 +82,24 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
         .map_err(io_err("opening /dev/null"))?;
     let n = null.as_raw_fd();
     if req.detach {
-        let child = exec_in(&target, &spec, [n, n, n])?;
+        let child = exec_in(&target, &spec, [n, n, n], req.tty)?;
         // The process now belongs to the container: its init reaps it when we exit.
         drop(child);
         return Ok(0);
     }
+    if req.tty {
+        // Its own pty: this terminal in raw mode, relayed until the process exits.
+        let (child, master) = exec_in(&target, &spec, [n, n, n], true)?;
+        drop(null);
+        if let Some(master) = master {
+            crate::attach::relay_local_pty(&master, &child.pidfd, req.interactive)
+                .map_err(io_err("relaying the terminal"))?;
+        }
+        return Ok(monitor::reap(child.pid));
+    }
     monitor::block_forwarded();
     let stdin = if req.interactive { 0 } else { n };
-    let child = exec_in(&target, &spec, [stdin, 1, 2])?;
+    let (child, _) = exec_in(&target, &spec, [stdin, 1, 2], false)?;
     drop(null);
     Ok(monitor::supervise(
         &child,
@@ -97,6 +108,7 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
             log: None,
             echo: false,
             forward_signals: true,
+            interactive: None,
         },
     ))
 }

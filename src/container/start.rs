@@ -3,7 +3,7 @@
 //! monitor does the same while the CLI returns as soon as the container runs.
 
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::{ContainerError, Ctx, io_err};
 use crate::cgroup::{self, CgroupManager};
@@ -22,15 +22,31 @@ struct Launched {
     child: Spawned,
     outputs: Outputs,
     log: LogWriter,
+    /// The pty master, or the write end of the stdin pipe (`Stdin::Pipe`).
+    input: Option<OwnedFd>,
+}
+
+/// Where the container's stdin comes from (without a tty).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stdin {
+    Null,
+    /// Our own fd 0 (foreground `-i`).
+    Inherit,
+    /// A pipe the monitor writes attach clients' input into (detached `-i`).
+    Pipe,
 }
 
 /// Run attached to this process: output to the terminal and the log, signals forwarded.
-/// Returns the container's exit code.
+/// Returns the container's exit code. (A `-t` container runs with a detached monitor and an
+/// attach client instead: see `start_detached` and `attach`.)
 pub fn run_foreground(ctx: &Ctx, id: &str, interactive: bool) -> Result<i32, ContainerError> {
     monitor::block_forwarded();
-    let stdin = if interactive { None } else { Some(dev_null()?) };
-    let launched = launch(ctx, id, stdin.as_ref().map_or(0, AsRawFd::as_raw_fd))?;
-    drop(stdin);
+    let stdin = if interactive {
+        Stdin::Inherit
+    } else {
+        Stdin::Null
+    };
+    let launched = launch(ctx, id, stdin, None)?;
     let code = monitor::supervise(
         &launched.child,
         Some(launched.outputs),
@@ -38,14 +54,28 @@ pub fn run_foreground(ctx: &Ctx, id: &str, interactive: bool) -> Result<i32, Con
             log: Some(launched.log),
             echo: true,
             forward_signals: true,
+            interactive: None,
         },
     );
     finish(ctx, id, code);
     Ok(code)
 }
 
+/// For a container someone attaches to right away (`run -it`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttachSoon {
+    /// The caller's terminal size, given to the pty before the command starts.
+    pub tty_size: Option<(u16, u16)>,
+}
+
 /// Start with a detached monitor; returns once the container's command runs (or failed to).
-pub fn start_detached(ctx: &Ctx, id: &str) -> Result<(), ContainerError> {
+/// An interactive container (`-i` or `-t`) gets an attach socket; with `attach_soon` its
+/// output waits for the first client.
+pub fn start_detached(
+    ctx: &Ctx,
+    id: &str,
+    attach_soon: Option<AttachSoon>,
+) -> Result<(), ContainerError> {
     let (mut report_r, mut report_w) = {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| io_err("pipe")(e.into()))?;
@@ -56,7 +86,31 @@ pub fn start_detached(ctx: &Ctx, id: &str) -> Result<(), ContainerError> {
         nix::unistd::ForkResult::Child => {
             drop(report_r);
             detach_from_caller();
-            let launched = match dev_null().and_then(|null| launch(ctx, id, null.as_raw_fd())) {
+            let started = ctx
+                .store
+                .load(id)
+                .map_err(ContainerError::from)
+                .and_then(|r| {
+                    let interactive = r.config.tty || r.config.open_stdin;
+                    // The socket exists before "ok": a client may connect the moment we say it.
+                    let server = if interactive {
+                        let path = crate::attach::socket_path(&ctx.paths.runroot, id);
+                        Some(crate::attach::Server::bind(&path).map_err(io_err(format!(
+                            "creating the attach socket {}",
+                            path.display()
+                        )))?)
+                    } else {
+                        None
+                    };
+                    let stdin = if r.config.open_stdin && !r.config.tty {
+                        Stdin::Pipe
+                    } else {
+                        Stdin::Null
+                    };
+                    let size = attach_soon.and_then(|a| a.tty_size);
+                    launch(ctx, id, stdin, size).map(|l| (l, server, r.config.tty))
+                });
+            let (mut launched, server, tty) = match started {
                 Ok(l) => l,
                 Err(e) => {
                     let _ = write!(report_w, "{}\n{e}", e.exit_code());
@@ -67,6 +121,12 @@ pub fn start_detached(ctx: &Ctx, id: &str) -> Result<(), ContainerError> {
             let _ = report_w.write_all(b"ok");
             drop(report_w);
             monitor::trim_memory();
+            let interactive = server.map(|server| monitor::Interactive {
+                server,
+                input: launched.input.take(),
+                tty,
+                hold_for_client: attach_soon.map(|_| std::time::Duration::from_secs(5)),
+            });
             let code = monitor::supervise(
                 &launched.child,
                 Some(launched.outputs),
@@ -74,6 +134,7 @@ pub fn start_detached(ctx: &Ctx, id: &str) -> Result<(), ContainerError> {
                     log: Some(launched.log),
                     echo: false,
                     forward_signals: false,
+                    interactive,
                 },
             );
             finish(ctx, id, code);
@@ -138,7 +199,12 @@ fn dev_null() -> Result<std::fs::File, ContainerError> {
     std::fs::File::open("/dev/null").map_err(io_err("opening /dev/null"))
 }
 
-fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
+fn launch(
+    ctx: &Ctx,
+    id: &str,
+    stdin_mode: Stdin,
+    tty_size: Option<(u16, u16)>,
+) -> Result<Launched, ContainerError> {
     let _lock = ctx.store.lock(id)?;
     let mut record = ctx.load_live(id)?;
     if record.state.status == Status::Running {
@@ -147,16 +213,35 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
             record.name
         )));
     }
+    let null = dev_null()?;
+    let (stdin_r, stdin_w) = if stdin_mode == Stdin::Pipe {
+        let (r, w) = monitor::output_pipe().map_err(io_err("pipe"))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
+    let stdin = match (&stdin_r, stdin_mode) {
+        (Some(r), _) => r.as_raw_fd(),
+        (None, Stdin::Inherit) => 0,
+        _ => null.as_raw_fd(),
+    };
+    let tty = record.config.tty;
     let init = init_spec(ctx, &record, stdin)?;
     let log = LogWriter::open(&ctx.log_path(id))
         .map_err(io_err(format!("opening {}", ctx.log_path(id).display())))?;
     let (out_r, out_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
     let (err_r, err_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
+    let pair = sync::pair().map_err(io_err("socketpair"))?;
     let mut init = InitSpec {
-        stdio: [stdin, out_w.as_raw_fd(), err_w.as_raw_fd()],
+        // With a tty the child makes its pty its stdio; until then it has /dev/null.
+        stdio: if tty {
+            [null.as_raw_fd(); 3]
+        } else {
+            [stdin, out_w.as_raw_fd(), err_w.as_raw_fd()]
+        },
+        tty: tty.then(|| (pair.child.as_raw_fd(), tty_size)),
         ..init
     };
-    let pair = sync::pair().map_err(io_err("socketpair"))?;
     // The cgroup exists, limits written, before the child is cloned; the child is moved in
     // while it mounts, and runs its command only after that.
     let cgroup = make_cgroup(ctx, &record)?;
@@ -188,7 +273,7 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
         undo_cgroup(&cgroup);
         clone_error(&e)
     })?;
-    drop((out_w, err_w, pair.child));
+    drop((out_w, err_w, pair.child, stdin_r, null));
     let prepared = keep_id
         .map_or(Ok(()), |k| write_id_maps(child.pid, k))
         .and_then(|()| cgroup.as_ref().map_or(Ok(()), |c| move_into(c, child.pid)))
@@ -209,15 +294,18 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
         return Err(e);
     }
 
-    if let Err(e) = sync::wait_for_exec(&pair.parent) {
-        monitor::reap(child.pid);
-        undo_cgroup(&cgroup);
-        record.state.cgroup.clear();
-        record.state.exit_code = e.exit_code();
-        record.state.error = e.message.clone();
-        let _ = ctx.store.save(&record);
-        return Err(e.into());
-    }
+    let master = match sync::wait_for_exec(&pair.parent) {
+        Ok(m) => m,
+        Err(e) => {
+            monitor::reap(child.pid);
+            undo_cgroup(&cgroup);
+            record.state.cgroup.clear();
+            record.state.exit_code = e.exit_code();
+            record.state.error = e.message.clone();
+            let _ = ctx.store.save(&record);
+            return Err(e.into());
+        }
+    };
     let me = std::process::id() as i32;
     let st = &mut record.state;
     st.status = Status::Running;
@@ -232,13 +320,33 @@ fn launch(ctx: &Ctx, id: &str, stdin: i32) -> Result<Launched, ContainerError> {
     st.started_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
     st.finished_at = None;
     ctx.store.save(&record)?;
+    let (outputs, input) = match master {
+        // One stream: what the terminal shows, logged as stdout (as docker's json-file does).
+        Some(master) => {
+            let reader = master
+                .try_clone()
+                .map_err(io_err("dup of the pty master"))?;
+            (
+                Outputs {
+                    stdout: reader,
+                    stderr: None,
+                },
+                Some(master),
+            )
+        }
+        None => (
+            Outputs {
+                stdout: out_r,
+                stderr: Some(err_r),
+            },
+            stdin_w,
+        ),
+    };
     Ok(Launched {
         child,
-        outputs: Outputs {
-            stdout: out_r,
-            stderr: err_r,
-        },
+        outputs,
         log,
+        input,
     })
 }
 
@@ -360,6 +468,7 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         stdio: [stdin, 1, 2],
         init: record.config.init,
         await_parent: None,
+        tty: None,
         cgroupns_private: record.config.cgroupns == CgroupnsMode::Private,
         ulimits: record.config.ulimits.clone(),
     })

@@ -94,5 +94,5 @@ pub fn wait(ctx: &Ctx, query: &str) -> Result<i32, ContainerError> {
 pub fn restart(ctx: &Ctx, query: &str, timeout: Option<i64>) -> Result<(), ContainerError> {
     stop(ctx, query, timeout, None)?;
     let id = ctx.store.resolve(query)?;
-    super::start::start_detached(ctx, &id)
+    super::start::start_detached(ctx, &id, None)
 }

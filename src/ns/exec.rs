@@ -32,7 +32,8 @@ pub fn exec_in(
     target: &JoinTarget,
     spec: &ProcessSpec,
     stdio: [i32; 3],
-) -> Result<Spawned, ChildError> {
+    tty: bool,
+) -> Result<(Spawned, Option<std::os::fd::OwnedFd>), ChildError> {
     let open = |name: &str| {
         File::open(format!("/proc/{}/ns/{name}", target.pid)).map_err(|e| {
             ChildError::io(
@@ -83,13 +84,23 @@ pub fn exec_in(
             })?;
         }
         install_stdio(stdio)?;
+        if tty {
+            // In the container's devpts: the mount namespace is joined by now.
+            let master = super::pty::open_in_container()?;
+            // SAFETY: the sync socket stays open until exec; we only borrow it.
+            let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(child_fd) };
+            super::pty::send_fd(&sock, &master)
+                .map_err(|e| ChildError::io(Stage::Setup, "sending the pty", &e))?;
+        }
         exec_process(spec)
     })
     .map_err(|e| ChildError::io(Stage::Setup, "clone", &e))?;
     drop(pair.child);
-    if let Err(e) = sync::wait_for_exec(&pair.parent) {
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
-        return Err(e);
+    match sync::wait_for_exec(&pair.parent) {
+        Ok(master) => Ok((spawned, master)),
+        Err(e) => {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
+            Err(e)
+        }
     }
-    Ok(spawned)
 }

@@ -38,6 +38,9 @@ pub struct InitSpec {
     /// Unshare a cgroup namespace once inside the cgroup (`--cgroupns private`).
     pub cgroupns_private: bool,
     pub ulimits: Vec<Ulimit>,
+    /// `-t`: make a pty in the container's devpts, of this size, and send its master home on
+    /// this sync socket.
+    pub tty: Option<(RawFd, Option<(u16, u16)>)>,
 }
 
 fn wait_parent(fd: RawFd) -> Result<(), ChildError> {
@@ -98,6 +101,16 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         // Only now: a cgroup namespace is rooted at the cgroup its creator is in.
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| ChildError::os(Stage::Setup, "unshare(CLONE_NEWCGROUP)", e))?;
+    }
+    if let Some((sync_fd, size)) = spec.tty {
+        let master = super::pty::open_in_container()?;
+        if let Some((rows, cols)) = size {
+            super::pty::set_window_size(std::os::fd::AsFd::as_fd(&master), rows, cols);
+        }
+        // SAFETY: the sync socket stays open for the child's whole life; we only borrow it.
+        let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(sync_fd) };
+        super::pty::send_fd(&sock, &master)
+            .map_err(|e| ChildError::io(Stage::Setup, "sending the pty to the monitor", &e))?;
     }
     super::rlimits::apply(&spec.ulimits)?;
     if spec.init {

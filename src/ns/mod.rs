@@ -7,6 +7,7 @@ pub mod idmap;
 pub mod init;
 pub mod initproc;
 pub mod process;
+pub mod pty;
 pub mod rlimits;
 pub mod spawn;
 pub mod sync;

@@ -108,13 +108,16 @@ pub fn send_error(fd: &impl AsFd, err: &ChildError) {
     let _ = send(fd.as_fd().as_raw_fd(), &frame, MsgFlags::MSG_NOSIGNAL);
 }
 
-/// Parent side: wait until the child execs (EOF: Ok) or reports an error.
-pub fn wait_for_exec(fd: &impl AsFd) -> Result<(), ChildError> {
+/// Parent side: wait until the child execs (EOF: Ok) or reports an error. A `-t` child sends
+/// its pty master on the way; it is returned with the success.
+pub fn wait_for_exec(fd: &impl AsFd) -> Result<Option<OwnedFd>, ChildError> {
     let mut buf = [0u8; 4096];
+    let mut passed = None;
     loop {
-        match recv(fd.as_fd().as_raw_fd(), &mut buf, MsgFlags::empty()) {
-            Ok(0) => return Ok(()),
-            Ok(n) if n >= 6 && buf[0] == TAG_ERROR => {
+        match super::pty::recv_frame(fd, &mut buf) {
+            Ok((0, _)) => return Ok(passed),
+            Ok((1, Some(master))) if buf[0] == super::pty::TAG_PTY => passed = Some(master),
+            Ok((n, _)) if n >= 6 && buf[0] == TAG_ERROR => {
                 let errno = i32::from_le_bytes([buf[2], buf[3], buf[4], buf[5]]);
                 return Err(ChildError {
                     stage: Stage::from_u8(buf[1]),
@@ -195,7 +198,7 @@ mod tests {
         assert_eq!(err.exit_code(), 127);
         assert_eq!(err.message, "exec: \"x\": not found");
         drop(p.child);
-        assert!(wait_for_exec(&p.parent).is_ok());
+        assert!(wait_for_exec(&p.parent).is_ok_and(|fd| fd.is_none()));
     }
 
     #[test]
