@@ -34,6 +34,9 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
     let host_env = |k: &str| std::env::var(k).ok();
     let mut env = record.config.env.clone();
     env.push(format!("HOSTNAME={}", record.config.hostname));
+    if req.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
     for e in &req.env {
         if let Some(kv) = parse_env(e, &host_env)? {
             let key = kv.split('=').next().unwrap_or("").to_string();

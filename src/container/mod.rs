@@ -212,6 +212,8 @@ impl Ctx {
         }
         self.release_cgroup(&fresh);
         fresh.state.cgroup.clear();
+        // The dead monitor's attach socket, if it served one.
+        let _ = std::fs::remove_file(crate::attach::socket_path(&self.paths.runroot, &fresh.id));
         fresh.state.status = Status::Exited;
         fresh.state.exit_code = exit_code;
         fresh.state.error = reason.to_string();

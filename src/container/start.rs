@@ -444,6 +444,10 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.push(format!("HOSTNAME={}", record.config.hostname));
     }
+    if record.config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        // docker gives a container with a tty TERM=xterm.
+        env.push("TERM=xterm".into());
+    }
     Ok(InitSpec {
         mountpoint,
         lower,
