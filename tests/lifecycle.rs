@@ -60,7 +60,8 @@ fn bad_input_is_one_line_exit_125_and_leaves_nothing() {
     }
     let env = Env::root();
     env.fails(
-        &["run", "--rm", "no-such-image", "true"],
+        // --pull=never: tests never reach out to Docker Hub.
+        &["run", "--rm", "--pull=never", "no-such-image", "true"],
         125,
         "No such image: no-such-image",
     );

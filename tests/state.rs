@@ -291,7 +291,11 @@ fn images_import_rmi_refuses_in_use() {
         .expect("overlay")
         .count();
     assert_eq!(layers, 0, "layers of a removed image are deleted");
-    env.fails(&["run", "--rm", "busybox", "true"], 125, "No such image");
+    env.fails(
+        &["run", "--rm", "--pull=never", "busybox", "true"],
+        125,
+        "No such image",
+    );
     env.fails(&["import", "/no/such.tar"], 125, "/no/such.tar");
     let garbage = env.dir.path().join("garbage.tar");
     std::fs::write(&garbage, b"this is not a tarball at all").expect("write");

@@ -107,6 +107,24 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
         check_tty(a.tty, attach_stdin)?;
     }
     let keys = detach_keys(a.detach_keys.as_deref())?;
+    match a.pull.as_str() {
+        "always" => super::registry::pull_image(ctx, &a.image, false, None, true)?,
+        "missing" => {
+            if matches!(
+                ctx.images.lookup(&a.image),
+                Err(crate::image::ImageError::NoSuchImage(_))
+            ) {
+                eprintln!("Unable to find image '{}' locally", a.image);
+                super::registry::pull_image(ctx, &a.image, false, None, true)?;
+            }
+        }
+        "never" => {}
+        other => {
+            return Err(CliError::Usage(format!(
+                "invalid --pull {other:?}: expected missing, always or never"
+            )));
+        }
+    }
     let mut env_files = Vec::new();
     for path in &a.env_file {
         let contents = std::fs::read_to_string(path)

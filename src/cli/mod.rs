@@ -4,6 +4,7 @@
 pub mod containers;
 pub mod format;
 pub mod images;
+pub mod registry;
 pub mod resources;
 pub mod volumes;
 
@@ -66,6 +67,16 @@ pub enum Command {
     Images(ImagesArgs),
     /// Remove images
     Rmi(RmiArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Give an image another name
+    Tag(TagArgs),
     /// Change the resource limits of containers
     Update(UpdateArgs),
     /// Manage volumes
@@ -168,6 +179,9 @@ pub struct RunArgs {
     /// Mount a tmpfs: DEST[:OPTIONS]
     #[arg(long = "tmpfs", value_name = "DST[:OPTS]")]
     pub tmpfs: Vec<String>,
+    /// Pull the image: missing (default), always or never
+    #[arg(long = "pull", value_name = "POLICY", default_value = "missing")]
+    pub pull: String,
     /// User namespace: host (default) or keep-id (rootless: your uid is the same inside)
     #[arg(long = "userns", value_name = "MODE")]
     pub userns: Option<String>,
@@ -271,6 +285,69 @@ pub struct CpArgs {
     pub quiet: bool,
     pub source: String,
     pub destination: String,
+}
+
+fn parse_bool_flag(s: &str) -> Result<bool, String> {
+    match s {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(format!("expected true or false, not {s:?}")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Print nothing but errors
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Platform to pull from a multi-platform image (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Verify TLS certificates (default true; plain http is tried for localhost)
+    #[arg(long = "tls-verify", value_parser = parse_bool_flag, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: bool,
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Print nothing but errors
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Verify TLS certificates (default true)
+    #[arg(long = "tls-verify", value_parser = parse_bool_flag, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: bool,
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Password (visible to other users in the process list: prefer --password-stdin)
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    /// Read the password from stdin
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// Verify TLS certificates (default true)
+    #[arg(long = "tls-verify", value_parser = parse_bool_flag, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: bool,
+    /// Registry (default docker.io)
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Registry (default docker.io)
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    pub source: String,
+    pub target: String,
 }
 
 /// Resource limits, shared by run/create and update (docker's names and units).
@@ -619,6 +696,11 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Import(a) => images::import(ctx, a),
         Command::Images(a) => images::images(ctx, a),
         Command::Rmi(a) => images::rmi(ctx, a),
+        Command::Pull(a) => registry::pull(ctx, a),
+        Command::Push(a) => registry::push(ctx, a),
+        Command::Login(a) => registry::login(ctx, a),
+        Command::Logout(a) => registry::logout(ctx, a),
+        Command::Tag(a) => registry::tag(ctx, a),
         Command::Update(a) => resources::update(ctx, a),
         Command::Volume(c) => volumes::volume(ctx, c),
         Command::Cp(a) => volumes::cp(ctx, a),

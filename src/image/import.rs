@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::{
     Descriptor, HistoryEntry, ImageConfig, MEDIA_CONFIG, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR,
-    MEDIA_MANIFEST, Manifest, RootFs, RunConfig, host_arch,
+    MEDIA_LAYER_ZSTD, MEDIA_MANIFEST, Manifest, RootFs, RunConfig, host_arch,
 };
 use super::store::{ImageRecord, ImageStore};
 use super::unpack::{WhiteoutStyle, unpack_layer};
@@ -73,15 +73,6 @@ fn import_into<R: Read>(
         count: 0,
     };
     let mut buffered = BufReader::with_capacity(256 * 1024, outer);
-    let magic = buffered.fill_buf().map_err(io_err(&blob_tmp))?;
-    let gzipped = magic.starts_with(&[0x1f, 0x8b]);
-    if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(ImageError::Unpack {
-            entry: "<archive>".into(),
-            reason: "zstd-compressed tarballs are not supported by import yet; decompress it first"
-                .into(),
-        });
-    }
     let diff_dir = work.join("diff");
     std::fs::create_dir(&diff_dir).map_err(io_err(&diff_dir))?;
     let style = if store.paths().rootless {
@@ -89,23 +80,7 @@ fn import_into<R: Read>(
     } else {
         WhiteoutStyle::Trusted
     };
-    let (stats, diff_id) = {
-        let decoded: Box<dyn Read + '_> = if gzipped {
-            Box::new(flate2::read::GzDecoder::new(&mut buffered))
-        } else {
-            Box::new(&mut buffered)
-        };
-        let mut inner = HashTee::<_, std::io::Sink> {
-            inner: decoded,
-            hasher: Sha256::new(),
-            copy: None,
-            count: 0,
-        };
-        let stats = unpack_layer(&mut inner, &diff_dir, style)?;
-        // Hash the tar's trailing padding too: the diff id is the digest of the whole stream.
-        std::io::copy(&mut inner, &mut std::io::sink()).map_err(io_err(&blob_tmp))?;
-        (stats, digest_of(inner.hasher))
-    };
+    let (stats, diff_id, compression) = unpack_stream(&mut buffered, &diff_dir, style)?;
     if stats.entries == 0 {
         return Err(ImageError::Unpack {
             entry: "<archive>".into(),
@@ -172,10 +147,10 @@ fn import_into<R: Read>(
             size: config_bytes.len() as u64,
         },
         layers: vec![Descriptor {
-            media_type: if gzipped {
-                MEDIA_LAYER_GZIP
-            } else {
-                MEDIA_LAYER_TAR
+            media_type: match compression {
+                Compression::Gzip => MEDIA_LAYER_GZIP,
+                Compression::Zstd => MEDIA_LAYER_ZSTD,
+                Compression::None => MEDIA_LAYER_TAR,
             }
             .into(),
             digest: blob_digest,
@@ -194,7 +169,64 @@ fn import_into<R: Read>(
         added: now,
         size: stats.bytes,
         layers: vec![diff_id],
+        digests: Vec::new(),
     })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Unpack a layer stream (gzip, zstd or plain tar, told by its first bytes) into `diff_dir`;
+/// returns what was unpacked, the diff id (digest of the uncompressed tar) and the
+/// compression found.
+pub(super) fn unpack_stream<R: BufRead>(
+    input: &mut R,
+    diff_dir: &std::path::Path,
+    style: WhiteoutStyle,
+) -> Result<(super::unpack::UnpackStats, String, Compression), ImageError> {
+    let fail = |e: std::io::Error| ImageError::Unpack {
+        entry: "<archive>".into(),
+        reason: e.to_string(),
+    };
+    let magic = input.fill_buf().map_err(fail)?;
+    let compression = if magic.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    };
+    let (stats, diff_id) = {
+        let decoded: Box<dyn Read + '_> = match compression {
+            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut *input)),
+            Compression::Zstd => Box::new(
+                ruzstd::decoding::StreamingDecoder::new(&mut *input).map_err(|e| {
+                    ImageError::Unpack {
+                        entry: "<archive>".into(),
+                        reason: format!("zstd: {e}"),
+                    }
+                })?,
+            ),
+            Compression::None => Box::new(&mut *input),
+        };
+        let mut inner = HashTee::<_, std::io::Sink> {
+            inner: decoded,
+            hasher: Sha256::new(),
+            copy: None,
+            count: 0,
+        };
+        let stats = unpack_layer(&mut inner, diff_dir, style)?;
+        // Hash the tar's trailing padding too: the diff id is the digest of the whole stream.
+        std::io::copy(&mut inner, &mut std::io::sink()).map_err(fail)?;
+        (stats, digest_of(inner.hasher))
+    };
+    // And read the rest of the outer stream (compressed trailers) through.
+    std::io::copy(input, &mut std::io::sink()).map_err(fail)?;
+    Ok((stats, diff_id, compression))
 }
 
 /// Apply Dockerfile instructions given with `--change` to an image config.

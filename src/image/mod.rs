@@ -1,8 +1,12 @@
 //! Images: references, the content-addressed store, layer unpacking, and tarball import.
 
+pub mod auth;
 pub mod config;
 pub mod import;
+pub mod pull;
+pub mod push;
 pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod unpack;
 
@@ -38,6 +42,8 @@ pub enum ImageError {
     Unpack { entry: String, reason: String },
     #[error("invalid --change {0:?}: {1}")]
     Change(String, String),
+    #[error("{0}")]
+    Registry(String),
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ImageError + '_ {

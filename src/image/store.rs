@@ -28,6 +28,9 @@ pub struct ImageRecord {
     pub size: u64,
     /// Layer diff ids, lowest first (a copy of the config's, so `run` reads one file less).
     pub layers: Vec<String>,
+    /// `registry/repo@sha256:...` it was pulled or pushed as (docker's RepoDigests).
+    #[serde(default)]
+    pub digests: Vec<String>,
 }
 
 impl ImageRecord {
@@ -178,6 +181,19 @@ impl ImageStore {
         Ok(digest)
     }
 
+    /// Remember a `repo@digest` name for an image (RepoDigests).
+    pub fn add_digest(&self, id: &str, digest_name: &str) -> Result<(), ImageError> {
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        if let Some(img) = index.images.iter_mut().find(|i| i.id == id)
+            && !img.digests.iter().any(|d| d == digest_name)
+        {
+            img.digests.push(digest_name.to_string());
+            write_json(&self.paths.images_file(), &index)?;
+        }
+        Ok(())
+    }
+
     /// Register an image and give it `names`, taking each name away from any other image
     /// (which then becomes dangling, as in docker).
     pub fn register(&self, mut record: ImageRecord) -> Result<ImageRecord, ImageError> {
@@ -324,7 +340,10 @@ fn display_name(canonical: &str) -> String {
 fn find<'a>(images: &'a [ImageRecord], query: &str) -> Option<&'a ImageRecord> {
     if let Ok(r) = Reference::parse(query) {
         let canon = r.canonical();
-        if let Some(i) = images.iter().find(|i| i.names.contains(&canon)) {
+        if let Some(i) = images
+            .iter()
+            .find(|i| i.names.contains(&canon) || i.digests.contains(&canon))
+        {
             return Some(i);
         }
     }
@@ -353,6 +372,7 @@ mod tests {
             added: String::new(),
             size: 0,
             layers: vec![],
+            digests: vec![],
         }
     }
 
