@@ -109,19 +109,26 @@ impl Client {
             creds: creds.clone(),
             auth: Mutex::new(None),
         };
-        match https.ping() {
+        let https_err = match https.ping() {
             Ok(()) => return Ok(https),
             Err(e) if !(ep.is_local() || ep.insecure) => return Err(e),
-            Err(_) => {}
-        }
+            Err(e) => e,
+        };
         let http = Client {
             agent: agent(&host, true),
             base: format!("http://{host}"),
             creds,
             auth: Mutex::new(None),
         };
-        http.ping()?;
-        Ok(http)
+        match http.ping() {
+            Ok(()) => Ok(http),
+            // Both failed: the https error is the one that says why (a certificate, say).
+            Err(ImageError::Registry(plain)) => Err(ImageError::Registry(format!(
+                "{https_err} (and over plain http: {})",
+                plain.split_once(": ").map_or(plain.as_str(), |(_, m)| m)
+            ))),
+            Err(e) => Err(e),
+        }
     }
 
     fn host(&self) -> &str {

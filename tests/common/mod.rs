@@ -293,3 +293,171 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A throwaway docker-registry (Debian's distribution server) on 127.0.0.1, optionally with
+/// htpasswd Basic auth and a self-signed TLS certificate. Killed and removed on drop.
+pub struct Registry {
+    pub host: String,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+    /// /etc/containers/certs.d/<host> written for this registry (TLS only).
+    certs_dir: Option<PathBuf>,
+}
+
+pub const REGISTRY_USER: &str = "tester";
+pub const REGISTRY_PASSWORD: &str = "s3cret-pw";
+
+impl Registry {
+    pub fn start(with_auth: bool, with_tls: bool) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("skiff-registry-")
+            .tempdir_in("/var/tmp")
+            .expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            dir.path().display()
+        );
+        let mut certs_dir = None;
+        if with_tls {
+            // A CA of the test's own, and the registry's certificate signed by it (webpki
+            // refuses a self-signed CA certificate as a server's own).
+            let p = |n: &str| dir.path().join(n);
+            let (ca, ca_key, crt, key, csr, ext) = (
+                p("ca.crt"),
+                p("ca.key"),
+                p("tls.crt"),
+                p("tls.key"),
+                p("tls.csr"),
+                p("ext.cnf"),
+            );
+            std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\n").expect("ext");
+            let openssl = |args: &[&std::ffi::OsStr]| {
+                run_ok(Command::new("openssl").args(args).stderr(Stdio::null()));
+            };
+            let s = |x: &str| std::ffi::OsString::from(x);
+            openssl(&[
+                &s("req"),
+                &s("-x509"),
+                &s("-newkey"),
+                &s("rsa:2048"),
+                &s("-nodes"),
+                &s("-days"),
+                &s("2"),
+                &s("-subj"),
+                &s("/CN=skiff-test-ca"),
+                &s("-keyout"),
+                ca_key.as_os_str(),
+                &s("-out"),
+                ca.as_os_str(),
+            ]);
+            openssl(&[
+                &s("req"),
+                &s("-newkey"),
+                &s("rsa:2048"),
+                &s("-nodes"),
+                &s("-subj"),
+                &s("/CN=127.0.0.1"),
+                &s("-keyout"),
+                key.as_os_str(),
+                &s("-out"),
+                csr.as_os_str(),
+            ]);
+            openssl(&[
+                &s("x509"),
+                &s("-req"),
+                &s("-days"),
+                &s("2"),
+                &s("-CAcreateserial"),
+                &s("-in"),
+                csr.as_os_str(),
+                &s("-CA"),
+                ca.as_os_str(),
+                &s("-CAkey"),
+                ca_key.as_os_str(),
+                &s("-out"),
+                crt.as_os_str(),
+                &s("-extfile"),
+                ext.as_os_str(),
+            ]);
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                crt.display(),
+                key.display()
+            ));
+            let cd = PathBuf::from("/etc/containers/certs.d").join(&host);
+            std::fs::create_dir_all(&cd).expect("certs.d");
+            std::fs::copy(dir.path().join("ca.crt"), cd.join("ca.crt")).expect("ca.crt");
+            certs_dir = Some(cd);
+        }
+        if with_auth {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", REGISTRY_USER, REGISTRY_PASSWORD])
+                .output()
+                .expect("htpasswd (apt-get install apache2-utils)");
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).expect("htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}/htpasswd\n",
+                dir.path().display()
+            ));
+        }
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(&cfg, config).expect("config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (apt-get install docker-registry)");
+        let reg = Registry {
+            host,
+            dir,
+            child,
+            certs_dir,
+        };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&reg.host).is_ok() {
+                return reg;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("docker-registry did not start on {}", reg.host);
+    }
+
+    /// Where the registry keeps a blob's bytes (to corrupt it in a test).
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(d) = &self.certs_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+pub fn have_registry() -> bool {
+    let ok = Command::new("docker-registry")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("SKIP: docker-registry is not installed (apt-get install docker-registry)");
+    }
+    ok
+}
