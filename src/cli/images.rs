@@ -52,8 +52,24 @@ pub fn images(ctx: &Ctx, a: ImagesArgs) -> Result<i32, CliError> {
         .as_deref()
         .map(|r| Reference::parse(r).map(|r| r.canonical()))
         .transpose()?;
+    let mut dangling: Option<bool> = None;
+    let mut patterns = Vec::new();
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some(("dangling", v @ ("true" | "false"))) => dangling = Some(v == "true"),
+            Some(("reference", p)) => patterns.push(p.to_string()),
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "invalid filter {f:?}: expected dangling=true|false or reference=PATTERN"
+                )));
+            }
+        }
+    }
     let mut rows = Vec::new();
     for img in &list {
+        if dangling.is_some_and(|d| d != img.names.is_empty()) {
+            continue;
+        }
         let created = ctx
             .images
             .config(img)
@@ -75,11 +91,24 @@ pub fn images(ctx: &Ctx, a: ImagesArgs) -> Result<i32, CliError> {
             {
                 continue;
             }
+            let shown = format!("{repo}:{tag}");
+            if !patterns.is_empty() && !patterns.iter().any(|p| glob(p, &shown) || glob(p, &repo)) {
+                continue;
+            }
+            let digest = img
+                .digests
+                .iter()
+                .find(|d| {
+                    d.split('@').next().map(crate::image::reference::familiar) == Some(repo.clone())
+                })
+                .and_then(|d| d.split('@').nth(1))
+                .unwrap_or("<none>")
+                .to_string();
             rows.push(json!({
                 "Repository": repo,
                 "Tag": tag,
                 "ID": id,
-                "Digest": "<none>",
+                "Digest": digest,
                 "CreatedSince": format!("{} ago", human_duration(seconds_since(&created))),
                 "CreatedAt": created,
                 "Size": human_size(img.size),
@@ -106,7 +135,94 @@ pub fn images(ctx: &Ctx, a: ImagesArgs) -> Result<i32, CliError> {
         "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
         "Containers": "CONTAINERS",
     });
-    print_rows(a.format.as_deref().unwrap_or(IMAGES_TABLE), &header, &rows)?;
+    let table = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        IMAGES_TABLE
+    };
+    print_rows(a.format.as_deref().unwrap_or(table), &header, &rows)?;
+    Ok(0)
+}
+
+/// `*` matches any run of characters (docker's reference filter, path.Match-like).
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(after) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=after.len()).any(|i| after.is_char_boundary(i) && glob(rest, &after[i..]))
+        }
+    }
+}
+
+pub fn history(ctx: &Ctx, a: super::HistoryArgs) -> Result<i32, CliError> {
+    let img = ctx.images.lookup(&a.image)?;
+    let cfg = ctx.images.config(&img)?;
+    let id = if a.no_trunc {
+        img.id.clone()
+    } else {
+        img.short_id().to_string()
+    };
+    if a.quiet {
+        println!("{id}");
+        return Ok(0);
+    }
+    let mut lines = vec!["IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT".to_string()];
+    let mut layer = img.layers.len();
+    let n = cfg.history.len();
+    for (i, h) in cfg.history.iter().enumerate().rev() {
+        let size = if h.empty_layer || layer == 0 {
+            0
+        } else {
+            layer -= 1;
+            crate::container::volumes::tree_size(&ctx.images.layer_dir(&img.layers[layer]))
+        };
+        let created = h
+            .created
+            .as_deref()
+            .map(|c| format!("{} ago", human_duration(seconds_since(c))))
+            .unwrap_or_default();
+        let mut by = h.created_by.clone().unwrap_or_default();
+        if !a.no_trunc && by.chars().count() > 45 {
+            by = by.chars().take(44).collect::<String>() + "…";
+        }
+        lines.push(format!(
+            "{}\t{created}\t{by}\t{}\t{}",
+            if i + 1 == n { id.as_str() } else { "<missing>" },
+            human_size(size),
+            h.comment.clone().unwrap_or_default()
+        ));
+    }
+    print!("{}", super::format::tabulate(&lines));
+    Ok(0)
+}
+
+pub fn prune(ctx: &Ctx, a: super::ImagePruneArgs) -> Result<i32, CliError> {
+    let containers = ctx.all()?;
+    let mut out = Vec::new();
+    let mut reclaimed = 0;
+    for img in ctx.images.list()? {
+        let used = containers.iter().any(|c| c.image_id == img.id);
+        if used || (!a.all && !img.names.is_empty()) {
+            continue;
+        }
+        let none = |_: &str| None;
+        if let Ok(lines) = ctx.images.remove(&img.id, true, &none) {
+            reclaimed += img.size;
+            out.extend(lines);
+        }
+    }
+    let keep: Vec<String> = containers
+        .iter()
+        .flat_map(|c| c.config.layers.clone())
+        .collect();
+    ctx.images.collect_garbage(&keep)?;
+    if !out.is_empty() {
+        println!("Deleted Images:\n{}\n", out.join("\n"));
+    }
+    println!("Total reclaimed space: {}", human_size(reclaimed));
     Ok(0)
 }
 

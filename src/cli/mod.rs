@@ -77,6 +77,11 @@ pub enum Command {
     Logout(LogoutArgs),
     /// Give an image another name
     Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Manage images (ls, inspect, rm, prune, history, tag, pull, push, import)
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Change the resource limits of containers
     Update(UpdateArgs),
     /// Manage volumes
@@ -193,6 +198,39 @@ pub struct RunArgs {
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Show images in detail
+    Inspect(ImageInspectArgs),
+    /// Remove images
+    #[command(alias = "remove")]
+    Rm(RmiArgs),
+    /// Remove dangling images (all unused with -a)
+    Prune(ImagePruneArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Give an image another name
+    Tag(TagArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Turn a root filesystem tarball into an image
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageInspectArgs {
+    /// Go template to apply to each image
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -635,8 +673,35 @@ pub struct ImagesArgs {
     /// Go template, "table TEMPLATE" or "json"
     #[arg(long)]
     pub format: Option<String>,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter: dangling=true|false, reference=PATTERN (with * wildcards)
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
     /// Only images matching this name
     pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Remove all images no container uses, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not ask for confirmation (skiff never asks)
+    #[arg(short = 'f', long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -701,6 +766,26 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Login(a) => registry::login(ctx, a),
         Command::Logout(a) => registry::logout(ctx, a),
         Command::Tag(a) => registry::tag(ctx, a),
+        Command::History(a) => images::history(ctx, a),
+        Command::Image(c) => match c {
+            ImageCommand::Ls(a) => images::images(ctx, a),
+            ImageCommand::Inspect(a) => images::inspect(
+                ctx,
+                InspectArgs {
+                    format: a.format,
+                    kind: Some("image".into()),
+                    size: false,
+                    names: a.names,
+                },
+            ),
+            ImageCommand::Rm(a) => images::rmi(ctx, a),
+            ImageCommand::Prune(a) => images::prune(ctx, a),
+            ImageCommand::History(a) => images::history(ctx, a),
+            ImageCommand::Tag(a) => registry::tag(ctx, a),
+            ImageCommand::Pull(a) => registry::pull(ctx, a),
+            ImageCommand::Push(a) => registry::push(ctx, a),
+            ImageCommand::Import(a) => images::import(ctx, a),
+        },
         Command::Update(a) => resources::update(ctx, a),
         Command::Volume(c) => volumes::volume(ctx, c),
         Command::Cp(a) => volumes::cp(ctx, a),

@@ -249,18 +249,6 @@ fn rm(ctx: &Ctx, a: VolumeRmArgs) -> Result<i32, CliError> {
     })
 }
 
-fn dir_size(p: &std::path::Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(p)
-        .map(|d| d.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
-}
-
 fn prune(ctx: &Ctx, a: VolumePruneArgs) -> Result<i32, CliError> {
     let used = used_volumes(ctx)?;
     let mut removed = Vec::new();
@@ -287,7 +275,7 @@ fn prune(ctx: &Ctx, a: VolumePruneArgs) -> Result<i32, CliError> {
                 continue 'volumes;
             }
         }
-        let size = dir_size(&ctx.volumes.data_dir(&v.name));
+        let size = crate::container::volumes::tree_size(&ctx.volumes.data_dir(&v.name));
         if ctx.volumes.remove(&v.name).is_ok() {
             reclaimed += size;
             removed.push(v.name);

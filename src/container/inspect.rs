@@ -279,7 +279,7 @@ pub fn image(img: &ImageRecord, config: &ImageConfig) -> Value {
     json!({
         "Id": img.id,
         "RepoTags": repo_tags,
-        "RepoDigests": [],
+        "RepoDigests": img.digests.iter().map(|d| familiar(d)).collect::<Vec<_>>(),
         "Parent": "",
         "Comment": config.history.first().and_then(|h| h.comment.clone()).unwrap_or_default(),
         "Created": config.created.clone().unwrap_or_else(|| ZERO_TIME.into()),

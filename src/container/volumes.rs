@@ -232,3 +232,16 @@ pub fn copy_up_at_create(ctx: &Ctx, record: &ContainerRecord) -> Result<(), Cont
         Ok(())
     })
 }
+
+/// Bytes of the files under `p` (symlinks not followed).
+pub fn tree_size(p: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(p)
+        .map(|d| d.flatten().map(|e| tree_size(&e.path())).sum())
+        .unwrap_or(0)
+}

@@ -238,15 +238,7 @@ fn short(digest: &str) -> &str {
 }
 
 fn dir_size(p: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(p)
-        .map(|d| d.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
+    crate::container::volumes::tree_size(p)
 }
 
 /// Download one layer to scratch (hashing as it streams), verify it, unpack it (checking the
