@@ -323,3 +323,46 @@ fn corrupt_blob_is_refused_and_leaves_nothing() {
         .count();
     assert_eq!(layers, 1, "only busybox's layer");
 }
+
+#[test]
+fn save_load_round_trips_both_formats() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    for format in ["docker-archive", "oci-archive"] {
+        let file = env.dir.path().join(format!("{format}.tar"));
+        env.ok(&[
+            "save",
+            "--format",
+            format,
+            "-o",
+            file.to_str().expect("utf8"),
+            "busybox",
+        ]);
+        let other = Env::root();
+        other.ok(&["rmi", "busybox"]);
+        assert_eq!(
+            other.ok(&["load", "-i", file.to_str().expect("utf8")]),
+            "Loaded image: busybox:latest"
+        );
+        assert_eq!(
+            other.ok(&["run", "--rm", "busybox", "echo", format]),
+            format
+        );
+        assert_eq!(
+            other.ok(&["inspect", "-f", "{{.Id}}", "busybox"]),
+            env.ok(&["inspect", "-f", "{{.Id}}", "busybox"])
+        );
+    }
+    // A corrupt tarball: one line, exit 125, nothing added.
+    let junk = env.dir.path().join("junk.tar");
+    std::fs::write(&junk, b"not a tar at all").expect("junk");
+    let before = image_count(&env);
+    env.fails(
+        &["load", "-i", junk.to_str().expect("utf8")],
+        125,
+        "invalid archive",
+    );
+    assert_eq!(image_count(&env), before);
+}

@@ -308,3 +308,51 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32, CliError> {
     }
     Err(CliError::Reported(125))
 }
+
+pub fn save(ctx: &Ctx, a: super::SaveArgs) -> Result<i32, CliError> {
+    use std::io::IsTerminal;
+    let format = crate::image::archive::Format::parse(&a.format)?;
+    let mut list = Vec::new();
+    for name in &a.images {
+        let img = ctx.images.lookup(name)?;
+        let tag = Reference::parse(name)
+            .ok()
+            .map(|r| r.canonical())
+            .filter(|c| img.names.contains(c));
+        list.push((img, tag.into_iter().collect()));
+    }
+    match &a.output {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .map_err(|e| CliError::Usage(format!("creating {}: {e}", p.display())))?;
+            crate::image::archive::save(&ctx.images, &list, format, std::io::BufWriter::new(f))?;
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                return Err(CliError::Usage(
+                    "refusing to write an archive to a terminal: use -o FILE or redirect stdout"
+                        .into(),
+                ));
+            }
+            crate::image::archive::save(&ctx.images, &list, format, std::io::stdout().lock())?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn load(ctx: &Ctx, a: super::LoadArgs) -> Result<i32, CliError> {
+    let input: Box<dyn Read> = match &a.input {
+        Some(p) => Box::new(
+            std::fs::File::open(p)
+                .map_err(|e| CliError::Usage(format!("open {}: {e}", p.display())))?,
+        ),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let lines = crate::image::archive::load(&ctx.images, input)?;
+    if !a.quiet {
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    Ok(0)
+}

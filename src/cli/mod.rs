@@ -79,6 +79,10 @@ pub enum Command {
     Tag(TagArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Write images to a tar archive (docker-archive or oci-archive)
+    Save(SaveArgs),
+    /// Load images from a tar archive
+    Load(LoadArgs),
     /// Manage images (ls, inspect, rm, prune, history, tag, pull, push, import)
     #[command(subcommand)]
     Image(ImageCommand),
@@ -684,6 +688,28 @@ pub struct ImagesArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to this file instead of stdout
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// docker-archive (default) or oci-archive
+    #[arg(long, default_value = "docker-archive")]
+    pub format: String,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from this file instead of stdin
+    #[arg(short = 'i', long)]
+    pub input: Option<PathBuf>,
+    /// Print nothing
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Do not truncate output
     #[arg(long = "no-trunc")]
@@ -767,6 +793,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Logout(a) => registry::logout(ctx, a),
         Command::Tag(a) => registry::tag(ctx, a),
         Command::History(a) => images::history(ctx, a),
+        Command::Save(a) => images::save(ctx, a),
+        Command::Load(a) => images::load(ctx, a),
         Command::Image(c) => match c {
             ImageCommand::Ls(a) => images::images(ctx, a),
             ImageCommand::Inspect(a) => images::inspect(

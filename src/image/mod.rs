@@ -1,5 +1,6 @@
 //! Images: references, the content-addressed store, layer unpacking, and tarball import.
 
+pub mod archive;
 pub mod auth;
 pub mod config;
 pub mod import;
