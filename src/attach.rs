@@ -301,8 +301,8 @@ fn relay(
             inbuf.extend_from_slice(&buf[..n]);
             for (kind, payload) in parse_frames(&mut inbuf) {
                 match kind {
-                    STDOUT => write_out(1, &payload),
-                    STDERR => write_out(2, &payload),
+                    STDOUT => crate::monitor::write_all_fd(1, &payload),
+                    STDERR => crate::monitor::write_all_fd(2, &payload),
                     EXIT if payload.len() == 4 => {
                         return Ok(Ended::Exited(i32::from_le_bytes([
                             payload[0], payload[1], payload[2], payload[3],
@@ -372,18 +372,6 @@ pub fn write_fd(fd: BorrowedFd, mut data: &[u8]) -> nix::Result<()> {
     Ok(())
 }
 
-fn write_out(fd: i32, mut data: &[u8]) {
-    // SAFETY: fds 1 and 2 stay open for the life of the process.
-    let out = unsafe { BorrowedFd::borrow_raw(fd) };
-    while !data.is_empty() {
-        match nix::unistd::write(out, data) {
-            Ok(n) => data = &data[n..],
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return,
-        }
-    }
-}
-
 /// `exec -it`: relay between this terminal and a pty master directly (no monitor), until the
 /// process exits; returns once the master is drained.
 pub fn relay_local_pty(
@@ -444,7 +432,7 @@ pub fn relay_local_pty(
         if ready[0] {
             match nix::unistd::read(master.as_fd(), &mut buf) {
                 Ok(0) | Err(nix::errno::Errno::EIO) => break,
-                Ok(n) => write_out(1, &buf[..n]),
+                Ok(n) => crate::monitor::write_all_fd(1, &buf[..n]),
                 Err(_) => {}
             }
         }

@@ -365,7 +365,7 @@ fn handle_request(inter: &mut Interactive, child: &Spawned, r: crate::attach::Re
     }
 }
 
-fn write_all_fd(fd: i32, mut data: &[u8]) {
+pub fn write_all_fd(fd: i32, mut data: &[u8]) {
     // SAFETY: fds 1 and 2 stay open for the life of the process.
     let out = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     while !data.is_empty() {

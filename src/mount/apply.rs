@@ -94,6 +94,15 @@ fn touch(path: &Path) -> Result<(), ChildError> {
         .map_err(|e| ChildError::io(Stage::Setup, format!("creating {}", path.display()), &e))
 }
 
+/// A directory mountpoint for a directory source, an empty file for anything else.
+fn mountpoint_like(source: &Path, dest: &Path) -> Result<(), ChildError> {
+    if source.is_dir() {
+        mkdir_all(dest)
+    } else {
+        touch(dest)
+    }
+}
+
 fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
     match op {
         MountOp::Fs {
@@ -115,11 +124,7 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             readonly,
         } => {
             let dest = resolve(rootfs, target)?;
-            if source.is_dir() {
-                mkdir_all(&dest)?;
-            } else {
-                touch(&dest)?;
-            }
+            mountpoint_like(source, &dest)?;
             let mut flags = MsFlags::MS_BIND;
             if *recursive {
                 flags |= MsFlags::MS_REC;
@@ -208,11 +213,7 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             propagation,
         } => {
             let dest = resolve(rootfs, target)?;
-            if source.is_dir() {
-                mkdir_all(&dest)?;
-            } else {
-                touch(&dest)?;
-            }
+            mountpoint_like(source, &dest)?;
             mount(
                 Some(source.as_path()),
                 &dest,
