@@ -57,6 +57,16 @@ fn push_rmi_pull_run_round_trip() {
         "{}",
         stderr(&again)
     );
+    // To another repository of the same registry: the layer is mounted, not sent again.
+    let sibling = format!("{}/other/app:1", reg.host);
+    ok(&env, &["tag", &name, &sibling]);
+    let mounted = run(&env, &["push", &sibling]);
+    assert!(mounted.status.success(), "{}", stderr(&mounted));
+    assert!(
+        stderr(&mounted).contains("Mounted from team/app"),
+        "{}",
+        stderr(&mounted)
+    );
 
     // A fresh store pulls it and runs it.
     let other = Env::root();
@@ -365,4 +375,263 @@ fn save_load_round_trips_both_formats() {
         "invalid archive",
     );
     assert_eq!(image_count(&env), before);
+}
+
+/// A one-layer image of `mb` MB that gzip cannot shrink, so its pull takes a while.
+fn import_big_image(env: &Env, name: &str, mb: usize) {
+    let mut data = vec![0u8; mb * 1_000_000];
+    // xorshift: incompressible and quick, with no randomness crate.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let bytes = x.to_le_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+    let mut tar_bytes = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut tar_bytes);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, "big.bin", &data[..]).expect("tar");
+        b.finish().expect("tar");
+    }
+    let mut child = env
+        .cmd(&["import", "-", name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("import");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&tar_bytes)
+        .expect("write");
+    assert!(child.wait().expect("wait").success());
+}
+
+fn scratch_dirs(env: &Env) -> Vec<String> {
+    std::fs::read_dir(env.root.join("tmp"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn killed_pull_leaves_no_image_and_the_next_pull_succeeds() {
+    if !require_root() || !have_registry() {
+        return;
+    }
+    let reg = Registry::start(false, false);
+    let env = Env::root();
+    let name = format!("{}/big/blob:1", reg.host);
+    import_big_image(&env, &name, 64);
+    ok(&env, &["push", &name]);
+
+    let other = Env::root();
+    let mut pull = other
+        .cmd(&["pull", "-q", &name])
+        .env("XDG_RUNTIME_DIR", other.dir.path())
+        .spawn()
+        .expect("pull");
+    // Kill it once its layer is on the way: a scratch dir with some of the blob in it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut midway = false;
+    while std::time::Instant::now() < deadline {
+        let started = scratch_dirs(&other).iter().any(|d| {
+            d.starts_with("pull-")
+                && std::fs::metadata(other.root.join("tmp").join(d).join("blob"))
+                    .is_ok_and(|m| m.len() > 0)
+        });
+        if started {
+            midway = true;
+            break;
+        }
+        if pull.try_wait().expect("try_wait").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let _ = pull.kill();
+    let _ = pull.wait();
+    if midway {
+        assert!(
+            !other
+                .ok(&["images", "--format", "{{.Repository}}"])
+                .contains("big/blob"),
+            "a killed pull registered the image"
+        );
+    }
+    // The next pull sweeps the dead one's scratch, then succeeds.
+    ok(&other, &["pull", "-q", &name]);
+    assert!(
+        scratch_dirs(&other).iter().all(|d| !d.starts_with("pull-")),
+        "scratch left behind: {:?}",
+        scratch_dirs(&other)
+    );
+    let size: u64 = ok(&other, &["image", "inspect", "-f", "{{.Size}}", &name])
+        .parse()
+        .expect("size");
+    assert!(size >= 64_000_000, "size {size}");
+    eprintln!("killed midway: {midway}");
+}
+
+#[test]
+fn export_is_the_merged_tree_without_mounts() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let name = format!("exp-{}", std::process::id());
+    let vol = env.dir.path().join("vol");
+    std::fs::create_dir(&vol).expect("vol");
+    std::fs::write(vol.join("secret"), b"not in the export").expect("write");
+    let bind = format!("{}:/data", vol.display());
+    env.ok(&[
+        "run", "-d", "--name", &name, "-v", &bind, "busybox", "sleep", "60",
+    ]);
+    env.ok(&["exec", &name, "sh", "-c", "echo new > /added && rm /bin/ls"]);
+    let list = |file: &std::path::Path| -> Vec<String> {
+        let mut a = tar::Archive::new(std::fs::File::open(file).expect("open"));
+        a.entries()
+            .expect("entries")
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
+            .collect()
+    };
+    let running = env.dir.path().join("running.tar");
+    env.ok(&["export", "-o", running.to_str().expect("utf8"), &name]);
+    env.ok(&["stop", "-t", "0", &name]);
+    let stopped = env.dir.path().join("stopped.tar");
+    let out = env.cmd(&["export", &name]).output().expect("export");
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(&stopped, &out.stdout).expect("write");
+    for file in [&running, &stopped] {
+        let names = list(file);
+        assert!(names.iter().any(|n| n == "added"), "{names:?}");
+        assert!(names.iter().any(|n| n == "bin/sh"), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n == "bin/ls"),
+            "deleted file exported"
+        );
+        assert!(names.iter().any(|n| n == "data"), "mountpoint missing");
+        assert!(
+            !names.iter().any(|n| n.starts_with("data/")),
+            "volume content exported"
+        );
+        assert!(
+            !names.iter().any(|n| n.starts_with("proc/")),
+            "/proc exported"
+        );
+    }
+    // The export imports back as an image that runs.
+    let img = format!("exported-{}", std::process::id());
+    env.ok(&["import", stopped.to_str().expect("utf8"), &img]);
+    assert_eq!(env.ok(&["run", "--rm", &img, "cat", "/added"]), "new");
+    // Bad input: an unknown container; a failed export leaves no file.
+    let missing = env.dir.path().join("missing.tar");
+    env.fails(
+        &[
+            "export",
+            "-o",
+            missing.to_str().expect("utf8"),
+            "no-such-ctr",
+        ],
+        125,
+        "No such container",
+    );
+    assert!(
+        std::fs::read_dir(env.dir.path())
+            .expect("dir")
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().starts_with("missing.tar"))
+    );
+    env.ok(&["rm", &name]);
+}
+
+#[test]
+fn save_load_round_trips_through_skopeo() {
+    if !require_root() {
+        return;
+    }
+    if std::process::Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: skopeo is not installed (.ci/run installs it)");
+        return;
+    }
+    let env = Env::root();
+    let dir = env.dir.path();
+    let saved = dir.join("saved.tar");
+    env.ok(&["save", "-o", saved.to_str().expect("utf8"), "busybox"]);
+    // skopeo reads skiff's docker-archive and writes an oci-archive, which skiff loads;
+    // then the other way: skiff's oci-archive through skopeo into a docker-archive.
+    let skopeo = |from: String, to: String| {
+        let out = std::process::Command::new("skopeo")
+            .args(["--insecure-policy", "copy", "-q", &from, &to])
+            .output()
+            .expect("skopeo");
+        assert!(
+            out.status.success(),
+            "skopeo copy {from} {to}: {}",
+            stderr(&out)
+        );
+    };
+    let oci = dir.join("via-skopeo-oci.tar");
+    skopeo(
+        format!("docker-archive:{}", saved.display()),
+        format!("oci-archive:{}:busybox:latest", oci.display()),
+    );
+    let other = Env::root();
+    other.ok(&["rmi", "busybox"]);
+    other.ok(&["load", "-i", oci.to_str().expect("utf8")]);
+    assert_eq!(other.ok(&["run", "--rm", "busybox", "echo", "oci"]), "oci");
+
+    let saved_oci = dir.join("saved-oci.tar");
+    env.ok(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        saved_oci.to_str().expect("utf8"),
+        "busybox",
+    ]);
+    let docker = dir.join("via-skopeo-docker.tar");
+    skopeo(
+        // skiff names the image in index.json as podman does: the full reference.
+        format!(
+            "oci-archive:{}:docker.io/library/busybox:latest",
+            saved_oci.display()
+        ),
+        format!("docker-archive:{}:busybox:latest", docker.display()),
+    );
+    let third = Env::root();
+    third.ok(&["rmi", "busybox"]);
+    third.ok(&["load", "-i", docker.to_str().expect("utf8")]);
+    assert_eq!(
+        third.ok(&["run", "--rm", "busybox", "echo", "docker"]),
+        "docker"
+    );
+    // The same image all along: the config digest survives both round trips.
+    let id = env.ok(&["inspect", "-f", "{{.Id}}", "busybox"]);
+    assert_eq!(other.ok(&["inspect", "-f", "{{.Id}}", "busybox"]), id);
+    assert_eq!(third.ok(&["inspect", "-f", "{{.Id}}", "busybox"]), id);
 }

@@ -93,6 +93,8 @@ pub enum Command {
     Volume(VolumeCommand),
     /// Copy files between a container and the host (CONTAINER:PATH or - for a tar stream)
     Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// Show containers' resource usage
     Stats(StatsArgs),
     /// Show the processes of a container
@@ -312,6 +314,14 @@ pub struct VolumePruneArgs {
     /// Filter (label=KEY[=VALUE], label!=...)
     #[arg(long = "filter")]
     pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of stdout
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    pub container: String,
 }
 
 #[derive(Debug, Args)]
@@ -817,6 +827,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Update(a) => resources::update(ctx, a),
         Command::Volume(c) => volumes::volume(ctx, c),
         Command::Cp(a) => volumes::cp(ctx, a),
+        Command::Export(a) => volumes::export(ctx, a),
         Command::Stats(a) => resources::stats(ctx, a),
         Command::Top(a) => resources::top(ctx, a),
     }

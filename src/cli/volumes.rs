@@ -292,3 +292,34 @@ pub fn cp(ctx: &Ctx, a: super::CpArgs) -> Result<i32, CliError> {
     crate::container::copy::cp(ctx, &a.source, &a.destination, a.follow_link, a.archive)?;
     Ok(0)
 }
+
+pub fn export(ctx: &Ctx, a: super::ExportArgs) -> Result<i32, CliError> {
+    use std::io::IsTerminal;
+    let Some(path) = &a.output else {
+        if std::io::stdout().is_terminal() {
+            return Err(CliError::Usage(
+                "refusing to write an archive to a terminal: use -o FILE or redirect stdout".into(),
+            ));
+        }
+        crate::container::export::export(ctx, &a.container, &mut std::io::stdout().lock())?;
+        return Ok(0);
+    };
+    // Written beside the target and renamed, so a failed export leaves no partial file.
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".skiff-{}", std::process::id()));
+    let partial = std::path::PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .map_err(|e| CliError::Usage(format!("creating {}: {e}", path.display())))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = crate::container::export::export(ctx, &a.container, &mut out)
+        .map_err(CliError::from)
+        .and_then(|()| {
+            drop(out);
+            std::fs::rename(&partial, path)
+                .map_err(|e| CliError::Usage(format!("writing {}: {e}", path.display())))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result.map(|()| 0)
+}

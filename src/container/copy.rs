@@ -215,7 +215,7 @@ pub fn cp(
     }
 }
 
-fn pipe() -> Result<(File, File), ContainerError> {
+pub(super) fn pipe() -> Result<(File, File), ContainerError> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| super::io_err("pipe")(e.into()))?;
     Ok((File::from(r), File::from(w)))
@@ -321,13 +321,13 @@ fn from_container(
 }
 
 /// A forked helper inside the container's file view.
-struct Helper {
+pub(super) struct Helper {
     pid: nix::unistd::Pid,
     errors: File,
 }
 
 impl Helper {
-    fn wait(self) -> Result<(), ContainerError> {
+    pub(super) fn wait(self) -> Result<(), ContainerError> {
         let mut message = String::new();
         let mut errors = self.errors;
         let _ = errors.read_to_string(&mut message);
@@ -366,6 +366,26 @@ pub(super) fn with_bare_rootfs(
     };
     let root = mountpoint.clone();
     fork_helper(enter, move || work(&root))?.wait()
+}
+
+/// Run `work` with the container's root filesystem at the path it is given, without its
+/// volumes: a running container's own mount namespace (its root, `/`), or the overlay of a
+/// stopped one mounted privately. For `export`.
+pub(super) fn with_rootfs(
+    ctx: &Ctx,
+    record: &ContainerRecord,
+    work: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<Helper, ContainerError> {
+    if record.state.status == Status::Running {
+        let enter = enter_plan(ctx, record, true)?;
+        return fork_helper(enter, move || work(Path::new("/")));
+    }
+    let enter = enter_plan(ctx, record, false)?;
+    let Enter::Mount { mountpoint, .. } = &enter else {
+        return Err(ContainerError::Invalid("no rootfs to mount".into()));
+    };
+    let root = mountpoint.clone();
+    fork_helper(enter, move || work(&root))
 }
 
 fn fork_helper(

@@ -4,6 +4,7 @@
 pub mod copy;
 pub mod create;
 pub mod exec;
+pub mod export;
 pub mod inspect;
 pub mod list;
 pub mod logs;

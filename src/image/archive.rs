@@ -122,11 +122,7 @@ pub fn save<W: Write>(
         }
         Format::Docker => {
             let mut manifest_json = Vec::new();
-            let scratch = store
-                .paths()
-                .tmp()
-                .join(format!("save-{}", &crate::ids::random_id()[..16]));
-            std::fs::create_dir(&scratch).map_err(io_err(&scratch))?;
+            let scratch = store.scratch_dir("save")?;
             let result = (|| {
                 for (img, tags) in images {
                     let config_name = format!("{}.json", hex(&img.id));
@@ -199,11 +195,7 @@ fn decompress(blob: &Path, out: &Path) -> Result<(), ImageError> {
 
 /// Load every image of an archive; returns what docker prints ("Loaded image: ...").
 pub fn load<R: Read>(store: &ImageStore, input: R) -> Result<Vec<String>, ImageError> {
-    let scratch = store
-        .paths()
-        .tmp()
-        .join(format!("load-{}", &crate::ids::random_id()[..16]));
-    std::fs::create_dir(&scratch).map_err(io_err(&scratch))?;
+    let scratch = store.scratch_dir("load")?;
     let mut added_layers = Vec::new();
     let result = extract_and_load(store, input, &scratch, &mut added_layers);
     let _ = std::fs::remove_dir_all(&scratch);
@@ -404,11 +396,7 @@ fn import_image(
     for (file, diff) in layer_files.iter().zip(&config.rootfs.diff_ids) {
         let layer_dir = store.layer_dir(diff);
         if !layer_dir.is_dir() {
-            let tmp = store
-                .paths()
-                .tmp()
-                .join(format!("loadlayer-{}", &crate::ids::random_id()[..16]));
-            std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+            let tmp = store.scratch_dir("loadlayer")?;
             let f = std::fs::File::open(file).map_err(io_err(file))?;
             let unpacked = unpack_stream(&mut BufReader::new(f), &tmp, style);
             let (_, computed, _) = match unpacked {

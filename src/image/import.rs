@@ -14,11 +14,11 @@ use super::unpack::{WhiteoutStyle, unpack_layer};
 use super::{ImageError, io_err};
 
 /// Reads through, hashing everything and copying it to `copy`.
-struct HashTee<R, W> {
-    inner: R,
-    hasher: Sha256,
-    copy: Option<W>,
-    count: u64,
+pub(super) struct HashTee<R, W> {
+    pub inner: R,
+    pub hasher: Sha256,
+    pub copy: Option<W>,
+    pub count: u64,
 }
 
 impl<R: Read, W: Write> Read for HashTee<R, W> {
@@ -33,7 +33,7 @@ impl<R: Read, W: Write> Read for HashTee<R, W> {
     }
 }
 
-fn digest_of(h: Sha256) -> String {
+pub(super) fn digest_of(h: Sha256) -> String {
     format!("sha256:{}", crate::ids::to_hex(&h.finalize()))
 }
 
@@ -49,9 +49,7 @@ pub fn import<R: Read>(
     source: R,
     opts: ImportOptions,
 ) -> Result<ImageRecord, ImageError> {
-    let tmp_root = store.paths().tmp();
-    let work = tmp_root.join(format!("import-{}", &crate::ids::random_id()[..16]));
-    std::fs::create_dir(&work).map_err(io_err(&work))?;
+    let work = store.scratch_dir("import")?;
     let result = import_into(store, source, opts, &work);
     // Whatever happened, the scratch directory goes: on success its content was renamed away.
     let _ = std::fs::remove_dir_all(&work);

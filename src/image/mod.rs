@@ -4,6 +4,7 @@ pub mod archive;
 pub mod auth;
 pub mod config;
 pub mod import;
+pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod reference;

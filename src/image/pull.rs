@@ -4,13 +4,14 @@
 //! the store. Layers already present are skipped. The image record is written last, so an
 //! interrupted pull leaves no half image (only scratch, removed, or whole layers, reused).
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::config::{ImageConfig, Manifest, host_arch};
-use super::import::unpack_stream;
+use super::import::{HashTee, digest_of, unpack_stream};
+use super::progress::{Progress, Row};
 use super::reference::Reference;
 use super::registry::{Client, Credentials, Endpoint};
 use super::store::{ImageRecord, ImageStore};
@@ -32,12 +33,6 @@ const INDEX_TYPES: &[&str] = &[
 
 fn sha256_hex(data: &[u8]) -> String {
     format!("sha256:{}", crate::ids::to_hex(&Sha256::digest(data)))
-}
-
-fn say(quiet: bool, line: &str) {
-    if !quiet {
-        eprintln!("{line}");
-    }
 }
 
 /// Pick the manifest for `platform` (os/arch[/variant]) from an index.
@@ -84,18 +79,16 @@ pub fn pull(store: &ImageStore, name: &str, opts: &PullOptions) -> Result<ImageR
         insecure: opts.insecure,
     };
     let client = Client::connect(&ep, opts.credentials.clone())?;
+    let progress = Progress::new(opts.quiet);
     let wanted = r
         .digest
         .clone()
         .unwrap_or_else(|| r.tag.clone().unwrap_or_else(|| "latest".into()));
-    say(
-        opts.quiet,
-        &format!(
-            "{}: Pulling from {}",
-            r.tag.as_deref().unwrap_or(&wanted),
-            r.repository
-        ),
-    );
+    progress.say(&format!(
+        "{}: Pulling from {}",
+        r.tag.as_deref().unwrap_or(&wanted),
+        r.repository
+    ));
     let (mut body, mut media) = client.manifest(&r.repository, &wanted)?;
     if let Some(d) = &r.digest
         && &sha256_hex(&body) != d
@@ -171,7 +164,7 @@ pub fn pull(store: &ImageStore, name: &str, opts: &PullOptions) -> Result<ImageR
             let present =
                 store.layer_dir(&diff_ids[*i]).is_dir() && store.blob_path(&l.digest).exists();
             if present {
-                say(opts.quiet, &format!("{}: Already exists", short(&l.digest)));
+                progress.row(short(&l.digest), "Already exists");
             }
             !present
         })
@@ -183,10 +176,16 @@ pub fn pull(store: &ImageStore, name: &str, opts: &PullOptions) -> Result<ImageR
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|(i, layer)| {
-                    let (client, repo, diff) = (&client, &r.repository, &diff_ids[*i]);
-                    s.spawn(move || {
-                        fetch_layer(store, client, repo, layer, diff, style, opts.quiet)
-                    })
+                    let job = LayerJob {
+                        store,
+                        client: &client,
+                        repo: &r.repository,
+                        layer,
+                        diff_id: &diff_ids[*i],
+                        style,
+                        progress: &progress,
+                    };
+                    s.spawn(move || fetch_layer(&job))
                 })
                 .collect();
             handles
@@ -202,6 +201,7 @@ pub fn pull(store: &ImageStore, name: &str, opts: &PullOptions) -> Result<ImageR
             total += r?;
         }
     }
+    progress.finish();
     store.put_blob(&config_bytes)?;
     let manifest_digest = store.put_blob(&body)?;
     let size = diff_ids
@@ -221,14 +221,11 @@ pub fn pull(store: &ImageStore, name: &str, opts: &PullOptions) -> Result<ImageR
         digests: Vec::new(),
     })?;
     store.add_digest(&record.id, &digest_name)?;
-    say(opts.quiet, &format!("Digest: {manifest_digest}"));
-    say(
-        opts.quiet,
-        &format!(
-            "Status: Downloaded newer image for {}",
-            crate::image::reference::familiar(&r.canonical())
-        ),
-    );
+    progress.say(&format!("Digest: {manifest_digest}"));
+    progress.say(&format!(
+        "Status: Downloaded newer image for {}",
+        crate::image::reference::familiar(&r.canonical())
+    ));
     Ok(record)
 }
 
@@ -241,82 +238,102 @@ fn dir_size(p: &Path) -> u64 {
     crate::container::volumes::tree_size(p)
 }
 
-/// Download one layer to scratch (hashing as it streams), verify it, unpack it (checking the
-/// diff id), and rename both into the store. Returns the unpacked bytes.
-fn fetch_layer(
-    store: &ImageStore,
-    client: &Client,
-    repo: &str,
-    layer: &super::config::Descriptor,
-    diff_id: &str,
+/// What one layer download needs to know.
+struct LayerJob<'a> {
+    store: &'a ImageStore,
+    client: &'a Client,
+    repo: &'a str,
+    layer: &'a super::config::Descriptor,
+    diff_id: &'a str,
     style: WhiteoutStyle,
-    quiet: bool,
-) -> Result<u64, ImageError> {
-    let work = store
-        .paths()
-        .tmp()
-        .join(format!("pull-{}", &crate::ids::random_id()[..16]));
-    std::fs::create_dir(&work).map_err(io_err(&work))?;
-    let result = fetch_into(store, client, repo, layer, diff_id, style, quiet, &work);
+    progress: &'a Progress,
+}
+
+/// Download one layer into scratch and unpack it as it arrives, hashing both the compressed
+/// stream (the digest) and the tar (the diff id); only when both match is anything renamed
+/// into the store. Returns the unpacked bytes.
+fn fetch_layer(job: &LayerJob) -> Result<u64, ImageError> {
+    let work = job.store.scratch_dir("pull")?;
+    let row = job
+        .progress
+        .row(short(&job.layer.digest), "Pulling fs layer");
+    let result = fetch_into(job, row, &work);
     let _ = std::fs::remove_dir_all(&work);
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-fn fetch_into(
-    store: &ImageStore,
-    client: &Client,
-    repo: &str,
-    layer: &super::config::Descriptor,
-    diff_id: &str,
-    style: WhiteoutStyle,
-    quiet: bool,
-    work: &Path,
-) -> Result<u64, ImageError> {
-    say(
-        quiet,
-        &format!("{}: Pulling fs layer", short(&layer.digest)),
-    );
-    let blob_tmp = work.join("blob");
-    let mut file = std::fs::File::create(&blob_tmp).map_err(io_err(&blob_tmp))?;
-    let mut source = client.blob(repo, &layer.digest)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = source.read(&mut buf).map_err(|e| {
-            ImageError::Registry(format!("downloading {}: {e}", short(&layer.digest)))
-        })?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-        file.write_all(&buf[..n]).map_err(io_err(&blob_tmp))?;
+/// Counts what it reads, for the progress display.
+struct Counted<'a, R> {
+    inner: R,
+    done: u64,
+    total: u64,
+    row: Row,
+    progress: &'a Progress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        self.progress
+            .bytes(self.row, "Downloading", self.done, self.total);
+        Ok(n)
     }
-    file.sync_all().map_err(io_err(&blob_tmp))?;
-    let got = format!("sha256:{}", crate::ids::to_hex(&hasher.finalize()));
+}
+
+fn fetch_into(job: &LayerJob, row: Row, work: &Path) -> Result<u64, ImageError> {
+    let layer = job.layer;
+    let blob_tmp = work.join("blob");
+    let file = std::fs::File::create(&blob_tmp).map_err(io_err(&blob_tmp))?;
+    let source = job.client.blob(job.repo, &layer.digest)?;
+    let mut tee = HashTee {
+        inner: Counted {
+            inner: source,
+            done: 0,
+            total: layer.size,
+            row,
+            progress: job.progress,
+        },
+        hasher: Sha256::new(),
+        copy: Some(BufWriter::with_capacity(256 * 1024, file)),
+        count: 0,
+    };
+    let downloading = |e: std::io::Error| {
+        ImageError::Registry(format!("downloading {}: {e}", short(&layer.digest)))
+    };
+    let layer_dir = job.store.layer_dir(job.diff_id);
+    let diff_dir = work.join("diff");
+    // Unpacked while it downloads, unless a layer with this diff id is already here.
+    let unpacked = if layer_dir.is_dir() {
+        None
+    } else {
+        std::fs::create_dir(&diff_dir).map_err(io_err(&diff_dir))?;
+        let mut reader = BufReader::with_capacity(256 * 1024, &mut tee);
+        let outcome = unpack_stream(&mut reader, &diff_dir, job.style);
+        // The rest of the blob (compressed padding) belongs to its digest too.
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(downloading)?;
+        Some(outcome)
+    };
+    std::io::copy(&mut tee, &mut std::io::sink()).map_err(downloading)?;
+    let size = tee.count;
+    let got = digest_of(tee.hasher);
+    if let Some(mut w) = tee.copy {
+        w.flush().map_err(io_err(&blob_tmp))?;
+    }
+    // The digest first: an unpack error on a corrupt download is the digest's fault.
     if got != layer.digest || (layer.size > 0 && size != layer.size) {
         return Err(ImageError::Registry(format!(
             "layer {} does not match its digest (got {got}, {size} bytes): refusing it",
             layer.digest
         )));
     }
-    say(
-        quiet,
-        &format!("{}: Download complete", short(&layer.digest)),
-    );
-    let layer_dir = store.layer_dir(diff_id);
-    if !layer_dir.is_dir() {
-        let diff_dir = work.join("diff");
-        std::fs::create_dir(&diff_dir).map_err(io_err(&diff_dir))?;
-        let f = std::fs::File::open(&blob_tmp).map_err(io_err(&blob_tmp))?;
-        let mut reader = BufReader::with_capacity(256 * 1024, f);
-        let (_, computed, _) = unpack_stream(&mut reader, &diff_dir, style)?;
-        if computed != diff_id {
+    if let Some(outcome) = unpacked {
+        let (_, computed, _) = outcome?;
+        if computed != job.diff_id {
             return Err(ImageError::Registry(format!(
-                "layer {} unpacks to {computed}, but the image config says {diff_id}",
-                short(&layer.digest)
+                "layer {} unpacks to {computed}, but the image config says {}",
+                short(&layer.digest),
+                job.diff_id
             )));
         }
         let parent = layer_dir.parent().unwrap_or(&layer_dir);
@@ -328,11 +345,11 @@ fn fetch_into(
             Err(e) => return Err(io_err(&layer_dir)(e)),
         }
     }
-    let blob_path = store.blob_path(&layer.digest);
+    let blob_path = job.store.blob_path(&layer.digest);
     if !blob_path.exists() {
         std::fs::rename(&blob_tmp, &blob_path).map_err(io_err(&blob_path))?;
     }
-    say(quiet, &format!("{}: Pull complete", short(&layer.digest)));
+    job.progress.status(row, "Pull complete");
     Ok(dir_size(&layer_dir))
 }
 

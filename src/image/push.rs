@@ -3,7 +3,7 @@
 
 use super::config::Manifest;
 use super::reference::Reference;
-use super::registry::{Client, Credentials, Endpoint};
+use super::registry::{Client, Credentials, Endpoint, Upload};
 use super::store::ImageStore;
 use super::{ImageError, io_err};
 
@@ -33,6 +33,15 @@ pub fn push(store: &ImageStore, name: &str, opts: &PushOptions) -> Result<String
         opts.credentials.clone(),
     )?;
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+    // A repository of the same registry that already has this image (it was pulled from
+    // or pushed to it): the registry can mount the blobs from there instead of receiving them.
+    let mount_from = image
+        .digests
+        .iter()
+        .chain(&image.names)
+        .filter_map(|n| Reference::parse(n).ok())
+        .find(|o| o.registry == r.registry && o.repository != r.repository)
+        .map(|o| o.repository);
     if !opts.quiet {
         eprintln!("The push refers to repository [{}]", r.full_name());
     }
@@ -55,9 +64,12 @@ pub fn push(store: &ImageStore, name: &str, opts: &PushOptions) -> Result<String
                 blob.digest
             )));
         }
-        client.upload_blob(&r.repository, &blob.digest, &path)?;
+        let how = client.upload_blob(&r.repository, &blob.digest, &path, mount_from.as_deref())?;
         if !opts.quiet {
-            eprintln!("{short}: Pushed");
+            match (how, &mount_from) {
+                (Upload::Mounted, Some(from)) => eprintln!("{short}: Mounted from {from}"),
+                _ => eprintln!("{short}: Pushed"),
+            }
         }
     }
     client.put_manifest(&r.repository, &tag, &manifest.media_type, &manifest_bytes)?;

@@ -98,6 +98,14 @@ fn agent(host: &str, insecure: bool) -> ureq::Agent {
         .into()
 }
 
+/// How a blob got to the registry.
+#[derive(Debug, PartialEq)]
+pub enum Upload {
+    Sent,
+    /// Mounted from another repository of the same registry.
+    Mounted,
+}
+
 impl Client {
     /// Connect: https, falling back to plain http for local registries (or `insecure` ones)
     /// that do not speak TLS.
@@ -189,8 +197,10 @@ impl Client {
                 sep = '&';
             }
         }
-        if !scope.is_empty() {
-            url.push_str(&format!("{sep}scope={}", urlencode(scope)));
+        // Several scopes (a cross-repository mount) go as several scope parameters.
+        for one in scope.split_whitespace() {
+            url.push_str(&format!("{sep}scope={}", urlencode(one)));
+            sep = '&';
         }
         let mut req = self.agent.get(&url);
         if let Some(b) = &basic {
@@ -307,15 +317,26 @@ impl Client {
         Ok(resp.status().as_u16() == 200)
     }
 
-    /// Upload a blob in one PUT (POST for a session, then PUT with the digest).
+    /// Upload a blob in one PUT (POST for a session, then PUT with the digest). With
+    /// `mount_from`, first ask the registry to mount it from that repository of its own
+    /// (no bytes sent); the registry says 201 if it did, or opens an upload session if not.
     pub fn upload_blob(
         &self,
         repo: &str,
         digest: &str,
         path: &std::path::Path,
-    ) -> Result<(), ImageError> {
-        let scope = format!("repository:{repo}:pull,push");
-        let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
+        mount_from: Option<&str>,
+    ) -> Result<Upload, ImageError> {
+        let mut scope = format!("repository:{repo}:pull,push");
+        let mut url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
+        if let Some(from) = mount_from {
+            scope.push_str(&format!(" repository:{from}:pull"));
+            url.push_str(&format!(
+                "?mount={}&from={}",
+                urlencode(digest),
+                urlencode(from)
+            ));
+        }
         let resp = self.send(&scope, &|a, auth| {
             let mut r = a.post(&url);
             if !auth.is_empty() {
@@ -323,6 +344,9 @@ impl Client {
             }
             r.send_empty()
         })?;
+        if mount_from.is_some() && resp.status().as_u16() == 201 {
+            return Ok(Upload::Mounted);
+        }
         if resp.status().as_u16() != 202 {
             return Err(err(
                 self.host(),
@@ -356,7 +380,7 @@ impl Client {
             )))
             .map_err(|e| err(self.host(), format!("uploading {digest}: {e}")))?;
         match resp.status().as_u16() {
-            201 | 204 => Ok(()),
+            201 | 204 => Ok(Upload::Sent),
             s => Err(err(self.host(), format!("uploading {digest}: status {s}"))),
         }
     }

@@ -76,6 +76,37 @@ impl ImageStore {
         &self.paths
     }
 
+    /// A fresh scratch directory `tmp/<kind>-<pid>.<start>-<random>` for one pull, load,
+    /// import or save. The name says who owns it, so scratch left by a killed process (its
+    /// pid gone, or reused by another) is swept here, by the next command that needs one.
+    pub fn scratch_dir(&self, kind: &str) -> Result<PathBuf, ImageError> {
+        let tmp = self.paths.tmp();
+        self.sweep_scratch(&tmp);
+        let pid = std::process::id() as i32;
+        let start = crate::state::proc::start_time(pid).unwrap_or(0);
+        let dir = tmp.join(format!(
+            "{kind}-{pid}.{start}-{}",
+            &crate::ids::random_id()[..16]
+        ));
+        std::fs::create_dir(&dir).map_err(io_err(&dir))?;
+        Ok(dir)
+    }
+
+    fn sweep_scratch(&self, tmp: &std::path::Path) {
+        let Ok(entries) = std::fs::read_dir(tmp) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(owner) = name.to_str().and_then(scratch_owner) else {
+                continue;
+            };
+            if !crate::state::proc::is_alive(owner.0, owner.1) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
     pub fn list(&self) -> Result<Vec<ImageRecord>, ImageError> {
         Ok(self.read_index()?.images)
     }
@@ -134,10 +165,7 @@ impl ImageStore {
             reason: format!("copying the layer for --userns=keep-id: {e}"),
         };
         let layer_home = dir.parent().unwrap_or(&dir).to_path_buf();
-        let scratch = self
-            .paths
-            .tmp()
-            .join(format!("idmap-{}", crate::ids::random_id()));
+        let scratch = self.scratch_dir("idmap")?;
         let result = (|| {
             std::fs::create_dir_all(scratch.join("diff"))?;
             crate::mount::copyup::copy_layer_shifted(
@@ -360,9 +388,25 @@ fn find<'a>(images: &'a [ImageRecord], query: &str) -> Option<&'a ImageRecord> {
     None
 }
 
+/// The (pid, start time) in a scratch directory's name, `<kind>-<pid>.<start>-<random>`.
+fn scratch_owner(name: &str) -> Option<(i32, u64)> {
+    let mut parts = name.splitn(3, '-');
+    let (_kind, owner) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let (pid, start) = owner.split_once('.')?;
+    Some((pid.parse().ok()?, start.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scratch_names_carry_their_owner() {
+        assert_eq!(scratch_owner("pull-123.456-abcdef"), Some((123, 456)));
+        assert_eq!(scratch_owner("pull-abcdef"), None);
+        assert_eq!(scratch_owner("layer.json"), None);
+    }
 
     fn rec(id: &str, names: &[&str]) -> ImageRecord {
         ImageRecord {
