@@ -635,3 +635,230 @@ fn save_load_round_trips_through_skopeo() {
     assert_eq!(other.ok(&["inspect", "-f", "{{.Id}}", "busybox"]), id);
     assert_eq!(third.ok(&["inspect", "-f", "{{.Id}}", "busybox"]), id);
 }
+
+/// A token server for docker-registry's `auth: token` (the Docker Hub scheme): it answers
+/// `GET /token?service=&scope=` with an RS256 JWT signed by `openssl dgst`, granting pull to
+/// anyone and push only with the test user's Basic credentials. Serves until the test ends.
+struct TokenServer {
+    realm: String,
+    /// Every request line and Authorization header seen, for the test to check.
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn b64url(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+fn query_values(query: &str, key: &str) -> Vec<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == key)
+        .map(|(_, v)| {
+            // The few escapes a scope has.
+            v.replace("%3A", ":")
+                .replace("%3a", ":")
+                .replace("%2F", "/")
+                .replace("%2f", "/")
+                .replace("%2C", ",")
+                .replace("%2c", ",")
+        })
+        .collect()
+}
+
+impl TokenServer {
+    fn start(dir: &std::path::Path) -> TokenServer {
+        use std::io::{BufRead, BufReader, Write};
+        let (key, cert) = (dir.join("token.key"), dir.join("token.crt"));
+        let status = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=skiff-test-token"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success());
+        let der = std::process::Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(&cert)
+            .output()
+            .expect("openssl x509");
+        use base64::Engine;
+        let x5c = base64::engine::general_purpose::STANDARD.encode(&der.stdout);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let realm = format!("http://{}/token", listener.local_addr().expect("addr"));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{REGISTRY_USER}:{REGISTRY_PASSWORD}"))
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(&stream);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                let mut auth = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("authorization")
+                    {
+                        auth = v.trim().to_string();
+                    }
+                }
+                let target = request.split_whitespace().nth(1).unwrap_or("").to_string();
+                log.lock()
+                    .expect("log")
+                    .push(format!("{target} auth={auth}"));
+                let query = target.split_once('?').map_or("", |(_, q)| q);
+                let mut out = &stream;
+                let authenticated = auth == basic;
+                if !auth.is_empty() && !authenticated {
+                    let _ = out.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    continue;
+                }
+                let access: Vec<serde_json::Value> = query_values(query, "scope")
+                    .iter()
+                    .filter_map(|s| {
+                        let mut p = s.splitn(3, ':');
+                        let (kind, name, actions) = (p.next()?, p.next()?, p.next()?);
+                        let granted: Vec<&str> = actions
+                            .split(',')
+                            .filter(|a| *a == "pull" || authenticated)
+                            .collect();
+                        Some(serde_json::json!({"type": kind, "name": name, "actions": granted}))
+                    })
+                    .collect();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("time")
+                    .as_secs();
+                let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [x5c]});
+                let claims = serde_json::json!({
+                    "iss": "skiff-test-issuer", "sub": if authenticated { REGISTRY_USER } else { "" },
+                    "aud": "skiff-test-registry", "exp": now + 300, "nbf": now - 10, "iat": now,
+                    "jti": format!("{now}-{}", access.len()), "access": access,
+                });
+                let signing_input = format!(
+                    "{}.{}",
+                    b64url(header.to_string().as_bytes()),
+                    b64url(claims.to_string().as_bytes())
+                );
+                let mut sign = std::process::Command::new("openssl")
+                    .args(["dgst", "-sha256", "-sign"])
+                    .arg(&key)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("openssl dgst");
+                sign.stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(signing_input.as_bytes())
+                    .expect("sign input");
+                let signature = sign.wait_with_output().expect("signature").stdout;
+                let token = format!("{signing_input}.{}", b64url(&signature));
+                let body = serde_json::json!({"token": token}).to_string();
+                let _ = out.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+        TokenServer { realm, seen }
+    }
+}
+
+#[test]
+fn bearer_tokens_anonymous_pull_and_authenticated_push() {
+    if !require_root() || !have_registry() {
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("skiff-registry-")
+        .tempdir_in("/var/tmp")
+        .expect("tempdir");
+    let tokens = TokenServer::start(dir.path());
+    let auth = format!(
+        "auth:\n  token:\n    realm: {}\n    service: skiff-test-registry\n    issuer: skiff-test-issuer\n    rootcertbundle: {}\n",
+        tokens.realm,
+        dir.path().join("token.crt").display()
+    );
+    let reg = Registry::start_in(dir, false, false, &auth);
+    let env = Env::root();
+    let name = format!("{}/team/tokened:1", reg.host);
+    ok(&env, &["tag", "busybox", &name]);
+    // Anonymous tokens grant pull only: the push is refused.
+    let out = run(&env, &["push", &name]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    // A wrong password is refused by the token server.
+    let mut wrong = env
+        .cmd(&["login", "-u", REGISTRY_USER, "--password-stdin", &reg.host])
+        .env("XDG_RUNTIME_DIR", env.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("login");
+    use std::io::Write;
+    wrong
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"wrong-password\n")
+        .expect("write");
+    let wrong = wrong.wait_with_output().expect("login");
+    assert_eq!(wrong.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("incorrect username or password"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    // With credentials, the token grants push.
+    let mut login = env
+        .cmd(&["login", "-u", REGISTRY_USER, "--password-stdin", &reg.host])
+        .env("XDG_RUNTIME_DIR", env.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("login");
+    login
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(REGISTRY_PASSWORD.as_bytes())
+        .expect("write");
+    assert!(login.wait().expect("login").success());
+    ok(&env, &["push", &name]);
+    let seen = tokens.seen.lock().expect("seen").clone();
+    assert!(
+        seen.iter().any(
+            |l| l.contains("scope=repository%3Ateam%2Ftokened%3Apull%2Cpush")
+                || l.contains("scope=repository:team/tokened:pull,push")
+        ),
+        "{seen:?}"
+    );
+    // A fresh store with no credentials pulls with an anonymous token and runs it.
+    let other = Env::root();
+    ok(&other, &["pull", "-q", &name]);
+    assert_eq!(
+        other.ok(&["run", "--rm", &name, "echo", "bearer"]),
+        "bearer"
+    );
+    // The password never reached the token server other than in the Basic header.
+    assert!(seen.iter().all(|l| !l.contains(REGISTRY_PASSWORD)));
+}

@@ -313,6 +313,16 @@ impl Registry {
             .prefix("skiff-registry-")
             .tempdir_in("/var/tmp")
             .expect("tempdir");
+        Registry::start_in(dir, with_auth, with_tls, "")
+    }
+
+    /// In `dir`, with `extra` appended to the registry's config (an `auth:` section).
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        with_auth: bool,
+        with_tls: bool,
+        extra: &str,
+    ) -> Registry {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -405,6 +415,7 @@ impl Registry {
                 dir.path().display()
             ));
         }
+        config.push_str(extra);
         let cfg = dir.path().join("config.yml");
         std::fs::write(&cfg, config).expect("config");
         let child = Command::new("docker-registry")
