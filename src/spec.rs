@@ -38,8 +38,6 @@ pub enum SpecError {
     Workdir(String),
     #[error("invalid hostname {0:?}: use letters, digits, '-' and '.', at most 64 characters")]
     Hostname(String),
-    #[error("invalid --network {0:?}: expected none or host (bridge networks are not built yet)")]
-    Network(String),
     #[error("invalid label {0:?}: expected key=value")]
     Label(String),
     #[error("invalid --stop-timeout {0}: must be -1 (wait forever) or more")]
@@ -77,24 +75,24 @@ pub enum NetworkMode {
     #[default]
     None,
     Host,
+    /// Bridge networks: the default one and user-defined ones (`ContainerConfig::net`).
+    Bridge,
+    /// Another container's network namespace.
+    Container,
 }
 
 impl NetworkMode {
-    pub fn parse(s: &str) -> Result<NetworkMode, SpecError> {
-        match s {
-            "none" => Ok(NetworkMode::None),
-            "host" => Ok(NetworkMode::Host),
-            // Until bridge networking lands, docker's default name means "none", so scripts
-            // that spell out the default keep working.
-            "default" | "" => Ok(NetworkMode::None),
-            other => Err(SpecError::Network(other.to_string())),
-        }
-    }
     pub fn as_str(self) -> &'static str {
         match self {
             NetworkMode::None => "none",
             NetworkMode::Host => "host",
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Container => "container",
         }
+    }
+    /// Whether the container gets a network namespace of its own.
+    pub fn own_namespace(self) -> bool {
+        matches!(self, NetworkMode::None | NetworkMode::Bridge)
     }
 }
 
@@ -115,6 +113,8 @@ pub struct ContainerConfig {
     pub init: bool,
     #[serde(default)]
     pub network: NetworkMode,
+    #[serde(default)]
+    pub net: crate::net::config::NetConfig,
     pub stop_signal: String,
     #[serde(default)]
     pub stop_timeout: Option<i64>,
@@ -177,7 +177,7 @@ pub struct RunRequest {
     pub domainname: Option<String>,
     pub labels: Vec<String>,
     pub init: bool,
-    pub network: Option<String>,
+    pub net: crate::net::config::NetRequest,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
     pub auto_remove: bool,
@@ -354,6 +354,13 @@ pub fn build(
         }
     }
 
+    let exposed: Vec<String> = image
+        .exposed_ports
+        .iter()
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    let (network, net) = crate::net::config::build(&req.net, &exposed).map_err(SpecError::Flag)?;
+
     Ok(ContainerConfig {
         entrypoint,
         cmd,
@@ -364,7 +371,8 @@ pub fn build(
         domainname: req.domainname.clone().unwrap_or_default(),
         labels,
         init: req.init,
-        network: NetworkMode::parse(req.network.as_deref().unwrap_or("none"))?,
+        network,
+        net,
         stop_signal,
         stop_timeout: req.stop_timeout,
         auto_remove: req.auto_remove,
@@ -705,12 +713,5 @@ mod tests {
                 Err(SpecError::Flag(_))
             ));
         }
-    }
-
-    #[test]
-    fn network_modes() {
-        assert_eq!(NetworkMode::parse("host"), Ok(NetworkMode::Host));
-        assert_eq!(NetworkMode::parse("none"), Ok(NetworkMode::None));
-        assert!(NetworkMode::parse("bridge0").is_err());
     }
 }

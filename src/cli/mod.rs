@@ -140,9 +140,42 @@ pub struct RunArgs {
     /// Run skiff's init as pid 1: reaps zombies, forwards signals
     #[arg(long)]
     pub init: bool,
-    /// Network mode: none or host
-    #[arg(long = "network", alias = "net", value_name = "MODE")]
-    pub network: Option<String>,
+    /// Connect to a network: bridge (default), NAME, host, none or container:NAME|ID; repeatable
+    #[arg(long = "network", alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// Publish a container's port(s) to the host ([IP:][HOSTPORT:]CONTAINERPORT[/PROTOCOL])
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Publish every exposed port to a random host port
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports (PORT[-END][/PROTOCOL])
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// IPv4 address on the (first) user-defined network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// MAC address on the (first) network
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Another name for the container on its (first) user-defined network
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// A DNS server for the container's resolv.conf
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// A DNS search domain
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// A DNS option (resolv.conf's options line)
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a line to /etc/hosts (NAME:IP, or NAME:host-gateway)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Link to another container on the default network (NAME[:ALIAS])
+    #[arg(long)]
+    pub link: Vec<String>,
     /// Signal to stop the container (default SIGTERM)
     #[arg(long = "stop-signal")]
     pub stop_signal: Option<String>,

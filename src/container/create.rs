@@ -27,7 +27,7 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
     let id = ids::random_id();
     let host_env = |k: &str| std::env::var(k).ok();
     let mut run = req.run.clone();
-    if run.network.as_deref() == Some("host") && run.hostname.is_none() {
+    if run.net.networks.iter().any(|n| n == "host") && run.hostname.is_none() {
         // docker: a container on the host's network also carries the host's name.
         run.hostname = nix::unistd::gethostname()
             .ok()
@@ -161,7 +161,12 @@ fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerErro
         }
     }
     let userdata = ctx.userdata_dir(&record.id);
-    crate::net::hosts::write_userdata(&userdata, record.config.network, &record.config.hostname)
+    crate::net::hosts::write_userdata(
+        &userdata,
+        record.config.network,
+        &record.config.hostname,
+        &record.config.net,
+    )
         .map_err(io_err(format!("writing {}", userdata.display())))
 }
 

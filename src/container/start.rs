@@ -255,15 +255,24 @@ fn launch(
     // so that the namespace's root is the container's own cgroup.
     let mut flags =
         libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-    if record.config.network != NetworkMode::Host {
+    if record.config.network.own_namespace() {
         flags |= libc::CLONE_NEWNET;
+    }
+    // `container:X`: its namespace, held open until our child has joined it.
+    let other_netns = shared_netns(ctx, &record)?;
+    init.join_netns = other_netns.as_ref().map(|f| f.as_raw_fd());
+    // Bridge networking: the parent plugs the veth in while the child mounts; the command
+    // runs only after that.
+    let bridged = record.config.network == NetworkMode::Bridge && !ctx.paths.rootless;
+    if bridged && init.await_parent.is_none() {
+        init.await_parent = Some((pair.child.as_raw_fd(), false));
     }
     let keep_id = record.config.keep_id;
     if keep_id.is_some() {
         // Its own user namespace: the child waits for its id maps before anything else.
         flags |= libc::CLONE_NEWUSER;
         init.await_parent = Some((pair.child.as_raw_fd(), true));
-    } else if cgroup.is_some() {
+    } else if cgroup.is_some() || bridged {
         init.await_parent = Some((pair.child.as_raw_fd(), false));
     }
     let child = clone_child(flags as u64, pair.child.as_raw_fd(), || {
@@ -278,6 +287,12 @@ fn launch(
         .map_or(Ok(()), |k| write_id_maps(child.pid, k))
         .and_then(|()| cgroup.as_ref().map_or(Ok(()), |c| move_into(c, child.pid)))
         .and_then(|()| {
+            if bridged {
+                record.state.networks = plug_in(ctx, &record, child.pid)?;
+            }
+            Ok(())
+        })
+        .and_then(|()| {
             if init.await_parent.is_some() {
                 sync::release(&pair.parent).map_err(io_err("releasing the container's setup"))
             } else {
@@ -291,6 +306,8 @@ fn launch(
         );
         monitor::reap(child.pid);
         undo_cgroup(&cgroup);
+        crate::net::bridge::detach(&ctx.paths, &record.id);
+        record.state.networks.clear();
         return Err(e);
     }
 
@@ -299,6 +316,8 @@ fn launch(
         Err(e) => {
             monitor::reap(child.pid);
             undo_cgroup(&cgroup);
+            crate::net::bridge::detach(&ctx.paths, &record.id);
+            record.state.networks.clear();
             record.state.cgroup.clear();
             record.state.exit_code = e.exit_code();
             record.state.error = e.message.clone();
@@ -348,6 +367,44 @@ fn launch(
         log,
         input,
     })
+}
+
+/// Attach the container (pid 1 just cloned) to its bridge networks.
+fn plug_in(
+    ctx: &Ctx,
+    record: &ContainerRecord,
+    pid: i32,
+) -> Result<Vec<crate::net::bridge::Attachment>, ContainerError> {
+    let joiner = crate::net::bridge::Joiner {
+        id: &record.id,
+        name: &record.name,
+        hostname: &record.config.hostname,
+        net: &record.config.net,
+        pid,
+        hosts_file: ctx.userdata_dir(&record.id).join("hosts"),
+    };
+    crate::net::bridge::attach(&ctx.paths, &joiner).map_err(|e| ContainerError::Invalid(e.to_string()))
+}
+
+/// `--network container:X`: X's network namespace, X running.
+fn shared_netns(ctx: &Ctx, record: &ContainerRecord) -> Result<Option<std::fs::File>, ContainerError> {
+    if record.config.network != NetworkMode::Container {
+        return Ok(None);
+    }
+    let target = &record.config.net.container;
+    let other = ctx.find(target).map_err(|_| {
+        ContainerError::Invalid(format!(
+            "cannot join the network of container {target}: No such container"
+        ))
+    })?;
+    if other.state.status != Status::Running || !proc::is_alive(other.state.pid, other.state.pid_start) {
+        return Err(ContainerError::Invalid(format!(
+            "cannot join the network of container {target}: it is not running"
+        )));
+    }
+    std::fs::File::open(format!("/proc/{}/ns/net", other.state.pid))
+        .map(Some)
+        .map_err(io_err(format!("opening the network namespace of {target}")))
 }
 
 /// Create the container's cgroup and write its limits; None when it gets none (rootless
@@ -475,6 +532,7 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         tty: None,
         cgroupns_private: record.config.cgroupns == CgroupnsMode::Private,
         ulimits: record.config.ulimits.clone(),
+        join_netns: None,
     })
 }
 
@@ -492,6 +550,10 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
         let _ = cg.remove();
     }
     record.state.cgroup.clear();
+    if !record.state.networks.is_empty() {
+        crate::net::bridge::detach(&ctx.paths, &record.id);
+        record.state.networks.clear();
+    }
     record.state.status = Status::Exited;
     record.state.exit_code = code;
     record.state.pid = 0;

@@ -3,15 +3,16 @@
 
 use std::path::Path;
 
+use super::config::NetConfig;
 use crate::spec::NetworkMode;
 
-const LOCAL_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+pub const LOCAL_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
 /// The hosts file: the host's own with `--network host` (as docker), else the local names.
 pub fn hosts_file(mode: NetworkMode, host_hosts: &str) -> String {
     match mode {
         NetworkMode::Host => host_hosts.to_string(),
-        NetworkMode::None => LOCAL_HOSTS.to_string(),
+        _ => LOCAL_HOSTS.to_string(),
     }
 }
 
@@ -34,18 +35,84 @@ pub fn resolv_conf(mode: NetworkMode, host_resolv: &str) -> String {
         .collect()
 }
 
-pub fn write_userdata(dir: &Path, mode: NetworkMode, hostname: &str) -> std::io::Result<()> {
+/// `--dns`, `--dns-search` and `--dns-option` replace the matching lines of the derived
+/// file; with no nameserver left at all, docker's public fallbacks are written.
+pub fn with_overrides(derived: &str, net: &NetConfig) -> String {
+    let mut out = String::new();
+    for line in derived.lines() {
+        let key = line.split_whitespace().next().unwrap_or("");
+        let replaced = (key == "nameserver" && !net.dns.is_empty())
+            || ((key == "search" || key == "domain") && !net.dns_search.is_empty())
+            || (key == "options" && !net.dns_options.is_empty());
+        if !replaced {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !net.dns_search.is_empty() {
+        out.push_str(&format!("search {}\n", net.dns_search.join(" ")));
+    }
+    for d in &net.dns {
+        out.push_str(&format!("nameserver {d}\n"));
+    }
+    if !out.lines().any(|l| l.starts_with("nameserver")) {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    if !net.dns_options.is_empty() {
+        out.push_str(&format!("options {}\n", net.dns_options.join(" ")));
+    }
+    out
+}
+
+pub fn write_userdata(
+    dir: &Path,
+    mode: NetworkMode,
+    hostname: &str,
+    net: &NetConfig,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    std::fs::write(dir.join("hosts"), hosts_file(mode, &host_hosts))?;
+    let mut hosts = hosts_file(mode, &host_hosts);
+    for (name, addr) in &net.extra_hosts {
+        if addr != "host-gateway" {
+            hosts.push_str(&format!("{addr}\t{name}\n"));
+        }
+    }
+    std::fs::write(dir.join("hosts"), &hosts)?;
+    std::fs::write(dir.join("hosts.base"), &hosts)?;
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
-    std::fs::write(dir.join("resolv.conf"), resolv_conf(mode, &host_resolv))
+    let resolv = resolv_conf(mode, &host_resolv);
+    let resolv = if mode == NetworkMode::Host && net.dns.is_empty() && net.dns_search.is_empty() && net.dns_options.is_empty() {
+        resolv
+    } else {
+        with_overrides(&resolv, net)
+    };
+    std::fs::write(dir.join("resolv.conf"), resolv)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_overrides_replace_lines() {
+        let derived = "search lan\nnameserver 10.0.0.1\noptions ndots:2\n";
+        let net = NetConfig {
+            dns: vec!["10.9.9.9".into()],
+            dns_search: vec!["example.com".into()],
+            dns_options: vec!["ndots:1".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            with_overrides(derived, &net),
+            "search example.com\nnameserver 10.9.9.9\noptions ndots:1\n"
+        );
+        assert_eq!(
+            with_overrides("", &NetConfig::default()),
+            "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+    }
 
     #[test]
     fn loopback_nameservers_dropped_in_own_netns() {

@@ -1,4 +1,11 @@
-//! Networking. This stage has the `none` and `host` modes; the per-container files that name
-//! resolution reads live in `hosts`.
+//! Networking: bridge networks made with netlink (`netlink`, `bridge`), addresses (`ipam`),
+//! the nftables table (`firewall`), published ports (`ports`), the network flags (`config`),
+//! and the per-container files name resolution reads (`hosts`).
 
+pub mod bridge;
+pub mod config;
+pub mod firewall;
 pub mod hosts;
+pub mod ipam;
+pub mod netlink;
+pub mod ports;

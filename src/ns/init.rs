@@ -41,6 +41,8 @@ pub struct InitSpec {
     /// `-t`: make a pty in the container's devpts, of this size, and send its master home on
     /// this sync socket.
     pub tty: Option<(RawFd, Option<(u16, u16)>)>,
+    /// `--network container:X`: that container's network namespace, joined first.
+    pub join_netns: Option<RawFd>,
 }
 
 fn wait_parent(fd: RawFd) -> Result<(), ChildError> {
@@ -66,6 +68,12 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_PDEATHSIG)", e))?;
     if let Some((fd, true)) = spec.await_parent {
         wait_parent(fd)?;
+    }
+    if let Some(fd) = spec.join_netns {
+        // SAFETY: the parent keeps the namespace file open until we have exec'd.
+        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| ChildError::os(Stage::Setup, "joining the other container's network namespace", e))?;
     }
     nix::unistd::setsid().map_err(|e| ChildError::os(Stage::Setup, "setsid", e))?;
     install_stdio(spec.stdio)?;

@@ -51,6 +51,9 @@ pub struct ContainerState {
     /// The container's cgroup, relative to the hierarchy root ("" when it has none).
     #[serde(default)]
     pub cgroup: String,
+    /// The container's addresses while it runs (bridge networks).
+    #[serde(default)]
+    pub networks: Vec<crate::net::bridge::Attachment>,
     #[serde(default)]
     pub started_at: Option<String>,
     #[serde(default)]
@@ -70,6 +73,7 @@ impl ContainerState {
             error: String::new(),
             oom_killed: false,
             cgroup: String::new(),
+            networks: Vec::new(),
             started_at: None,
             finished_at: None,
         }

@@ -1,6 +1,7 @@
 //! Crash-safe JSON state: atomic writes, per-object flocks, and reconcile-on-read.
 
 pub mod container;
+pub mod network;
 pub mod proc;
 pub mod store;
 pub mod volume;
@@ -35,6 +36,10 @@ pub enum StateError {
     InvalidName(String),
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error(
         "invalid volume name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed; to mount a host directory, give an absolute path"
     )]

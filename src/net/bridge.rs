@@ -1,0 +1,710 @@
+//! Bridge networks, root only: creating and removing networks (a Linux bridge each, on a
+//! subnet no host route or interface uses), and attaching a container (an address lease, a
+//! veth pair whose peer is born in the container's namespace, its address and default
+//! route, the firewall rebuilt, /etc/hosts of every member rewritten) and detaching it.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use sha2::{Digest, Sha256};
+
+use super::config::{DEFAULT_NETWORK, NetConfig};
+use super::netlink::{Netlink, NetlinkError, in_namespace};
+use super::ports::PortMapping;
+use super::{firewall, ipam};
+use crate::config::Paths;
+use crate::state::network::{Lease, NetworkRecord, NetworkStore, valid_name};
+use crate::state::{Lock, StateError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error(transparent)]
+    Firewall(#[from] firewall::FirewallError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What skiff names on the host for one store: its nftables table and its bridges. The
+/// default store (`/var/lib/skiff`) has docker-like names (`skiff`, `skiff0`, `skiff1`...);
+/// any other `--root` gets names with a hash of its path, so two stores never share them.
+pub struct HostNames {
+    pub table: String,
+    prefix: String,
+}
+
+pub fn host_names(paths: &Paths) -> HostNames {
+    if paths.root == Path::new("/var/lib/skiff") {
+        return HostNames {
+            table: "skiff".into(),
+            prefix: "skiff".into(),
+        };
+    }
+    let hash = crate::ids::to_hex(&Sha256::digest(paths.root.as_os_str().as_encoded_bytes()));
+    HostNames {
+        table: format!("skiff_{}", &hash[..8]),
+        prefix: format!("sk{}_", &hash[..6]),
+    }
+}
+
+/// One host-wide lock for choosing subnets: stores of their own still share the host's
+/// address space.
+fn subnet_lock() -> Result<Lock, StateError> {
+    Lock::exclusive_create(Path::new("/run/skiff-subnets.lock"))
+}
+
+pub struct CreateOptions {
+    pub name: String,
+    pub subnet: Option<Ipv4Net>,
+    pub gateway: Option<Ipv4Addr>,
+    pub ip_range: Option<Ipv4Net>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    pub default: bool,
+}
+
+fn sysctl(path: &str, value: &str) -> Result<(), NetError> {
+    std::fs::write(path, value)
+        .map_err(|e| NetError::Invalid(format!("setting {path} to {value}: {e}")))
+}
+
+/// Make sure the network's bridge exists, carries the gateway address and is up.
+fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<(), NetError> {
+    let index = match nl.link_index(&net.bridge)? {
+        Some(i) => i,
+        None => {
+            nl.create_bridge(&net.bridge, net.mtu)?;
+            nl.link_index(&net.bridge)?.ok_or_else(|| {
+                NetError::Invalid(format!("bridge {} vanished after creation", net.bridge))
+            })?
+        }
+    };
+    nl.add_address(index, net.gateway, net.subnet.prefix_len())?;
+    nl.set_up(index, None)?;
+    // Forwarding for the NAT, and loopback sources allowed onto the bridge so that DNAT of
+    // 127.0.0.1:PORT reaches a container.
+    sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+    sysctl(
+        &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge),
+        "1",
+    )?;
+    Ok(())
+}
+
+/// Subnets in use on the host: routes, interface addresses, and this store's networks.
+fn used_subnets(nl: &mut Netlink, store: &NetworkStore) -> Result<Vec<(Ipv4Net, String)>, NetError> {
+    let mut used = Vec::new();
+    for (dst, len) in nl.route_destinations()? {
+        if let Ok(n) = Ipv4Net::new(dst, len) {
+            used.push((n.trunc(), "a host route".to_string()));
+        }
+    }
+    for a in nl.addresses()? {
+        if a.address.is_loopback() {
+            continue;
+        }
+        if let Ok(n) = Ipv4Net::new(a.address, a.prefix) {
+            used.push((n.trunc(), format!("the host address {}/{}", a.address, a.prefix)));
+        }
+    }
+    for n in store.list()? {
+        used.push((n.subnet, format!("network {}", n.name)));
+    }
+    Ok(used)
+}
+
+pub fn create_network(
+    paths: &Paths,
+    store: &NetworkStore,
+    opts: CreateOptions,
+) -> Result<NetworkRecord, NetError> {
+    if !valid_name(&opts.name) {
+        return Err(NetError::Invalid(format!(
+            "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+            opts.name
+        )));
+    }
+    if paths.rootless {
+        return Err(NetError::Invalid(
+            "user-defined networks are not available rootless yet: run as root, or use the default network".into(),
+        ));
+    }
+    for (k, _) in &opts.options {
+        if !matches!(
+            k.as_str(),
+            "mtu" | "com.docker.network.driver.mtu" | "com.docker.network.bridge.name"
+        ) {
+            return Err(NetError::Invalid(format!(
+                "invalid -o {k}: expected mtu=BYTES or com.docker.network.bridge.name=NAME"
+            )));
+        }
+    }
+    let mtu = match opts
+        .options
+        .get("mtu")
+        .or(opts.options.get("com.docker.network.driver.mtu"))
+    {
+        None => None,
+        Some(m) => Some(
+            m.parse::<u32>()
+                .ok()
+                .filter(|v| (68..=65535).contains(v))
+                .ok_or_else(|| NetError::Invalid(format!("invalid -o mtu={m}: expected 68-65535")))?,
+        ),
+    };
+    // Always in this order: the host's subnet lock, then the store's.
+    let _host = subnet_lock()?;
+    let _lock = store.lock()?;
+    if store.exists(&opts.name) {
+        return Err(NetError::Invalid(format!(
+            "network with name {} already exists",
+            opts.name
+        )));
+    }
+    let mut nl = Netlink::open()?;
+    let used = used_subnets(&mut nl, store)?;
+    let subnet = match opts.subnet {
+        Some(s) => {
+            if let Some((_, what)) = used.iter().find(|(u, _)| ipam::overlaps(&s, u)) {
+                return Err(NetError::Invalid(format!(
+                    "invalid subnet {s}: it overlaps {what}"
+                )));
+            }
+            s
+        }
+        None => {
+            if opts.gateway.is_some() || opts.ip_range.is_some() {
+                return Err(NetError::Invalid(
+                    "--gateway and --ip-range need --subnet".into(),
+                ));
+            }
+            let taken: Vec<Ipv4Net> = used.iter().map(|(n, _)| *n).collect();
+            ipam::first_free(&taken).ok_or_else(|| {
+                NetError::Invalid(format!(
+                    "no free subnet left in skiff's pool {}: remove unused networks (skiff network prune)",
+                    ipam::POOL
+                ))
+            })?
+        }
+    };
+    let gateway = ipam::validate(&subnet, opts.gateway, opts.ip_range.as_ref())
+        .map_err(NetError::Invalid)?;
+    let names = host_names(paths);
+    let bridge = match opts.options.get("com.docker.network.bridge.name") {
+        Some(b) => {
+            if b.is_empty() || b.len() > 15 || b.contains(['/', ' ']) {
+                return Err(NetError::Invalid(format!(
+                    "invalid bridge name {b:?}: 1-15 characters, no / or spaces"
+                )));
+            }
+            if nl.link_index(b)?.is_some() {
+                return Err(NetError::Invalid(format!(
+                    "invalid bridge name {b}: an interface of that name exists"
+                )));
+            }
+            b.clone()
+        }
+        None => {
+            let links = nl.link_names()?;
+            let records = store.list()?;
+            let start = if opts.default { 0 } else { 1 };
+            (start..)
+                .map(|i| format!("{}{i}", names.prefix))
+                .find(|b| !links.contains(b) && !records.iter().any(|r| &r.bridge == b))
+                .ok_or_else(|| NetError::Invalid("no free bridge name".into()))?
+        }
+    };
+    let record = NetworkRecord {
+        name: opts.name,
+        id: crate::ids::random_id(),
+        driver: "bridge".into(),
+        bridge,
+        subnet,
+        gateway,
+        ip_range: opts.ip_range,
+        internal: opts.internal,
+        mtu,
+        labels: opts.labels,
+        options: opts.options,
+        created: crate::timefmt::rfc3339(crate::timefmt::now()),
+        default: opts.default,
+    };
+    let made = ensure_bridge(&mut nl, &record).and_then(|()| Ok(store.save(&record)?));
+    if let Err(e) = made {
+        if let Some(i) = nl.link_index(&record.bridge).ok().flatten() {
+            let _ = nl.delete_link(i);
+        }
+        return Err(e);
+    }
+    Ok(record)
+}
+
+/// The default network, made on first use.
+fn default_network(paths: &Paths, store: &NetworkStore) -> Result<NetworkRecord, NetError> {
+    if store.exists(DEFAULT_NETWORK) {
+        return Ok(store.find(DEFAULT_NETWORK)?);
+    }
+    match create_network(
+        paths,
+        store,
+        CreateOptions {
+            name: DEFAULT_NETWORK.into(),
+            subnet: None,
+            gateway: None,
+            ip_range: None,
+            internal: false,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
+            default: true,
+        },
+    ) {
+        Ok(n) => Ok(n),
+        // A parallel first run made it.
+        Err(_) if store.exists(DEFAULT_NETWORK) => Ok(store.find(DEFAULT_NETWORK)?),
+        Err(e) => Err(e),
+    }
+}
+
+/// The network a container names, the default one made if needed.
+pub fn network_for(paths: &Paths, store: &NetworkStore, name: &str) -> Result<NetworkRecord, NetError> {
+    if name == DEFAULT_NETWORK {
+        default_network(paths, store)
+    } else {
+        Ok(store.find(name)?)
+    }
+}
+
+/// Rebuild the firewall from this store's networks and live leases (callers hold the lock).
+pub fn sync_firewall(paths: &Paths, store: &NetworkStore) -> Result<(), NetError> {
+    let networks = store.list()?;
+    let leases = store.all_leases();
+    firewall::apply(&host_names(paths).table, &networks, &leases)?;
+    Ok(())
+}
+
+pub fn remove_network(paths: &Paths, store: &NetworkStore, query: &str) -> Result<String, NetError> {
+    let _lock = store.lock()?;
+    let net = store.find(query)?;
+    let members = store.leases(&net.name);
+    if let Some(m) = members.first() {
+        return Err(NetError::Invalid(format!(
+            "error while removing network: network {} has active endpoints (container {})",
+            net.name, m.container_name
+        )));
+    }
+    if let Ok(mut nl) = Netlink::open()
+        && let Ok(Some(i)) = nl.link_index(&net.bridge)
+    {
+        nl.delete_link(i)?;
+    }
+    store.remove(&net.name)?;
+    sync_firewall(paths, store)?;
+    Ok(net.name)
+}
+
+/// What a started container holds on one network (kept in its state for inspect and ps).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    pub network_id: String,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    pub aliases: Vec<String>,
+    pub ports: Vec<PortMapping>,
+}
+
+/// What `attach` needs to know of the container.
+pub struct Joiner<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub hostname: &'a str,
+    pub net: &'a NetConfig,
+    /// The container's pid 1, whose network namespace gets the interfaces.
+    pub pid: i32,
+    /// Its /etc/hosts (bind-mounted into it) and the static part the rewrites start from.
+    pub hosts_file: PathBuf,
+}
+
+/// Two mappings want the same host port (same protocol, overlapping addresses).
+fn clash(q: &PortMapping, p: &PortMapping) -> bool {
+    q.host_port == p.host_port
+        && q.protocol == p.protocol
+        && (q.host_ip.is_empty() || p.host_ip.is_empty() || q.host_ip == p.host_ip)
+}
+
+fn port_taken(leases: &[Lease], p: &PortMapping) -> bool {
+    leases.iter().flat_map(|l| &l.ports).any(|q| clash(q, p))
+}
+
+/// Whether the host already has something on that port: bind it for a moment.
+fn host_port_free(p: &PortMapping) -> Result<u16, std::io::Error> {
+    let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
+    let addr: std::net::SocketAddr = if ip.contains(':') {
+        format!("[{ip}]:{}", p.host_port)
+    } else {
+        format!("{ip}:{}", p.host_port)
+    }
+    .parse()
+    .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    match p.protocol.as_str() {
+        "udp" => std::net::UdpSocket::bind(addr).and_then(|s| s.local_addr()).map(|a| a.port()),
+        // sctp has no std socket; tcp's answer is the best cheap probe for it.
+        _ => std::net::TcpListener::bind(addr).and_then(|s| s.local_addr()).map(|a| a.port()),
+    }
+}
+
+/// Host ports for the container: fixed ones checked, random ones (0, and `-P`) chosen.
+fn resolve_ports(net: &NetConfig, leases: &[Lease]) -> Result<Vec<PortMapping>, NetError> {
+    let mut wanted = net.ports.clone();
+    if net.publish_all {
+        for (port, proto) in &net.exposed {
+            if !wanted.iter().any(|p| p.container_port == *port && &p.protocol == proto) {
+                wanted.push(PortMapping {
+                    host_ip: String::new(),
+                    host_port: 0,
+                    container_port: *port,
+                    protocol: proto.clone(),
+                });
+            }
+        }
+    }
+    let mut out: Vec<PortMapping> = Vec::new();
+    for mut p in wanted {
+        let shown = |p: &PortMapping| format!("{}:{}", p.host_ip_or_any(), p.host_port);
+        if p.host_port == 0 {
+            // The kernel's pick of a free port, retried if another container holds it.
+            let mut tries = 0;
+            loop {
+                let port = host_port_free(&p).map_err(|e| {
+                    NetError::Invalid(format!("choosing a host port for {}: {e}", p.key()))
+                })?;
+                let candidate = PortMapping { host_port: port, ..p.clone() };
+                if !port_taken(leases, &candidate) && !out.iter().any(|q| clash(q, &candidate)) {
+                    p = candidate;
+                    break;
+                }
+                tries += 1;
+                if tries > 20 {
+                    return Err(NetError::Invalid(format!("no free host port for {}", p.key())));
+                }
+            }
+        } else {
+            if port_taken(leases, &p) || out.iter().any(|q| clash(q, &p)) {
+                return Err(NetError::Invalid(format!(
+                    "Bind for {} failed: port is already allocated",
+                    shown(&p)
+                )));
+            }
+            if let Err(e) = host_port_free(&p) {
+                let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    "port is already allocated".to_string()
+                } else if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    "permission denied".to_string()
+                } else {
+                    e.to_string()
+                };
+                return Err(NetError::Invalid(format!("Bind for {} failed: {why}", shown(&p))));
+            }
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+fn random_veth() -> String {
+    format!("veth{}", &crate::ids::random_id()[..8])
+}
+
+/// Attach a container being started to its networks. On error nothing is left: leases,
+/// veths and rules are undone.
+pub fn attach(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
+    let store = NetworkStore::open(paths)?;
+    // The default network is made (taking its own locks) before the store's lock is held.
+    if j.net.networks.iter().any(|n| n.name == DEFAULT_NETWORK) {
+        default_network(paths, &store)?;
+    }
+    let lock = store.lock()?;
+    let mut written: Vec<Lease> = Vec::new();
+    let result = attach_locked(paths, &store, j, &mut written);
+    if result.is_err() {
+        for l in &written {
+            let _ = std::fs::remove_file(store.lease_path(&l.network, l.ip));
+        }
+        if let Ok(mut nl) = Netlink::open() {
+            for l in &written {
+                if let Ok(Some(i)) = nl.link_index(&l.veth) {
+                    let _ = nl.delete_link(i);
+                }
+            }
+        }
+        let _ = sync_firewall(paths, &store);
+    }
+    drop(lock);
+    result
+}
+
+fn attach_locked(
+    paths: &Paths,
+    store: &NetworkStore,
+    j: &Joiner,
+    written: &mut Vec<Lease>,
+) -> Result<Vec<Attachment>, NetError> {
+    let me = std::process::id() as i32;
+    let my_start = crate::state::proc::start_time(me).unwrap_or(0);
+    let mut nl = Netlink::open()?;
+    let all = store.all_leases();
+    let ports = resolve_ports(j.net, &all)?;
+    let mut attachments = Vec::new();
+    let mut records = Vec::new();
+    for (i, want) in j.net.networks.iter().enumerate() {
+        let net = store.find(&want.name)?;
+        ensure_bridge(&mut nl, &net)?;
+        let taken = store.taken(&net.name);
+        let ip = match want.ip {
+            Some(ip) => {
+                if !ipam::usable(&net.subnet, ip) || ip == net.gateway {
+                    return Err(NetError::Invalid(format!(
+                        "invalid --ip {ip}: it is not a free host address of network {} ({})",
+                        net.name, net.subnet
+                    )));
+                }
+                if taken.contains(&ip) {
+                    return Err(NetError::Invalid(format!(
+                        "invalid --ip {ip}: the address is already in use on network {}",
+                        net.name
+                    )));
+                }
+                ip
+            }
+            None => ipam::pick(&net.subnet, net.ip_range.as_ref(), net.gateway, &taken)
+                .ok_or_else(|| {
+                    NetError::Invalid(format!(
+                        "no free address left on network {} ({})",
+                        net.name, net.subnet
+                    ))
+                })?,
+        };
+        let mac = match &want.mac {
+            Some(m) => ipam::parse_mac(m).unwrap_or_else(|| ipam::mac_for(ip)),
+            None => ipam::mac_for(ip),
+        };
+        let lease = Lease {
+            network: net.name.clone(),
+            ip,
+            mac: ipam::mac_text(mac),
+            container_id: j.id.to_string(),
+            container_name: j.name.to_string(),
+            aliases: want.aliases.clone(),
+            // Published ports lead to the first network's address.
+            ports: if i == 0 { ports.clone() } else { Vec::new() },
+            veth: random_veth(),
+            hosts_file: j.hosts_file.clone(),
+            holder_pid: me,
+            holder_start: my_start,
+        };
+        store.write_lease(&lease)?;
+        written.push(lease.clone());
+        attachments.push(Attachment {
+            network: net.name.clone(),
+            network_id: net.id.clone(),
+            ip,
+            prefix: net.subnet.prefix_len(),
+            gateway: net.gateway,
+            mac: lease.mac.clone(),
+            aliases: want.aliases.clone(),
+            ports: lease.ports.clone(),
+        });
+        records.push((net, lease, mac));
+    }
+    sync_firewall(paths, store)?;
+
+    let netns = std::fs::File::open(format!("/proc/{}/ns/net", j.pid)).map_err(|e| {
+        NetError::Invalid(format!("opening the container's network namespace: {e}"))
+    })?;
+    for (i, (net, lease, mac)) in records.iter().enumerate() {
+        nl.create_veth(&lease.veth, &format!("eth{i}"), &netns, net.mtu, Some(*mac))?;
+        let host_side = nl.link_index(&lease.veth)?.ok_or_else(|| {
+            NetError::Invalid(format!("veth {} vanished after creation", lease.veth))
+        })?;
+        let bridge = nl.link_index(&net.bridge)?.ok_or_else(|| {
+            NetError::Invalid(format!("bridge {} is missing", net.bridge))
+        })?;
+        nl.set_up(host_side, Some(bridge))?;
+    }
+    let inside: Vec<(String, Ipv4Addr, u8)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (net, lease, _))| (format!("eth{i}"), lease.ip, net.subnet.prefix_len()))
+        .collect();
+    let gateway = records
+        .iter()
+        .find(|(net, _, _)| !net.internal)
+        .map(|(net, _, _)| net.gateway);
+    in_namespace(&netns, move |nl| {
+        if let Some(lo) = nl.link_index("lo")? {
+            nl.set_up(lo, None)?;
+        }
+        for (name, ip, prefix) in &inside {
+            let index = nl.link_index(name)?.ok_or_else(|| NetlinkError::Protocol {
+                what: format!("configuring {name}"),
+                message: "not found in the container".into(),
+            })?;
+            nl.add_address(index, *ip, *prefix)?;
+            nl.set_up(index, None)?;
+        }
+        if let Some(gw) = gateway {
+            nl.add_default_route(gw)?;
+        }
+        Ok(())
+    })?;
+    let host_gateway = records.first().map(|(net, _, _)| net.gateway);
+    let own: Vec<Lease> = records.into_iter().map(|(_, l, _)| l).collect();
+    write_own_hosts(j, &own, host_gateway);
+    for l in &own {
+        refresh_members(store, &l.network);
+    }
+    Ok(attachments)
+}
+
+/// The container's static hosts lines: the local names, `--add-host` (host-gateway is the
+/// bridge's address, where the host answers), its own address and name.
+fn write_own_hosts(j: &Joiner, own: &[Lease], host_gateway: Option<Ipv4Addr>) {
+    let mut base = super::hosts::LOCAL_HOSTS.to_string();
+    for (name, addr) in &j.net.extra_hosts {
+        let addr = match (addr.as_str(), host_gateway) {
+            ("host-gateway", Some(gw)) => gw.to_string(),
+            ("host-gateway", None) => continue,
+            (a, _) => a.to_string(),
+        };
+        base.push_str(&format!("{addr}\t{name}\n"));
+    }
+    if let Some(first) = own.first() {
+        base.push_str(&format!("{}\t{}\n", first.ip, j.hostname));
+    }
+    let _ = std::fs::write(base_path(&j.hosts_file), &base);
+}
+
+fn base_path(hosts: &Path) -> PathBuf {
+    hosts.with_file_name("hosts.base")
+}
+
+/// Rewrite, in place, the hosts file of every live member of `network` (a user network):
+/// each one's static lines, then every other member it shares a user network with.
+pub fn refresh_members(store: &NetworkStore, network: &str) {
+    let Ok(net) = store.find(network) else { return };
+    if net.default {
+        // Like docker's default bridge: no name resolution between members.
+        for l in store.leases(network) {
+            write_hosts(store, &l);
+        }
+        return;
+    }
+    for l in store.leases(network) {
+        write_hosts(store, &l);
+    }
+}
+
+fn write_hosts(store: &NetworkStore, me: &Lease) {
+    use std::io::Write;
+    let Ok(base) = std::fs::read_to_string(base_path(&me.hosts_file)) else {
+        return;
+    };
+    let mut text = base;
+    let all = store.all_leases();
+    let my_networks: Vec<&str> = all
+        .iter()
+        .filter(|l| l.container_id == me.container_id)
+        .map(|l| l.network.as_str())
+        .collect();
+    let mut seen = Vec::new();
+    for l in &all {
+        if l.container_id == me.container_id || !my_networks.contains(&l.network.as_str()) {
+            continue;
+        }
+        if store.find(&l.network).is_ok_and(|n| n.default) {
+            continue;
+        }
+        let mut names = vec![l.container_name.clone()];
+        names.extend(l.aliases.iter().cloned());
+        names.push(l.container_id[..12.min(l.container_id.len())].to_string());
+        let line = format!("{}\t{}\n", l.ip, names.join(" "));
+        if !seen.contains(&line) {
+            seen.push(line.clone());
+            text.push_str(&line);
+        }
+    }
+    // In place: the file is bind-mounted into the container, a rename would not be seen.
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&me.hosts_file)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+/// Give back what a container holds: its leases (so its address and ports), its veths if
+/// they outlived its namespace, its rules; other members' hosts files lose it.
+pub fn detach(paths: &Paths, container_id: &str) {
+    if paths.rootless {
+        return;
+    }
+    let Ok(store) = NetworkStore::open(paths) else {
+        return;
+    };
+    let Ok(_lock) = store.lock() else { return };
+    let dropped = store.release(container_id);
+    if dropped.is_empty() {
+        return;
+    }
+    if let Ok(mut nl) = Netlink::open() {
+        for l in &dropped {
+            if let Ok(Some(i)) = nl.link_index(&l.veth) {
+                let _ = nl.delete_link(i);
+            }
+        }
+    }
+    let _ = sync_firewall(paths, &store);
+    for l in &dropped {
+        refresh_members(&store, &l.network);
+    }
+}
+
+/// Drop leases whose holder died (a `kill -9`ed monitor) and rebuild the rules, when any.
+pub fn reconcile(paths: &Paths) {
+    if paths.rootless {
+        return;
+    }
+    let Ok(store) = NetworkStore::open(paths) else {
+        return;
+    };
+    let Ok(_lock) = store.lock() else { return };
+    let before = count_lease_files(paths);
+    let live = store.all_leases();
+    if before != live.len() {
+        let _ = sync_firewall(paths, &store);
+        let nets: Vec<String> = live.iter().map(|l| l.network.clone()).collect();
+        for n in nets {
+            refresh_members(&store, &n);
+        }
+    }
+}
+
+fn count_lease_files(paths: &Paths) -> usize {
+    let dir = paths.runroot.join("leases");
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|n| std::fs::read_dir(n.path()).map(|e| e.count()).unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
