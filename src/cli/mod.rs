@@ -6,6 +6,7 @@ pub mod format;
 pub mod images;
 pub mod registry;
 pub mod resources;
+pub mod networks;
 pub mod volumes;
 
 use std::path::PathBuf;
@@ -95,6 +96,11 @@ pub enum Command {
     Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List a container's port mappings, or the mapping of one port
+    Port(PortArgs),
     /// Show containers' resource usage
     Stats(StatsArgs),
     /// Show the processes of a container
@@ -347,6 +353,93 @@ pub struct VolumePruneArgs {
     /// Filter (label=KEY[=VALUE], label!=...)
     #[arg(long = "filter")]
     pub filter: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a bridge network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Show networks in detail
+    Inspect(NetworkInspectArgs),
+    /// Remove networks
+    #[command(alias = "remove")]
+    Rm(NetworkRmArgs),
+    /// Remove networks no container uses
+    Prune(NetworkPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Driver (only bridge)
+    #[arg(short = 'd', long, default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR form (default: the next free one of skiff's pool)
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Gateway address (default: the subnet's first address)
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Allocate container addresses from this sub-range
+    #[arg(long = "ip-range")]
+    pub ip_range: Option<String>,
+    /// No outbound access: traffic stays on the network
+    #[arg(long)]
+    pub internal: bool,
+    /// Set metadata (KEY=VALUE)
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Driver options: mtu=BYTES, com.docker.network.bridge.name=NAME
+    #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+    pub opt: Vec<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Only display network ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Do not truncate ids
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter (name=..., id=..., driver=..., label=KEY[=VALUE])
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Go template, "table TEMPLATE" or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    /// Go template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkRmArgs {
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PORT[/PROTOCOL]
+    pub port: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -861,6 +954,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Volume(c) => volumes::volume(ctx, c),
         Command::Cp(a) => volumes::cp(ctx, a),
         Command::Export(a) => volumes::export(ctx, a),
+        Command::Network(c) => networks::network(ctx, c),
+        Command::Port(a) => networks::port(ctx, a),
         Command::Stats(a) => resources::stats(ctx, a),
         Command::Top(a) => resources::top(ctx, a),
     }

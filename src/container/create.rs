@@ -63,6 +63,7 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
     if !config.user.is_empty() {
         check_user_exists(ctx, &image, &config.user)?;
     }
+    check_networks(ctx, &config)?;
 
     for layer in &config.layers {
         let dir = ctx.images.layer_dir(layer);
@@ -194,4 +195,37 @@ pub(super) fn image_user(
     };
     users::resolve(user, &read_top("etc/passwd"), &read_top("etc/group"))
         .map_err(|e| ContainerError::Invalid(e.to_string()))
+}
+
+/// The networks a container names exist (the default one is made at start), and what it
+/// asks of them fits: `--ip` inside the subnet.
+fn check_networks(ctx: &Ctx, config: &spec::ContainerConfig) -> Result<(), ContainerError> {
+    use crate::net::config::DEFAULT_NETWORK;
+    let user_networks: Vec<_> = config
+        .net
+        .networks
+        .iter()
+        .filter(|n| n.name != DEFAULT_NETWORK)
+        .collect();
+    if user_networks.is_empty() {
+        return Ok(());
+    }
+    if ctx.paths.rootless {
+        return Err(ContainerError::Invalid(
+            "user-defined networks are not available rootless yet: use the default network".into(),
+        ));
+    }
+    let store = crate::state::network::NetworkStore::open(&ctx.paths)?;
+    for want in user_networks {
+        let net = store.find(&want.name)?;
+        if let Some(ip) = want.ip
+            && (!crate::net::ipam::usable(&net.subnet, ip) || ip == net.gateway)
+        {
+            return Err(ContainerError::Invalid(format!(
+                "invalid --ip {ip}: it is not a host address of network {} ({})",
+                net.name, net.subnet
+            )));
+        }
+    }
+    Ok(())
 }

@@ -62,7 +62,14 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "Tmpfs": tmpfs(&r.config.mounts),
             "ContainerIDFile": "",
             "LogConfig": {"Type": "json-file", "Config": {}},
-            "NetworkMode": r.config.network.as_str(),
+            "NetworkMode": network_mode(r),
+            "PortBindings": port_bindings(&r.config.net.ports),
+            "PublishAllPorts": r.config.net.publish_all,
+            "Dns": r.config.net.dns,
+            "DnsSearch": r.config.net.dns_search,
+            "DnsOptions": r.config.net.dns_options,
+            "ExtraHosts": r.config.net.extra_hosts.iter().map(|(n, a)| format!("{n}:{a}")).collect::<Vec<_>>(),
+            "Links": r.config.net.links.iter().map(|(n, a)| format!("/{n}:/{}/{a}", r.name)).collect::<Vec<_>>(),
             "PortBindings": {},
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
             "AutoRemove": r.config.auto_remove,
@@ -113,6 +120,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
         "Mounts": mounts_json(ctx, &r.config.mounts),
         "Config": {
             "Hostname": r.config.hostname,
+            "ExposedPorts": exposed_ports(r),
             "Domainname": r.config.domainname,
             "User": r.config.user,
             "AttachStdin": r.config.open_stdin,
@@ -132,40 +140,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "StopSignal": r.config.stop_signal,
             "StopTimeout": r.config.stop_timeout,
         },
-        "NetworkSettings": {
-            "Bridge": "",
-            "SandboxID": "",
-            "SandboxKey": if running && r.config.network != crate::spec::NetworkMode::Host {
-                format!("/proc/{}/ns/net", st.pid)
-            } else {
-                String::new()
-            },
-            "Ports": {},
-            "Gateway": "",
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "MacAddress": "",
-            "Networks": {
-                r.config.network.as_str(): {
-                    "IPAMConfig": Value::Null,
-                    "Links": Value::Null,
-                    "Aliases": Value::Null,
-                    "MacAddress": "",
-                    "NetworkID": r.config.network.as_str(),
-                    "EndpointID": "",
-                    "Gateway": "",
-                    "IPAddress": "",
-                    "IPPrefixLen": 0,
-                    "IPv6Gateway": "",
-                    "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0,
-                    "DNSNames": Value::Null,
-                }
-            }
-        }
+        "NetworkSettings": network_settings(r, running),
     })
 }
 
@@ -298,5 +273,109 @@ pub fn image(img: &ImageRecord, config: &ImageConfig) -> Value {
             "Layers": config.rootfs.diff_ids,
         },
         "Metadata": {"LastTagTime": img.added},
+    })
+}
+
+/// docker's HostConfig.NetworkMode: `bridge` for the default network, else the first
+/// network's name, `host`, `none` or `container:X`.
+fn network_mode(r: &ContainerRecord) -> String {
+    use crate::spec::NetworkMode;
+    match r.config.network {
+        NetworkMode::Bridge => match r.config.net.networks.first() {
+            Some(n) if n.name != crate::net::config::DEFAULT_NETWORK => n.name.clone(),
+            _ => "bridge".into(),
+        },
+        NetworkMode::Container => format!("container:{}", r.config.net.container),
+        m => m.as_str().into(),
+    }
+}
+
+fn exposed_ports(r: &ContainerRecord) -> Value {
+    let mut map = serde_json::Map::new();
+    for (port, proto) in &r.config.net.exposed {
+        map.insert(format!("{port}/{proto}"), serde_json::json!({}));
+    }
+    for p in &r.config.net.ports {
+        map.insert(p.key(), serde_json::json!({}));
+    }
+    if map.is_empty() { Value::Null } else { Value::Object(map) }
+}
+
+/// HostConfig.PortBindings: what was asked (host port "" when random).
+fn port_bindings(ports: &[crate::net::ports::PortMapping]) -> Value {
+    let mut map: serde_json::Map<String, Value> = serde_json::Map::new();
+    for p in ports {
+        let entry = map.entry(p.key()).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = entry {
+            list.push(serde_json::json!({
+                "HostIp": p.host_ip,
+                "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
+            }));
+        }
+    }
+    Value::Object(map)
+}
+
+/// docker's NetworkSettings: the first network's address at the top level (docker fills it
+/// for the default bridge), every network under Networks.
+fn network_settings(r: &ContainerRecord, running: bool) -> Value {
+    let st = &r.state;
+    let attached = if running { st.networks.as_slice() } else { &[] };
+    let ports: Vec<crate::net::ports::PortMapping> =
+        attached.iter().flat_map(|a| a.ports.clone()).collect();
+    let mut networks = serde_json::Map::new();
+    for want in &r.config.net.networks {
+        let a = attached.iter().find(|a| a.network == want.name);
+        let shown = if want.name == crate::net::config::DEFAULT_NETWORK { "bridge" } else { &want.name };
+        networks.insert(shown.to_string(), serde_json::json!({
+            "IPAMConfig": want.ip.map(|ip| serde_json::json!({"IPv4Address": ip.to_string()})),
+            "Links": Value::Null,
+            "Aliases": if want.aliases.is_empty() { Value::Null } else { serde_json::json!(want.aliases) },
+            "MacAddress": a.map(|a| a.mac.clone()).unwrap_or_default(),
+            "NetworkID": a.map(|a| a.network_id.clone()).unwrap_or_default(),
+            "EndpointID": "",
+            "Gateway": a.map(|a| a.gateway.to_string()).unwrap_or_default(),
+            "IPAddress": a.map(|a| a.ip.to_string()).unwrap_or_default(),
+            "IPPrefixLen": a.map(|a| a.prefix).unwrap_or(0),
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "DNSNames": if want.name == crate::net::config::DEFAULT_NETWORK {
+                Value::Null
+            } else {
+                let mut names = vec![r.name.clone()];
+                names.extend(want.aliases.iter().cloned());
+                names.push(r.short_id().to_string());
+                serde_json::json!(names)
+            },
+        }));
+    }
+    if networks.is_empty() {
+        let mode = r.config.network.as_str();
+        networks.insert(mode.to_string(), serde_json::json!({
+            "IPAMConfig": Value::Null, "Links": Value::Null, "Aliases": Value::Null,
+            "MacAddress": "", "NetworkID": mode, "EndpointID": "", "Gateway": "",
+            "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "DNSNames": Value::Null,
+        }));
+    }
+    let first = attached.first();
+    serde_json::json!({
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": if running && r.config.network.own_namespace() {
+            format!("/proc/{}/ns/net", st.pid)
+        } else {
+            String::new()
+        },
+        "Ports": crate::net::ports::inspect_ports(&ports, &r.config.net.exposed),
+        "Gateway": first.map(|a| a.gateway.to_string()).unwrap_or_default(),
+        "IPAddress": first.map(|a| a.ip.to_string()).unwrap_or_default(),
+        "IPPrefixLen": first.map(|a| a.prefix).unwrap_or(0),
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "MacAddress": first.map(|a| a.mac.clone()).unwrap_or_default(),
+        "Networks": networks,
     })
 }

@@ -62,7 +62,12 @@ pub fn row(r: &ContainerRecord, no_trunc: bool) -> PsRow {
         command: format!("\"{command}\""),
         created_at: docker_date(&r.created),
         running_for: format!("{} ago", human_duration(seconds_since(&r.created))),
-        ports: String::new(),
+        ports: if r.state.status == crate::state::container::Status::Running {
+            let ports: Vec<_> = r.state.networks.iter().flat_map(|a| a.ports.clone()).collect();
+            crate::net::ports::ps_column(&ports, &r.config.net.exposed)
+        } else {
+            String::new()
+        },
         state: r.state.status.as_str().to_string(),
         status: status_text(r),
         size: String::new(),

@@ -100,6 +100,9 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<(), NetError> 
 /// Subnets in use on the host: routes, interface addresses, and this store's networks.
 fn used_subnets(nl: &mut Netlink, store: &NetworkStore) -> Result<Vec<(Ipv4Net, String)>, NetError> {
     let mut used = Vec::new();
+    for n in store.list()? {
+        used.push((n.subnet, format!("network {}", n.name)));
+    }
     for (dst, len) in nl.route_destinations()? {
         if let Ok(n) = Ipv4Net::new(dst, len) {
             used.push((n.trunc(), "a host route".to_string()));
@@ -112,9 +115,6 @@ fn used_subnets(nl: &mut Netlink, store: &NetworkStore) -> Result<Vec<(Ipv4Net, 
         if let Ok(n) = Ipv4Net::new(a.address, a.prefix) {
             used.push((n.trunc(), format!("the host address {}/{}", a.address, a.prefix)));
         }
-    }
-    for n in store.list()? {
-        used.push((n.subnet, format!("network {}", n.name)));
     }
     Ok(used)
 }

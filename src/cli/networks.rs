@@ -1,0 +1,308 @@
+//! Handlers for `network create|ls|inspect|rm|prune` and `port`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::format::print_rows;
+use super::{
+    CliError, NetworkCommand, NetworkCreateArgs, NetworkInspectArgs, NetworkLsArgs,
+    NetworkPruneArgs, NetworkRmArgs, PortArgs, for_each,
+};
+use crate::container::{ContainerError, Ctx};
+use crate::net::bridge::{self, CreateOptions, NetError};
+use crate::state::network::{NetworkRecord, NetworkStore};
+
+impl From<NetError> for CliError {
+    fn from(e: NetError) -> CliError {
+        CliError::Usage(e.to_string())
+    }
+}
+
+fn store(ctx: &Ctx) -> Result<NetworkStore, CliError> {
+    NetworkStore::open(&ctx.paths).map_err(|e| CliError::Container(ContainerError::from(e)))
+}
+
+pub fn network(ctx: &Ctx, c: NetworkCommand) -> Result<i32, CliError> {
+    match c {
+        NetworkCommand::Create(a) => create(ctx, a),
+        NetworkCommand::Ls(a) => ls(ctx, a),
+        NetworkCommand::Inspect(a) => inspect(ctx, a),
+        NetworkCommand::Rm(a) => rm(ctx, a),
+        NetworkCommand::Prune(a) => prune(ctx, a),
+    }
+}
+
+fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    let mut out = BTreeMap::new();
+    for kv in items {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        if k.is_empty() {
+            return Err(CliError::Usage(format!(
+                "invalid {flag} {kv:?}: expected KEY=VALUE"
+            )));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+fn create(ctx: &Ctx, a: NetworkCreateArgs) -> Result<i32, CliError> {
+    if a.driver != "bridge" {
+        return Err(CliError::Usage(format!(
+            "network driver {:?} is not supported: only bridge",
+            a.driver
+        )));
+    }
+    let net = |flag: &str, v: &Option<String>| -> Result<Option<ipnet::Ipv4Net>, CliError> {
+        v.as_ref()
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    CliError::Usage(format!(
+                        "invalid {flag} {s:?}: expected an IPv4 subnet in CIDR form, such as 10.50.0.0/24"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let subnet = net("--subnet", &a.subnet)?;
+    if let Some(s) = subnet
+        && s.addr() != s.network()
+    {
+        return Err(CliError::Usage(format!(
+            "invalid --subnet {s}: it is not a network address (did you mean {}?)",
+            s.trunc()
+        )));
+    }
+    let gateway = a
+        .gateway
+        .as_ref()
+        .map(|g| {
+            g.parse().map_err(|_| {
+                CliError::Usage(format!(
+                    "invalid --gateway {g:?}: expected an IPv4 address"
+                ))
+            })
+        })
+        .transpose()?;
+    let record = bridge::create_network(
+        &ctx.paths,
+        &store(ctx)?,
+        CreateOptions {
+            name: a.name,
+            subnet,
+            gateway,
+            ip_range: net("--ip-range", &a.ip_range)?,
+            internal: a.internal,
+            labels: key_values("--label", &a.label)?,
+            options: key_values("--opt", &a.opt)?,
+            default: false,
+        },
+    )?;
+    println!("{}", record.id);
+    Ok(0)
+}
+
+/// Name shown for a network: the default one is docker's `bridge` to scripts too.
+fn to_json(store: &NetworkStore, n: &NetworkRecord) -> Value {
+    let members: serde_json::Map<String, Value> = store
+        .leases(&n.name)
+        .into_iter()
+        .map(|l| {
+            (
+                l.container_id.clone(),
+                json!({
+                    "Name": l.container_name,
+                    "EndpointID": "",
+                    "MacAddress": l.mac,
+                    "IPv4Address": format!("{}/{}", l.ip, n.subnet.prefix_len()),
+                    "IPv6Address": "",
+                }),
+            )
+        })
+        .collect();
+    let mut options = n.options.clone();
+    options.insert("com.docker.network.bridge.name".into(), n.bridge.clone());
+    let mut ipam = json!({"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()});
+    if let Some(r) = n.ip_range {
+        ipam["IPRange"] = json!(r.to_string());
+    }
+    json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam]},
+        "Internal": n.internal,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": members,
+        "Options": options,
+        "Labels": n.labels,
+    })
+}
+
+fn ls(ctx: &Ctx, a: NetworkLsArgs) -> Result<i32, CliError> {
+    let store = store(ctx)?;
+    let mut nets = store.list().map_err(ContainerError::from)?;
+    for f in &a.filter {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("invalid filter {f:?}: expected KEY=VALUE")))?;
+        match k {
+            "name" => nets.retain(|n| n.name.contains(v)),
+            "id" => nets.retain(|n| n.id.starts_with(v)),
+            "driver" => nets.retain(|n| n.driver == v),
+            "label" => nets.retain(|n| match v.split_once('=') {
+                Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
+                None => n.labels.contains_key(v),
+            }),
+            other => {
+                return Err(CliError::Usage(format!(
+                    "invalid filter {other:?}: expected name, id, driver or label"
+                )));
+            }
+        }
+    }
+    let rows: Vec<Value> = nets
+        .iter()
+        .map(|n| {
+            json!({
+                "ID": if a.no_trunc { n.id.clone() } else { n.id[..12].to_string() },
+                "Name": n.name,
+                "Driver": n.driver,
+                "Scope": "local",
+                "Internal": n.internal,
+                "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                "CreatedAt": n.created,
+            })
+        })
+        .collect();
+    let format = if a.quiet {
+        "{{.ID}}".to_string()
+    } else {
+        a.format
+            .unwrap_or_else(|| "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}".into())
+    };
+    let header = json!({"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+        "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"});
+    print_rows(&format, &header, &rows)?;
+    Ok(0)
+}
+
+fn inspect(ctx: &Ctx, a: NetworkInspectArgs) -> Result<i32, CliError> {
+    let store = store(ctx)?;
+    let mut found = Vec::new();
+    let mut failed = false;
+    for q in &a.networks {
+        match store.find(q) {
+            Ok(n) => found.push(to_json(&store, &n)),
+            Err(e) => {
+                eprintln!("skiff: {e}");
+                failed = true;
+            }
+        }
+    }
+    match &a.format {
+        Some(f) => {
+            let tpl = super::format::compile(&super::format::unescape(f))?;
+            for v in &found {
+                println!("{}", super::format::render(&tpl, v)?);
+            }
+        }
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(found)).unwrap_or_default()
+        ),
+    }
+    Ok(if failed { 125 } else { 0 })
+}
+
+fn rm(ctx: &Ctx, a: NetworkRmArgs) -> Result<i32, CliError> {
+    let store = store(ctx)?;
+    for_each(&a.networks, |q| {
+        bridge::remove_network(&ctx.paths, &store, q)?;
+        Ok(())
+    })
+}
+
+fn prune(ctx: &Ctx, a: NetworkPruneArgs) -> Result<i32, CliError> {
+    if !a.force {
+        use std::io::IsTerminal;
+        if std::io::stdin().is_terminal() {
+            eprint!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            if !answer.trim().eq_ignore_ascii_case("y") {
+                return Ok(0);
+            }
+        }
+    }
+    let store = store(ctx)?;
+    // Networks named by any container, running or not, stay (docker's rule).
+    let named: Vec<String> = ctx
+        .all()?
+        .into_iter()
+        .flat_map(|r| r.config.net.networks.into_iter().map(|n| n.name))
+        .collect();
+    let mut removed = Vec::new();
+    for n in store.list().map_err(ContainerError::from)? {
+        if n.default || named.contains(&n.name) {
+            continue;
+        }
+        if bridge::remove_network(&ctx.paths, &store, &n.name).is_ok() {
+            removed.push(n.name);
+        }
+    }
+    if !removed.is_empty() {
+        println!("Deleted Networks:");
+        for n in removed {
+            println!("{n}");
+        }
+    }
+    Ok(0)
+}
+
+/// `port CONTAINER [PORT[/PROTO]]`: `80/tcp -> 0.0.0.0:8080`, one line per mapping.
+pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32, CliError> {
+    let record = ctx.find(&a.container)?;
+    let ports: Vec<_> = if record.state.status == crate::state::container::Status::Running {
+        record
+            .state
+            .networks
+            .iter()
+            .flat_map(|n| n.ports.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    match &a.port {
+        None => {
+            for p in &ports {
+                println!("{} -> {}:{}", p.key(), p.host_ip_or_any(), p.host_port);
+            }
+        }
+        Some(want) => {
+            let key = if want.contains('/') {
+                want.clone()
+            } else {
+                format!("{want}/tcp")
+            };
+            let matching: Vec<_> = ports.iter().filter(|p| p.key() == key).collect();
+            if matching.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "No public port '{key}' published for {}",
+                    record.name
+                )));
+            }
+            for p in matching {
+                println!("{}:{}", p.host_ip_or_any(), p.host_port);
+            }
+        }
+    }
+    Ok(0)
+}
