@@ -110,7 +110,7 @@ fn bad_input_is_one_line_exit_125_and_leaves_nothing() {
     env.fails(
         &["run", "--rm", "--network", "nosuchnet", "busybox", "true"],
         125,
-        "invalid --network",
+        "network nosuchnet not found",
     );
     env.fails(&["stop", "nosuch"], 125, "No such container: nosuch");
     env.fails(&["logs", "nosuch"], 125, "No such container: nosuch");
@@ -444,7 +444,16 @@ fn host_network_shares_the_hosts_interfaces() {
         .into_owned();
     let out = env.ok(&["run", "--rm", "--network", "host", "busybox", "hostname"]);
     assert_eq!(out, host);
-    let links = env.ok(&["run", "--rm", "busybox", "sh", "-c", "ls /sys/class/net"]);
+    let links = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net",
+    ]);
     assert_eq!(links, "lo", "--network none has only lo");
 }
 

@@ -50,8 +50,15 @@ fn attach_to(
         detach_keys: keys,
         sig_proxy,
     };
-    let ended = crate::attach::attach(&path, &opts)
-        .map_err(|e| CliError::Usage(format!("attaching to {}: {e}", &id[..12.min(id.len())])))?;
+    let ended = crate::attach::attach(&path, &opts).map_err(|e| {
+        // The monitor closes its socket as the container exits, a moment before the record
+        // says so (it releases the network first).
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CliError::Usage("you cannot attach to a stopped container, start it first".into())
+        } else {
+            CliError::Usage(format!("attaching to {}: {e}", &id[..12.min(id.len())]))
+        }
+    })?;
     match ended {
         crate::attach::Ended::Exited(code) => Ok(code),
         crate::attach::Ended::Detached => Ok(0),

@@ -4,9 +4,9 @@
 pub mod containers;
 pub mod format;
 pub mod images;
+pub mod networks;
 pub mod registry;
 pub mod resources;
-pub mod networks;
 pub mod volumes;
 
 use std::path::PathBuf;

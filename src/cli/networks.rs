@@ -79,9 +79,7 @@ fn create(ctx: &Ctx, a: NetworkCreateArgs) -> Result<i32, CliError> {
         .as_ref()
         .map(|g| {
             g.parse().map_err(|_| {
-                CliError::Usage(format!(
-                    "invalid --gateway {g:?}: expected an IPv4 address"
-                ))
+                CliError::Usage(format!("invalid --gateway {g:?}: expected an IPv4 address"))
             })
         })
         .transpose()?;
@@ -234,7 +232,9 @@ fn prune(ctx: &Ctx, a: NetworkPruneArgs) -> Result<i32, CliError> {
     if !a.force {
         use std::io::IsTerminal;
         if std::io::stdin().is_terminal() {
-            eprint!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+            eprint!(
+                "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
+            );
             let mut answer = String::new();
             let _ = std::io::stdin().read_line(&mut answer);
             if !answer.trim().eq_ignore_ascii_case("y") {

@@ -168,7 +168,7 @@ fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerErro
         &record.config.hostname,
         &record.config.net,
     )
-        .map_err(io_err(format!("writing {}", userdata.display())))
+    .map_err(io_err(format!("writing {}", userdata.display())))
 }
 
 /// Refuse `-u name` up front when the image has no such user, so a bad flag creates nothing.

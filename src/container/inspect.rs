@@ -298,14 +298,20 @@ fn exposed_ports(r: &ContainerRecord) -> Value {
     for p in &r.config.net.ports {
         map.insert(p.key(), serde_json::json!({}));
     }
-    if map.is_empty() { Value::Null } else { Value::Object(map) }
+    if map.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(map)
+    }
 }
 
 /// HostConfig.PortBindings: what was asked (host port "" when random).
 fn port_bindings(ports: &[crate::net::ports::PortMapping]) -> Value {
     let mut map: serde_json::Map<String, Value> = serde_json::Map::new();
     for p in ports {
-        let entry = map.entry(p.key()).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = map
+            .entry(p.key())
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = entry {
             list.push(serde_json::json!({
                 "HostIp": p.host_ip,
@@ -326,7 +332,11 @@ fn network_settings(r: &ContainerRecord, running: bool) -> Value {
     let mut networks = serde_json::Map::new();
     for want in &r.config.net.networks {
         let a = attached.iter().find(|a| a.network == want.name);
-        let shown = if want.name == crate::net::config::DEFAULT_NETWORK { "bridge" } else { &want.name };
+        let shown = if want.name == crate::net::config::DEFAULT_NETWORK {
+            "bridge"
+        } else {
+            &want.name
+        };
         networks.insert(shown.to_string(), serde_json::json!({
             "IPAMConfig": want.ip.map(|ip| serde_json::json!({"IPv4Address": ip.to_string()})),
             "Links": Value::Null,
@@ -352,12 +362,15 @@ fn network_settings(r: &ContainerRecord, running: bool) -> Value {
     }
     if networks.is_empty() {
         let mode = r.config.network.as_str();
-        networks.insert(mode.to_string(), serde_json::json!({
-            "IPAMConfig": Value::Null, "Links": Value::Null, "Aliases": Value::Null,
-            "MacAddress": "", "NetworkID": mode, "EndpointID": "", "Gateway": "",
-            "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "DNSNames": Value::Null,
-        }));
+        networks.insert(
+            mode.to_string(),
+            serde_json::json!({
+                "IPAMConfig": Value::Null, "Links": Value::Null, "Aliases": Value::Null,
+                "MacAddress": "", "NetworkID": mode, "EndpointID": "", "Gateway": "",
+                "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0, "DNSNames": Value::Null,
+            }),
+        );
     }
     let first = attached.first();
     serde_json::json!({

@@ -63,7 +63,12 @@ pub fn row(r: &ContainerRecord, no_trunc: bool) -> PsRow {
         created_at: docker_date(&r.created),
         running_for: format!("{} ago", human_duration(seconds_since(&r.created))),
         ports: if r.state.status == crate::state::container::Status::Running {
-            let ports: Vec<_> = r.state.networks.iter().flat_map(|a| a.ports.clone()).collect();
+            let ports: Vec<_> = r
+                .state
+                .networks
+                .iter()
+                .flat_map(|a| a.ports.clone())
+                .collect();
             crate::net::ports::ps_column(&ports, &r.config.net.exposed)
         } else {
             String::new()

@@ -263,7 +263,7 @@ fn launch(
     init.join_netns = other_netns.as_ref().map(|f| f.as_raw_fd());
     // Bridge networking: the parent plugs the veth in while the child mounts; the command
     // runs only after that.
-    let bridged = record.config.network == NetworkMode::Bridge && !ctx.paths.rootless;
+    let bridged = record.config.network == NetworkMode::Bridge;
     if bridged && init.await_parent.is_none() {
         init.await_parent = Some((pair.child.as_raw_fd(), false));
     }
@@ -383,11 +383,19 @@ fn plug_in(
         pid,
         hosts_file: ctx.userdata_dir(&record.id).join("hosts"),
     };
-    crate::net::bridge::attach(&ctx.paths, &joiner).map_err(|e| ContainerError::Invalid(e.to_string()))
+    let attached = if ctx.paths.rootless {
+        crate::net::rootless::attach(&ctx.paths.runroot, &record.id, pid, &record.config.net)
+    } else {
+        crate::net::bridge::attach(&ctx.paths, &joiner)
+    };
+    attached.map_err(|e| ContainerError::Invalid(e.to_string()))
 }
 
 /// `--network container:X`: X's network namespace, X running.
-fn shared_netns(ctx: &Ctx, record: &ContainerRecord) -> Result<Option<std::fs::File>, ContainerError> {
+fn shared_netns(
+    ctx: &Ctx,
+    record: &ContainerRecord,
+) -> Result<Option<std::fs::File>, ContainerError> {
     if record.config.network != NetworkMode::Container {
         return Ok(None);
     }
@@ -397,7 +405,9 @@ fn shared_netns(ctx: &Ctx, record: &ContainerRecord) -> Result<Option<std::fs::F
             "cannot join the network of container {target}: No such container"
         ))
     })?;
-    if other.state.status != Status::Running || !proc::is_alive(other.state.pid, other.state.pid_start) {
+    if other.state.status != Status::Running
+        || !proc::is_alive(other.state.pid, other.state.pid_start)
+    {
         return Err(ContainerError::Invalid(format!(
             "cannot join the network of container {target}: it is not running"
         )));
@@ -550,10 +560,10 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
         let _ = cg.remove();
     }
     record.state.cgroup.clear();
-    if !record.state.networks.is_empty() {
-        crate::net::bridge::detach(&ctx.paths, &record.id);
-        record.state.networks.clear();
-    }
+    // The network goes after the record says Exited, so `wait`/`attach` see the exit at once;
+    // a monitor killed in between leaves stale leases, which the next command drops.
+    let networked = !record.state.networks.is_empty();
+    record.state.networks.clear();
     record.state.status = Status::Exited;
     record.state.exit_code = code;
     record.state.pid = 0;
@@ -562,5 +572,8 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
         let _ = ctx.remove_container(&record, true);
     } else {
         let _ = ctx.store.save(&record);
+    }
+    if networked {
+        crate::net::bridge::detach(&ctx.paths, &record.id);
     }
 }

@@ -98,7 +98,10 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<(), NetError> 
 }
 
 /// Subnets in use on the host: routes, interface addresses, and this store's networks.
-fn used_subnets(nl: &mut Netlink, store: &NetworkStore) -> Result<Vec<(Ipv4Net, String)>, NetError> {
+fn used_subnets(
+    nl: &mut Netlink,
+    store: &NetworkStore,
+) -> Result<Vec<(Ipv4Net, String)>, NetError> {
     let mut used = Vec::new();
     for n in store.list()? {
         used.push((n.subnet, format!("network {}", n.name)));
@@ -113,7 +116,10 @@ fn used_subnets(nl: &mut Netlink, store: &NetworkStore) -> Result<Vec<(Ipv4Net, 
             continue;
         }
         if let Ok(n) = Ipv4Net::new(a.address, a.prefix) {
-            used.push((n.trunc(), format!("the host address {}/{}", a.address, a.prefix)));
+            used.push((
+                n.trunc(),
+                format!("the host address {}/{}", a.address, a.prefix),
+            ));
         }
     }
     Ok(used)
@@ -135,7 +141,7 @@ pub fn create_network(
             "user-defined networks are not available rootless yet: run as root, or use the default network".into(),
         ));
     }
-    for (k, _) in &opts.options {
+    for k in opts.options.keys() {
         if !matches!(
             k.as_str(),
             "mtu" | "com.docker.network.driver.mtu" | "com.docker.network.bridge.name"
@@ -155,7 +161,9 @@ pub fn create_network(
             m.parse::<u32>()
                 .ok()
                 .filter(|v| (68..=65535).contains(v))
-                .ok_or_else(|| NetError::Invalid(format!("invalid -o mtu={m}: expected 68-65535")))?,
+                .ok_or_else(|| {
+                    NetError::Invalid(format!("invalid -o mtu={m}: expected 68-65535"))
+                })?,
         ),
     };
     // Always in this order: the host's subnet lock, then the store's.
@@ -193,8 +201,8 @@ pub fn create_network(
             })?
         }
     };
-    let gateway = ipam::validate(&subnet, opts.gateway, opts.ip_range.as_ref())
-        .map_err(NetError::Invalid)?;
+    let gateway =
+        ipam::validate(&subnet, opts.gateway, opts.ip_range.as_ref()).map_err(NetError::Invalid)?;
     let names = host_names(paths);
     let bridge = match opts.options.get("com.docker.network.bridge.name") {
         Some(b) => {
@@ -272,7 +280,11 @@ fn default_network(paths: &Paths, store: &NetworkStore) -> Result<NetworkRecord,
 }
 
 /// The network a container names, the default one made if needed.
-pub fn network_for(paths: &Paths, store: &NetworkStore, name: &str) -> Result<NetworkRecord, NetError> {
+pub fn network_for(
+    paths: &Paths,
+    store: &NetworkStore,
+    name: &str,
+) -> Result<NetworkRecord, NetError> {
     if name == DEFAULT_NETWORK {
         default_network(paths, store)
     } else {
@@ -288,7 +300,11 @@ pub fn sync_firewall(paths: &Paths, store: &NetworkStore) -> Result<(), NetError
     Ok(())
 }
 
-pub fn remove_network(paths: &Paths, store: &NetworkStore, query: &str) -> Result<String, NetError> {
+pub fn remove_network(
+    paths: &Paths,
+    store: &NetworkStore,
+    query: &str,
+) -> Result<String, NetError> {
     let _lock = store.lock()?;
     let net = store.find(query)?;
     let members = store.leases(&net.name);
@@ -346,7 +362,11 @@ fn port_taken(leases: &[Lease], p: &PortMapping) -> bool {
 
 /// Whether the host already has something on that port: bind it for a moment.
 fn host_port_free(p: &PortMapping) -> Result<u16, std::io::Error> {
-    let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
+    let ip = if p.host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        &p.host_ip
+    };
     let addr: std::net::SocketAddr = if ip.contains(':') {
         format!("[{ip}]:{}", p.host_port)
     } else {
@@ -355,9 +375,13 @@ fn host_port_free(p: &PortMapping) -> Result<u16, std::io::Error> {
     .parse()
     .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     match p.protocol.as_str() {
-        "udp" => std::net::UdpSocket::bind(addr).and_then(|s| s.local_addr()).map(|a| a.port()),
+        "udp" => std::net::UdpSocket::bind(addr)
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port()),
         // sctp has no std socket; tcp's answer is the best cheap probe for it.
-        _ => std::net::TcpListener::bind(addr).and_then(|s| s.local_addr()).map(|a| a.port()),
+        _ => std::net::TcpListener::bind(addr)
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port()),
     }
 }
 
@@ -366,7 +390,10 @@ fn resolve_ports(net: &NetConfig, leases: &[Lease]) -> Result<Vec<PortMapping>, 
     let mut wanted = net.ports.clone();
     if net.publish_all {
         for (port, proto) in &net.exposed {
-            if !wanted.iter().any(|p| p.container_port == *port && &p.protocol == proto) {
+            if !wanted
+                .iter()
+                .any(|p| p.container_port == *port && &p.protocol == proto)
+            {
                 wanted.push(PortMapping {
                     host_ip: String::new(),
                     host_port: 0,
@@ -386,14 +413,20 @@ fn resolve_ports(net: &NetConfig, leases: &[Lease]) -> Result<Vec<PortMapping>, 
                 let port = host_port_free(&p).map_err(|e| {
                     NetError::Invalid(format!("choosing a host port for {}: {e}", p.key()))
                 })?;
-                let candidate = PortMapping { host_port: port, ..p.clone() };
+                let candidate = PortMapping {
+                    host_port: port,
+                    ..p.clone()
+                };
                 if !port_taken(leases, &candidate) && !out.iter().any(|q| clash(q, &candidate)) {
                     p = candidate;
                     break;
                 }
                 tries += 1;
                 if tries > 20 {
-                    return Err(NetError::Invalid(format!("no free host port for {}", p.key())));
+                    return Err(NetError::Invalid(format!(
+                        "no free host port for {}",
+                        p.key()
+                    )));
                 }
             }
         } else {
@@ -411,7 +444,10 @@ fn resolve_ports(net: &NetConfig, leases: &[Lease]) -> Result<Vec<PortMapping>, 
                 } else {
                     e.to_string()
                 };
-                return Err(NetError::Invalid(format!("Bind for {} failed: {why}", shown(&p))));
+                return Err(NetError::Invalid(format!(
+                    "Bind for {} failed: {why}",
+                    shown(&p)
+                )));
             }
         }
         out.push(p);
@@ -534,9 +570,9 @@ fn attach_locked(
         let host_side = nl.link_index(&lease.veth)?.ok_or_else(|| {
             NetError::Invalid(format!("veth {} vanished after creation", lease.veth))
         })?;
-        let bridge = nl.link_index(&net.bridge)?.ok_or_else(|| {
-            NetError::Invalid(format!("bridge {} is missing", net.bridge))
-        })?;
+        let bridge = nl
+            .link_index(&net.bridge)?
+            .ok_or_else(|| NetError::Invalid(format!("bridge {} is missing", net.bridge)))?;
         nl.set_up(host_side, Some(bridge))?;
     }
     let inside: Vec<(String, Ipv4Addr, u8)> = records
@@ -655,6 +691,7 @@ fn write_hosts(store: &NetworkStore, me: &Lease) {
 /// they outlived its namespace, its rules; other members' hosts files lose it.
 pub fn detach(paths: &Paths, container_id: &str) {
     if paths.rootless {
+        super::rootless::detach(&paths.runroot, container_id);
         return;
     }
     let Ok(store) = NetworkStore::open(paths) else {

@@ -100,7 +100,9 @@ pub fn build(
         n if n.starts_with("container:") => {
             let target = &n["container:".len()..];
             if target.is_empty() {
-                return Err("invalid --network container:: expected container:NAME or container:ID".into());
+                return Err(
+                    "invalid --network container:: expected container:NAME or container:ID".into(),
+                );
             }
             cfg.container = target.to_string();
             NetworkMode::Container
@@ -168,11 +170,15 @@ pub fn build(
     }
     for a in &req.aliases {
         if !crate::state::network::valid_name(a) {
-            return Err(format!("invalid --network-alias {a:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
+            return Err(format!(
+                "invalid --network-alias {a:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            ));
         }
     }
     if !req.aliases.is_empty() && names[0] == DEFAULT_NETWORK {
-        return Err("invalid --network-alias: aliases are supported on user-defined networks only".into());
+        return Err(
+            "invalid --network-alias: aliases are supported on user-defined networks only".into(),
+        );
     }
     if mode == NetworkMode::Bridge {
         let mut seen = Vec::new();
@@ -185,8 +191,16 @@ pub fn build(
             cfg.networks.push(NetworkAttach {
                 name: n.to_string(),
                 ip: if i == 0 { ip } else { None },
-                mac: if i == 0 { req.mac_address.clone() } else { None },
-                aliases: if i == 0 { req.aliases.clone() } else { Vec::new() },
+                mac: if i == 0 {
+                    req.mac_address.clone()
+                } else {
+                    None
+                },
+                aliases: if i == 0 {
+                    req.aliases.clone()
+                } else {
+                    Vec::new()
+                },
             });
         }
     }
@@ -203,11 +217,19 @@ pub fn build(
         let (name, addr) = h
             .split_once(':')
             .or_else(|| h.split_once('='))
-            .ok_or_else(|| format!("invalid --add-host {h:?}: expected NAME:IP or NAME:host-gateway"))?;
+            .ok_or_else(|| {
+                format!("invalid --add-host {h:?}: expected NAME:IP or NAME:host-gateway")
+            })?;
         if name.is_empty()
-            || (addr != "host-gateway" && addr.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_err())
+            || (addr != "host-gateway"
+                && addr
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_err())
         {
-            return Err(format!("invalid --add-host {h:?}: expected NAME:IP or NAME:host-gateway"));
+            return Err(format!(
+                "invalid --add-host {h:?}: expected NAME:IP or NAME:host-gateway"
+            ));
         }
         cfg.extra_hosts
             .push((name.to_string(), addr.trim_matches(['[', ']']).to_string()));
@@ -218,7 +240,10 @@ pub fn build(
             return Err(format!("invalid --link {l:?}: expected NAME[:ALIAS]"));
         }
         if mode != NetworkMode::Bridge {
-            return Err(format!("conflicting options: --link and --network {}", names[0]));
+            return Err(format!(
+                "conflicting options: --link and --network {}",
+                names[0]
+            ));
         }
         cfg.links.push((name.to_string(), alias.to_string()));
     }
@@ -241,8 +266,14 @@ mod tests {
         let (m, c) = build(&req(&[]), &[]).expect("default");
         assert_eq!(m, NetworkMode::Bridge);
         assert_eq!(c.networks[0].name, DEFAULT_NETWORK);
-        assert_eq!(build(&req(&["bridge"]), &[]).expect("bridge").1.networks[0].name, "skiff");
-        assert_eq!(build(&req(&["none"]), &[]).expect("none").0, NetworkMode::None);
+        assert_eq!(
+            build(&req(&["bridge"]), &[]).expect("bridge").1.networks[0].name,
+            "skiff"
+        );
+        assert_eq!(
+            build(&req(&["none"]), &[]).expect("none").0,
+            NetworkMode::None
+        );
         let (m, c) = build(&req(&["container:web"]), &[]).expect("container");
         assert_eq!((m, c.container.as_str()), (NetworkMode::Container, "web"));
         let (_, c) = build(&req(&["a", "b"]), &[]).expect("two");
@@ -261,10 +292,18 @@ mod tests {
         assert_eq!(c.exposed, vec![(80, "tcp".into()), (9000, "udp".into())]);
         let mut r = req(&["none"]);
         r.publish = vec!["80".into()];
-        assert!(build(&r, &[]).expect_err("none").contains("conflicting options"));
+        assert!(
+            build(&r, &[])
+                .expect_err("none")
+                .contains("conflicting options")
+        );
         let mut r = req(&[]);
         r.ip = Some("10.90.0.9".into());
-        assert!(build(&r, &[]).expect_err("default").contains("user-defined networks only"));
+        assert!(
+            build(&r, &[])
+                .expect_err("default")
+                .contains("user-defined networks only")
+        );
         let mut r = req(&["mynet"]);
         r.ip = Some("10.1.2.3".into());
         r.aliases = vec!["db".into()];

@@ -94,11 +94,7 @@ pub fn ruleset(table: &str, networks: &[NetworkRecord], leases: &[Lease]) -> Str
     );
     for n in networks {
         if !n.internal {
-            let _ = writeln!(
-                s,
-                "    ip saddr {0} ip daddr != {0} masquerade",
-                n.subnet
-            );
+            let _ = writeln!(s, "    ip saddr {0} ip daddr != {0} masquerade", n.subnet);
         }
         let _ = writeln!(
             s,
@@ -148,9 +144,15 @@ fn nft_args(args: &[&str]) -> Option<String> {
 }
 
 /// Load the table; with no networks at all, remove it.
-pub fn apply(table: &str, networks: &[NetworkRecord], leases: &[Lease]) -> Result<(), FirewallError> {
+pub fn apply(
+    table: &str,
+    networks: &[NetworkRecord],
+    leases: &[Lease],
+) -> Result<(), FirewallError> {
     if networks.is_empty() {
-        let _ = nft(&format!("add table inet {table}\ndelete table inet {table}\n"));
+        let _ = nft(&format!(
+            "add table inet {table}\ndelete table inet {table}\n"
+        ));
     } else {
         nft(&ruleset(table, networks, leases))?;
     }
@@ -177,7 +179,11 @@ fn accept_in_docker_chains(table: &str, networks: &[NetworkRecord]) {
         if line.contains(&format!("comment \"{tag}\""))
             && let Some(handle) = line.rsplit("# handle ").next()
         {
-            let _ = writeln!(script, "delete rule ip filter {chain} handle {}", handle.trim());
+            let _ = writeln!(
+                script,
+                "delete rule ip filter {chain} handle {}",
+                handle.trim()
+            );
         }
     }
     for n in networks {

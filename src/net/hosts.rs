@@ -83,7 +83,11 @@ pub fn write_userdata(
     std::fs::write(dir.join("hosts.base"), &hosts)?;
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
     let resolv = resolv_conf(mode, &host_resolv);
-    let resolv = if mode == NetworkMode::Host && net.dns.is_empty() && net.dns_search.is_empty() && net.dns_options.is_empty() {
+    let resolv = if mode == NetworkMode::Host
+        && net.dns.is_empty()
+        && net.dns_search.is_empty()
+        && net.dns_options.is_empty()
+    {
         resolv
     } else {
         with_overrides(&resolv, net)

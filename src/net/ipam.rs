@@ -118,7 +118,10 @@ mod tests {
             Some(net("10.90.2.0/24"))
         );
         // A host route covering the whole first half pushes it past.
-        assert_eq!(first_free(&[net("10.90.0.0/16")]), Some(net("10.91.0.0/24")));
+        assert_eq!(
+            first_free(&[net("10.90.0.0/16")]),
+            Some(net("10.91.0.0/24"))
+        );
         assert_eq!(first_free(&[net("10.0.0.0/8")]), None);
     }
 
@@ -133,7 +136,10 @@ mod tests {
             Some(Ipv4Addr::new(10, 90, 3, 3))
         );
         let r = net("10.90.3.128/25");
-        assert_eq!(pick(&s, Some(&r), gw, &[]), Some(Ipv4Addr::new(10, 90, 3, 129)));
+        assert_eq!(
+            pick(&s, Some(&r), gw, &[]),
+            Some(Ipv4Addr::new(10, 90, 3, 129))
+        );
         let tiny = net("10.90.4.0/30");
         let gw = default_gateway(&tiny);
         assert_eq!(pick(&tiny, None, gw, &[Ipv4Addr::new(10, 90, 4, 2)]), None);
@@ -142,13 +148,25 @@ mod tests {
     #[test]
     fn validation() {
         assert!(validate(&net("10.1.0.0/16"), None, None).is_ok());
-        assert!(validate(&net("10.1.0.0/16"), Some(Ipv4Addr::new(10, 2, 0, 1)), None)
-            .expect_err("outside")
-            .contains("not a host address of the subnet"));
-        assert!(validate(&net("10.1.0.5/16"), None, None).expect_err("host bits").contains("10.1.0.0/16"));
+        assert!(
+            validate(&net("10.1.0.0/16"), Some(Ipv4Addr::new(10, 2, 0, 1)), None)
+                .expect_err("outside")
+                .contains("not a host address of the subnet")
+        );
+        assert!(
+            validate(&net("10.1.0.5/16"), None, None)
+                .expect_err("host bits")
+                .contains("10.1.0.0/16")
+        );
         assert!(validate(&net("10.1.0.0/16"), None, Some(&net("10.2.0.0/24"))).is_err());
-        assert_eq!(mac_text(mac_for(Ipv4Addr::new(10, 90, 0, 2))), "02:42:0a:5a:00:02");
-        assert_eq!(parse_mac("02:42:0a:5a:00:02"), Some(mac_for(Ipv4Addr::new(10, 90, 0, 2))));
+        assert_eq!(
+            mac_text(mac_for(Ipv4Addr::new(10, 90, 0, 2))),
+            "02:42:0a:5a:00:02"
+        );
+        assert_eq!(
+            parse_mac("02:42:0a:5a:00:02"),
+            Some(mac_for(Ipv4Addr::new(10, 90, 0, 2)))
+        );
         assert_eq!(parse_mac("01:00:00:00:00:00"), None);
         assert_eq!(parse_mac("zz"), None);
     }

@@ -9,3 +9,4 @@ pub mod hosts;
 pub mod ipam;
 pub mod netlink;
 pub mod ports;
+pub mod rootless;

@@ -137,7 +137,12 @@ impl Netlink {
         }
     }
 
-    fn ack(&mut self, what: &str, msg: RouteNetlinkMessage, flags: u16) -> Result<(), NetlinkError> {
+    fn ack(
+        &mut self,
+        what: &str,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<(), NetlinkError> {
         self.request(what, msg, NLM_F_ACK | flags).map(drop)
     }
 
@@ -185,7 +190,9 @@ impl Netlink {
             msg.attributes.push(LinkAttribute::Mtu(m));
         }
         msg.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
         self.ack(
             &format!("creating bridge {name}"),
             RouteNetlinkMessage::NewLink(msg),

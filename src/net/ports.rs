@@ -44,7 +44,9 @@ fn port_range(s: &str, side: &str, spec: &str) -> Result<(u16, u16), String> {
             Ok(_) => Err(bad(spec, format!("{side} port must be 1-65535"))),
             Err(_) => Err(bad(
                 spec,
-                format!("invalid {side} port {p:?}: expected a number 1-65535 or a range like 8000-8010"),
+                format!(
+                    "invalid {side} port {p:?}: expected a number 1-65535 or a range like 8000-8010"
+                ),
             )),
         }
     };
@@ -52,7 +54,10 @@ fn port_range(s: &str, side: &str, spec: &str) -> Result<(u16, u16), String> {
         Some((a, b)) => {
             let (a, b) = (one(a)?, one(b)?);
             if b < a {
-                return Err(bad(spec, format!("invalid {side} port range {s}: the end is below the start")));
+                return Err(bad(
+                    spec,
+                    format!("invalid {side} port range {s}: the end is below the start"),
+                ));
             }
             Ok((a, b))
         }
@@ -67,7 +72,10 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>, String> {
         None => (spec, "tcp".to_string()),
     };
     if !PROTOCOLS.contains(&protocol.as_str()) {
-        return Err(bad(spec, format!("unknown protocol {protocol:?}: expected tcp, udp or sctp")));
+        return Err(bad(
+            spec,
+            format!("unknown protocol {protocol:?}: expected tcp, udp or sctp"),
+        ));
     }
     // ip:host:container, with the ip maybe in brackets (IPv6).
     let (ip, rest) = if let Some(r) = body.strip_prefix('[') {
@@ -82,8 +90,16 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>, String> {
         let parts: Vec<&str> = body.split(':').collect();
         match parts.len() {
             1 | 2 => (None, body.to_string()),
-            3 => (Some(parts[0].to_string()), format!("{}:{}", parts[1], parts[2])),
-            _ => return Err(bad(spec, "expected [IP:][HOSTPORT:]CONTAINERPORT[/PROTOCOL]")),
+            3 => (
+                Some(parts[0].to_string()),
+                format!("{}:{}", parts[1], parts[2]),
+            ),
+            _ => {
+                return Err(bad(
+                    spec,
+                    "expected [IP:][HOSTPORT:]CONTAINERPORT[/PROTOCOL]",
+                ));
+            }
         }
     };
     if let Some(ip) = &ip
@@ -234,11 +250,31 @@ mod tests {
             parse_publish("99999:80").expect_err("bad"),
             "invalid publish spec \"99999:80\": host port must be 1-65535"
         );
-        assert!(parse_publish("abc").expect_err("bad").contains("invalid container port \"abc\""));
-        assert!(parse_publish("80/icmp").expect_err("bad").contains("unknown protocol"));
-        assert!(parse_publish("8000-8001:80-85").expect_err("bad").contains("same length"));
-        assert!(parse_publish("1.2.3:80:80").expect_err("bad").contains("invalid host address"));
-        assert!(parse_publish("8080:").expect_err("bad").contains("no container port"));
+        assert!(
+            parse_publish("abc")
+                .expect_err("bad")
+                .contains("invalid container port \"abc\"")
+        );
+        assert!(
+            parse_publish("80/icmp")
+                .expect_err("bad")
+                .contains("unknown protocol")
+        );
+        assert!(
+            parse_publish("8000-8001:80-85")
+                .expect_err("bad")
+                .contains("same length")
+        );
+        assert!(
+            parse_publish("1.2.3:80:80")
+                .expect_err("bad")
+                .contains("invalid host address")
+        );
+        assert!(
+            parse_publish("8080:")
+                .expect_err("bad")
+                .contains("no container port")
+        );
         assert!(parse_publish("0:80").expect_err("bad").contains("1-65535"));
     }
 
@@ -254,6 +290,9 @@ mod tests {
         assert_eq!(v["80/tcp"][0]["HostPort"], "8080");
         assert_eq!(v["53/udp"][0]["HostIp"], "127.0.0.1");
         assert!(v["443/tcp"].is_null());
-        assert_eq!(parse_expose("8000-8001/udp"), Ok(vec![(8000, "udp".into()), (8001, "udp".into())]));
+        assert_eq!(
+            parse_expose("8000-8001/udp"),
+            Ok(vec![(8000, "udp".into()), (8001, "udp".into())])
+        );
     }
 }

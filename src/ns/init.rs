@@ -72,8 +72,13 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     if let Some(fd) = spec.join_netns {
         // SAFETY: the parent keeps the namespace file open until we have exec'd.
         let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
-            .map_err(|e| ChildError::os(Stage::Setup, "joining the other container's network namespace", e))?;
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+            ChildError::os(
+                Stage::Setup,
+                "joining the other container's network namespace",
+                e,
+            )
+        })?;
     }
     nix::unistd::setsid().map_err(|e| ChildError::os(Stage::Setup, "setsid", e))?;
     install_stdio(spec.stdio)?;

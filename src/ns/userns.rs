@@ -130,7 +130,13 @@ fn live_pause(pid_file: &Path) -> Option<i32> {
 fn join(pid: i32) -> Result<(), UsernsError> {
     let ns = std::fs::File::open(format!("/proc/{pid}/ns/user"))
         .map_err(io(format!("opening the user namespace of pid {pid}")))?;
-    setns(ns.as_fd(), CloneFlags::CLONE_NEWUSER).map_err(|errno| UsernsError::Join { pid, errno })
+    setns(ns.as_fd(), CloneFlags::CLONE_NEWUSER)
+        .map_err(|errno| UsernsError::Join { pid, errno })?;
+    // Changing user namespace made this process non-dumpable, and so every container it
+    // clones until that one execs: pasta could not open the new container's /proc/<pid>/ns
+    // files. Everything that could look at us is the user's own.
+    let _ = nix::sys::prctl::set_dumpable(true);
+    Ok(())
 }
 
 fn create_pause(paths: &Paths, uid: u32, gid: u32) -> Result<i32, UsernsError> {

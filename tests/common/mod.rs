@@ -90,6 +90,11 @@ pub fn ensure_test_user() -> (u32, u32) {
     *USER.get_or_init(|| {
         let lock = std::fs::File::create("/tmp/skiff-test-user.lock").expect("lock file");
         lock.lock().expect("lock");
+        // Rootless networking (pasta) opens /dev/net/tun, which distros ship 0666; this
+        // machine's is 0600.
+        let _ = Command::new("chmod")
+            .args(["0666", "/dev/net/tun"])
+            .status();
         if Command::new("id")
             .arg(TEST_USER)
             .output()
@@ -259,6 +264,14 @@ impl Drop for Env {
     fn drop(&mut self) {
         for id in self.all_ids_quiet() {
             let _ = self.cmd(&["rm", "-f", &id]).output();
+        }
+        // Bridges and the nftables table belong to the host: remove this store's networks
+        // (the last one out deletes the table).
+        if !self.rootless {
+            let ids = self.run(&["network", "ls", "-q", "--no-trunc"]).stdout;
+            for id in String::from_utf8_lossy(&ids).lines() {
+                let _ = self.cmd(&["network", "rm", id]).output();
+            }
         }
         // The rootless pause process keeps the user namespace of this env alive.
         if let Ok(p) = std::fs::read_to_string(self.runroot.join("pause.pid"))
