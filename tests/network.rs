@@ -261,10 +261,22 @@ fn user_network_names_aliases_and_isolation() {
         "busybox",
         "sh",
         "-c",
-        &format!("grep -c {db} /etc/hosts; wget -T 2 -qO- http://{db_ip}/ && echo reached"),
+        &format!("grep -c {db} /etc/hosts; timeout 3 wget -qO- http://{db_ip}/ && echo reached"),
     ]);
     let text = common::stdout(&out);
     assert!(!text.contains("reached"), "isolation broken: {text}");
+    // The same command from the server's own network does reach it (the check can fail).
+    let control = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &back,
+        "busybox",
+        "sh",
+        "-c",
+        &format!("timeout 3 wget -qO- http://{db_ip}/ && echo reached"),
+    ]);
+    assert!(control.contains("reached"), "{control}");
     assert!(text.starts_with('0'), "{text}");
     // The default network does not resolve names (docker's default bridge).
     let plain = unique("plain");
@@ -637,4 +649,73 @@ fn rootless_default_network_with_pasta() {
         assert!(Instant::now() < deadline, "port {port} still forwarded");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn network_connect_adds_an_interface_and_names() {
+    let Some(env) = setup() else { return };
+    let (n1, n2) = (unique("cn1"), unique("cn2"));
+    env.ok(&["network", "create", &n1]);
+    env.ok(&["network", "create", &n2]);
+    let (server, client) = (unique("srv"), unique("cli"));
+    web(&env, &server, &["--network", &n1], "connected");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &client,
+        "--network",
+        &n2,
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let fetch = |host: &str| {
+        env.run(&[
+            "exec",
+            &client,
+            "timeout",
+            "3",
+            "wget",
+            "-qO-",
+            &format!("http://{host}/"),
+        ])
+    };
+    assert!(
+        !fetch(&server).status.success(),
+        "reached across networks before connect"
+    );
+    env.ok(&["network", "connect", "--alias", "svc", &n2, &server]);
+    let links = env.ok(&["exec", &server, "ls", "/sys/class/net"]);
+    assert_eq!(links, "eth0\neth1\nlo");
+    for host in [server.as_str(), "svc"] {
+        let out = fetch(host);
+        assert_eq!(
+            common::stdout(&out).trim(),
+            "connected",
+            "{host}: {}",
+            stderr(&out)
+        );
+    }
+    let nets = env.ok(&[
+        "inspect",
+        "-f",
+        "{{len .NetworkSettings.Networks}}",
+        &server,
+    ]);
+    assert_eq!(nets, "2");
+    env.ok(&["network", "disconnect", &n2, &server]);
+    assert_eq!(
+        env.ok(&["exec", &server, "ls", "/sys/class/net"]),
+        "eth0\nlo"
+    );
+    assert!(
+        !fetch(&server).status.success(),
+        "still reachable after disconnect"
+    );
+    env.fails(
+        &["network", "disconnect", &n2, &server],
+        125,
+        "is not connected to network",
+    );
 }

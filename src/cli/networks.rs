@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::format::print_rows;
 use super::{
-    CliError, NetworkCommand, NetworkCreateArgs, NetworkInspectArgs, NetworkLsArgs,
-    NetworkPruneArgs, NetworkRmArgs, PortArgs, for_each,
+    CliError, NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs,
+    NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs, PortArgs, for_each,
 };
 use crate::container::{ContainerError, Ctx};
 use crate::net::bridge::{self, CreateOptions, NetError};
@@ -30,6 +30,8 @@ pub fn network(ctx: &Ctx, c: NetworkCommand) -> Result<i32, CliError> {
         NetworkCommand::Inspect(a) => inspect(ctx, a),
         NetworkCommand::Rm(a) => rm(ctx, a),
         NetworkCommand::Prune(a) => prune(ctx, a),
+        NetworkCommand::Connect(a) => connect(ctx, a),
+        NetworkCommand::Disconnect(a) => disconnect(ctx, a),
     }
 }
 
@@ -304,5 +306,103 @@ pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32, CliError> {
             }
         }
     }
+    Ok(0)
+}
+
+fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
+    use crate::net::config::{DEFAULT_NETWORK, NetworkAttach};
+    if ctx.paths.rootless {
+        return Err(CliError::Usage(
+            "network connect is not available rootless yet: only the default network is".into(),
+        ));
+    }
+    let store = store(ctx)?;
+    let name = match a.network.as_str() {
+        "bridge" | "default" => DEFAULT_NETWORK.to_string(),
+        n => store.find(n).map_err(ContainerError::from)?.name,
+    };
+    let ip =
+        a.ip.as_ref()
+            .map(|s| {
+                s.parse::<std::net::Ipv4Addr>().map_err(|_| {
+                    CliError::Usage(format!("invalid --ip {s:?}: expected an IPv4 address"))
+                })
+            })
+            .transpose()?;
+    let found = ctx.find(&a.container)?;
+    let _lock = ctx.store.lock(&found.id).map_err(ContainerError::from)?;
+    let mut record = ctx.store.load(&found.id).map_err(ContainerError::from)?;
+    if record.config.network != crate::spec::NetworkMode::Bridge {
+        return Err(CliError::Usage(format!(
+            "container {} uses --network {}: only bridge containers can join networks",
+            record.name,
+            record.config.network.as_str()
+        )));
+    }
+    if record.config.net.networks.iter().any(|n| n.name == name) {
+        return Err(CliError::Usage(format!(
+            "container {} is already connected to network {}",
+            record.name, a.network
+        )));
+    }
+    let want = NetworkAttach {
+        name,
+        ip,
+        mac: None,
+        aliases: a.alias.clone(),
+    };
+    let running = record.state.status == crate::state::container::Status::Running
+        && crate::state::proc::is_alive(record.state.pid, record.state.pid_start);
+    if running {
+        let wants = [want.clone()];
+        let joiner = bridge::Joiner {
+            id: &record.id,
+            name: &record.name,
+            hostname: &record.config.hostname,
+            net: &record.config.net,
+            pid: record.state.pid,
+            hosts_file: ctx.userdata_dir(&record.id).join("hosts"),
+            holder: (record.state.monitor_pid, record.state.monitor_start),
+            networks: &wants,
+            // The next free ethN.
+            first_index: (0..)
+                .find(|i| {
+                    !record
+                        .state
+                        .networks
+                        .iter()
+                        .any(|n| n.interface == format!("eth{i}"))
+                })
+                .unwrap_or(0),
+            starting: false,
+        };
+        let added = bridge::connect(&ctx.paths, &joiner)?;
+        record.state.networks.extend(added);
+    }
+    record.config.net.networks.push(want);
+    ctx.store.save(&record).map_err(ContainerError::from)?;
+    Ok(0)
+}
+
+fn disconnect(ctx: &Ctx, a: NetworkDisconnectArgs) -> Result<i32, CliError> {
+    use crate::net::config::DEFAULT_NETWORK;
+    let store = store(ctx)?;
+    let name = match a.network.as_str() {
+        "bridge" | "default" => DEFAULT_NETWORK.to_string(),
+        n => store.find(n).map_err(ContainerError::from)?.name,
+    };
+    let found = ctx.find(&a.container)?;
+    let _lock = ctx.store.lock(&found.id).map_err(ContainerError::from)?;
+    let mut record = ctx.store.load(&found.id).map_err(ContainerError::from)?;
+    if !record.config.net.networks.iter().any(|n| n.name == name) {
+        return Err(CliError::Usage(format!(
+            "container {} is not connected to network {}",
+            record.name, a.network
+        )));
+    }
+    bridge::disconnect(&ctx.paths, &record.id, &name)?;
+    record.config.net.networks.retain(|n| n.name != name);
+    record.state.networks.retain(|n| n.network != name);
+    ctx.store.save(&record).map_err(ContainerError::from)?;
     Ok(0)
 }

@@ -382,6 +382,13 @@ fn plug_in(
         net: &record.config.net,
         pid,
         hosts_file: ctx.userdata_dir(&record.id).join("hosts"),
+        holder: (
+            std::process::id() as i32,
+            proc::start_time(std::process::id() as i32).unwrap_or(0),
+        ),
+        networks: &record.config.net.networks,
+        first_index: 0,
+        starting: true,
     };
     let attached = if ctx.paths.rootless {
         crate::net::rootless::attach(&ctx.paths.runroot, &record.id, pid, &record.config.net)

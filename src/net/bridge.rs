@@ -335,6 +335,9 @@ pub struct Attachment {
     pub mac: String,
     pub aliases: Vec<String>,
     pub ports: Vec<PortMapping>,
+    /// The interface in the container (`eth0`...).
+    #[serde(default)]
+    pub interface: String,
 }
 
 /// What `attach` needs to know of the container.
@@ -347,6 +350,14 @@ pub struct Joiner<'a> {
     pub pid: i32,
     /// Its /etc/hosts (bind-mounted into it) and the static part the rewrites start from.
     pub hosts_file: PathBuf,
+    /// The process whose life the leases last: the container's monitor.
+    pub holder: (i32, u64),
+    /// The networks to join now, and the index of the first one's interface (`eth0` at
+    /// start; `network connect` adds the next).
+    pub networks: &'a [super::config::NetworkAttach],
+    pub first_index: usize,
+    /// At start (ports, default route, static hosts lines), not `network connect`.
+    pub starting: bool,
 }
 
 /// Two mappings want the same host port (same protocol, overlapping addresses).
@@ -464,7 +475,7 @@ fn random_veth() -> String {
 pub fn attach(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
     let store = NetworkStore::open(paths)?;
     // The default network is made (taking its own locks) before the store's lock is held.
-    if j.net.networks.iter().any(|n| n.name == DEFAULT_NETWORK) {
+    if j.networks.iter().any(|n| n.name == DEFAULT_NETWORK) {
         default_network(paths, &store)?;
     }
     let lock = store.lock()?;
@@ -493,14 +504,19 @@ fn attach_locked(
     j: &Joiner,
     written: &mut Vec<Lease>,
 ) -> Result<Vec<Attachment>, NetError> {
-    let me = std::process::id() as i32;
-    let my_start = crate::state::proc::start_time(me).unwrap_or(0);
+    let (me, my_start) = j.holder;
+    let starting = j.starting;
     let mut nl = Netlink::open()?;
     let all = store.all_leases();
-    let ports = resolve_ports(j.net, &all)?;
+    // Ports are published once, at start, on the first network.
+    let ports = if starting {
+        resolve_ports(j.net, &all)?
+    } else {
+        Vec::new()
+    };
     let mut attachments = Vec::new();
     let mut records = Vec::new();
-    for (i, want) in j.net.networks.iter().enumerate() {
+    for (i, want) in j.networks.iter().enumerate() {
         let net = store.find(&want.name)?;
         ensure_bridge(&mut nl, &net)?;
         let taken = store.taken(&net.name);
@@ -557,6 +573,7 @@ fn attach_locked(
             mac: lease.mac.clone(),
             aliases: want.aliases.clone(),
             ports: lease.ports.clone(),
+            interface: format!("eth{}", j.first_index + i),
         });
         records.push((net, lease, mac));
     }
@@ -566,7 +583,8 @@ fn attach_locked(
         NetError::Invalid(format!("opening the container's network namespace: {e}"))
     })?;
     for (i, (net, lease, mac)) in records.iter().enumerate() {
-        nl.create_veth(&lease.veth, &format!("eth{i}"), &netns, net.mtu, Some(*mac))?;
+        let peer = format!("eth{}", j.first_index + i);
+        nl.create_veth(&lease.veth, &peer, &netns, net.mtu, Some(*mac))?;
         let host_side = nl.link_index(&lease.veth)?.ok_or_else(|| {
             NetError::Invalid(format!("veth {} vanished after creation", lease.veth))
         })?;
@@ -578,12 +596,20 @@ fn attach_locked(
     let inside: Vec<(String, Ipv4Addr, u8)> = records
         .iter()
         .enumerate()
-        .map(|(i, (net, lease, _))| (format!("eth{i}"), lease.ip, net.subnet.prefix_len()))
+        .map(|(i, (net, lease, _))| {
+            (
+                format!("eth{}", j.first_index + i),
+                lease.ip,
+                net.subnet.prefix_len(),
+            )
+        })
         .collect();
+    // The default route, once: via the first network that leads out.
     let gateway = records
         .iter()
         .find(|(net, _, _)| !net.internal)
-        .map(|(net, _, _)| net.gateway);
+        .map(|(net, _, _)| net.gateway)
+        .filter(|_| starting);
     in_namespace(&netns, move |nl| {
         if let Some(lo) = nl.link_index("lo")? {
             nl.set_up(lo, None)?;
@@ -603,7 +629,9 @@ fn attach_locked(
     })?;
     let host_gateway = records.first().map(|(net, _, _)| net.gateway);
     let own: Vec<Lease> = records.into_iter().map(|(_, l, _)| l).collect();
-    write_own_hosts(j, &own, host_gateway);
+    if starting {
+        write_own_hosts(j, &own, host_gateway);
+    }
     for l in &own {
         refresh_members(store, &l.network);
     }
@@ -744,4 +772,34 @@ fn count_lease_files(paths: &Paths) -> usize {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// `network connect`: one more network for a running container (a new `ethN`), its name
+/// resolvable there at once.
+pub fn connect(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
+    attach(paths, j)
+}
+
+/// `network disconnect`: drop the container's lease on `network`, and its interface.
+pub fn disconnect(paths: &Paths, container_id: &str, network: &str) -> Result<(), NetError> {
+    let store = NetworkStore::open(paths)?;
+    let _lock = store.lock()?;
+    let Some(lease) = store
+        .leases(network)
+        .into_iter()
+        .find(|l| l.container_id == container_id)
+    else {
+        return Ok(());
+    };
+    let _ = std::fs::remove_file(store.lease_path(network, lease.ip));
+    // Deleting the host side takes the container's side with it.
+    let mut nl = Netlink::open()?;
+    if let Some(i) = nl.link_index(&lease.veth)? {
+        nl.delete_link(i)?;
+    }
+    sync_firewall(paths, &store)?;
+    refresh_members(&store, network);
+    // Its own file loses the others of that network.
+    write_hosts(&store, &lease);
+    Ok(())
 }

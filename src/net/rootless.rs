@@ -165,6 +165,7 @@ pub fn attach(
         mac: String::new(),
         aliases: Vec::new(),
         ports,
+        interface: "eth0".into(),
     }])
 }
 
