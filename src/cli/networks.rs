@@ -375,6 +375,7 @@ fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
                 })
                 .unwrap_or(0),
             starting: false,
+            link_lines: Vec::new(),
         };
         let added = bridge::connect(&ctx.paths, &joiner)?;
         record.state.networks.extend(added);

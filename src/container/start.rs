@@ -389,6 +389,10 @@ fn plug_in(
         networks: &record.config.net.networks,
         first_index: 0,
         starting: true,
+        link_lines: resolve_links(ctx, record)?
+            .into_iter()
+            .map(|(_, line)| line)
+            .collect(),
     };
     let attached = if ctx.paths.rootless {
         crate::net::rootless::attach(&ctx.paths.runroot, &record.id, pid, &record.config.net)
@@ -396,6 +400,45 @@ fn plug_in(
         crate::net::bridge::attach(&ctx.paths, &joiner)
     };
     attached.map_err(|e| ContainerError::Invalid(e.to_string()))
+}
+
+/// `--link`s: for each, docker's env vars and the hosts line. The linked container must run
+/// on the default network.
+fn resolve_links(
+    ctx: &Ctx,
+    record: &ContainerRecord,
+) -> Result<Vec<(Vec<String>, String)>, ContainerError> {
+    let mut out = Vec::new();
+    for (name, alias) in &record.config.net.links {
+        let other = ctx.find(name).map_err(|_| {
+            ContainerError::Invalid(format!("cannot link to {name}: No such container"))
+        })?;
+        let ip = other
+            .state
+            .networks
+            .iter()
+            .find(|a| a.network == crate::net::config::DEFAULT_NETWORK)
+            .map(|a| a.ip)
+            .filter(|_| other.state.status == Status::Running)
+            .ok_or_else(|| {
+                ContainerError::Invalid(format!(
+                    "cannot link to {name}: it is not running on the default network"
+                ))
+            })?;
+        let linked = crate::net::links::Linked {
+            alias,
+            name: &other.name,
+            short_id: other.short_id(),
+            ip,
+            ports: &other.config.net.exposed,
+            env: &other.config.env,
+        };
+        out.push((
+            crate::net::links::env_vars(&record.name, &linked),
+            crate::net::links::hosts_line(&linked),
+        ));
+    }
+    Ok(out)
 }
 
 /// `--network container:X`: X's network namespace, X running.
@@ -515,6 +558,9 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         mounts,
     });
     let mut env = record.config.env.clone();
+    for (vars, _) in resolve_links(ctx, record)? {
+        env.extend(vars);
+    }
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.push(format!("HOSTNAME={}", record.config.hostname));
     }

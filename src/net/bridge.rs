@@ -358,6 +358,8 @@ pub struct Joiner<'a> {
     pub first_index: usize,
     /// At start (ports, default route, static hosts lines), not `network connect`.
     pub starting: bool,
+    /// `--link` hosts lines.
+    pub link_lines: Vec<String>,
 }
 
 /// Two mappings want the same host port (same protocol, overlapping addresses).
@@ -649,6 +651,9 @@ fn write_own_hosts(j: &Joiner, own: &[Lease], host_gateway: Option<Ipv4Addr>) {
             (a, _) => a.to_string(),
         };
         base.push_str(&format!("{addr}\t{name}\n"));
+    }
+    for line in &j.link_lines {
+        base.push_str(line);
     }
     if let Some(first) = own.first() {
         base.push_str(&format!("{}\t{}\n", first.ip, j.hostname));

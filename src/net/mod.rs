@@ -7,6 +7,7 @@ pub mod config;
 pub mod firewall;
 pub mod hosts;
 pub mod ipam;
+pub mod links;
 pub mod netlink;
 pub mod ports;
 pub mod rootless;
