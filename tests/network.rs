@@ -724,14 +724,44 @@ fn network_connect_adds_an_interface_and_names() {
 fn link_gives_hosts_line_and_env() {
     let Some(env) = setup() else { return };
     let db = unique("pg");
-    env.ok(&["run", "-d", "--name", &db, "--expose", "5432", "-e", "POSTGRES_DB=app", "busybox", "sleep", "60"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &db,
+        "--expose",
+        "5432",
+        "-e",
+        "POSTGRES_DB=app",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
     let ip = env.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &db]);
     let out = env.ok(&[
-        "run", "--rm", "--link", &format!("{db}:db"), "busybox", "sh", "-c",
+        "run",
+        "--rm",
+        "--link",
+        &format!("{db}:db"),
+        "busybox",
+        "sh",
+        "-c",
         "echo $DB_PORT_5432_TCP_ADDR $DB_PORT $DB_ENV_POSTGRES_DB; grep -w db /etc/hosts",
     ]);
     let mut lines = out.lines();
-    assert_eq!(lines.next(), Some(format!("{ip} tcp://{ip}:5432 app").as_str()));
-    assert!(lines.next().is_some_and(|l| l.starts_with(&format!("{ip}\tdb {db}"))), "{out}");
-    env.fails(&["run", "--rm", "--link", "nobody-here:x", "busybox", "true"], 125, "cannot link to nobody-here");
+    assert_eq!(
+        lines.next(),
+        Some(format!("{ip} tcp://{ip}:5432 app").as_str())
+    );
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with(&format!("{ip}\tdb {db}"))),
+        "{out}"
+    );
+    env.fails(
+        &["run", "--rm", "--link", "nobody-here:x", "busybox", "true"],
+        125,
+        "cannot link to nobody-here",
+    );
 }

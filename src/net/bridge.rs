@@ -296,7 +296,8 @@ pub fn network_for(
 pub fn sync_firewall(paths: &Paths, store: &NetworkStore) -> Result<(), NetError> {
     let networks = store.list()?;
     let leases = store.all_leases();
-    firewall::apply(&host_names(paths).table, &networks, &leases)?;
+    let stamp = paths.runroot.join("firewall.loaded");
+    firewall::apply(&host_names(paths).table, &networks, &leases, &stamp)?;
     Ok(())
 }
 

@@ -143,20 +143,38 @@ fn nft_args(args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Load the table; with no networks at all, remove it.
+/// Load the table; with no networks at all, remove it. `stamp` remembers what was loaded
+/// last (the ruleset's text): a container without published ports changes nothing, and then
+/// no `nft` runs at all — which is most of a bridged `run`'s cost otherwise.
 pub fn apply(
     table: &str,
     networks: &[NetworkRecord],
     leases: &[Lease],
+    stamp: &std::path::Path,
 ) -> Result<(), FirewallError> {
-    if networks.is_empty() {
-        let _ = nft(&format!(
-            "add table inet {table}\ndelete table inet {table}\n"
-        ));
+    let wanted = if networks.is_empty() {
+        format!("add table inet {table}\ndelete table inet {table}\n")
     } else {
-        nft(&ruleset(table, networks, leases))?;
+        ruleset(table, networks, leases)
+    };
+    let bridges: Vec<&str> = networks.iter().map(|n| n.bridge.as_str()).collect();
+    let record = format!("{}\n#bridges {}\n", wanted, bridges.join(" "));
+    let previous = std::fs::read_to_string(stamp).unwrap_or_default();
+    if previous == record {
+        return Ok(());
     }
-    accept_in_docker_chains(table, networks);
+    // Forget the stamp first: if loading fails half-way, the next change reloads for sure.
+    let _ = std::fs::remove_file(stamp);
+    let loaded = nft(&wanted);
+    if networks.is_empty() {
+        // Nothing to delete is fine.
+    } else {
+        loaded?;
+    }
+    if previous.lines().last() != record.lines().last() {
+        accept_in_docker_chains(table, networks);
+    }
+    let _ = std::fs::write(stamp, record);
     Ok(())
 }
 

@@ -20,7 +20,13 @@ pub fn env_vars(me: &str, l: &Linked) -> Vec<String> {
     let prefix: String = l
         .alias
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut out = vec![format!("{prefix}_NAME=/{me}/{}", l.alias)];
     let mut ports = l.ports.to_vec();
