@@ -765,3 +765,113 @@ fn link_gives_hosts_line_and_env() {
         "cannot link to nobody-here",
     );
 }
+
+#[test]
+fn network_options_internal_mtu_dns_and_prune() {
+    let Some(env) = setup() else { return };
+    let (internal, small) = (unique("int"), unique("mtu"));
+    env.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--label",
+        "team=a",
+        &internal,
+    ]);
+    env.ok(&["network", "create", "-o", "mtu=1400", &small]);
+    // Internal: no way out, so no default route.
+    let routes = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &internal,
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    assert!(!routes.contains("default"), "{routes}");
+    assert_eq!(
+        env.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Internal}} {{.Labels.team}}",
+            &internal
+        ]),
+        "true a"
+    );
+    let mtu = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &small,
+        "busybox",
+        "cat",
+        "/sys/class/net/eth0/mtu",
+    ]);
+    assert_eq!(mtu, "1400");
+    env.fails(
+        &["network", "create", "-o", "mtu=12", &unique("tiny")],
+        125,
+        "invalid -o mtu=12",
+    );
+    // DNS flags and --add-host shape the container's files.
+    let files = env.ok(&[
+        "run",
+        "--rm",
+        "--dns",
+        "10.1.2.3",
+        "--dns-search",
+        "example.test",
+        "--dns-option",
+        "ndots:1",
+        "--add-host",
+        "gw:host-gateway",
+        "--add-host",
+        "db.local:10.9.9.9",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf /etc/hosts",
+    ]);
+    for needle in [
+        "nameserver 10.1.2.3",
+        "search example.test",
+        "options ndots:1",
+        "10.9.9.9\tdb.local",
+    ] {
+        assert!(files.contains(needle), "{needle} missing in {files}");
+    }
+    let gw_line = files
+        .lines()
+        .find(|l| l.ends_with("\tgw"))
+        .expect("host-gateway line");
+    assert!(gw_line.starts_with("10."), "{gw_line}");
+    // ls filters; prune removes the unused ones and keeps a network a container names.
+    let labelled = env.ok(&[
+        "network",
+        "ls",
+        "--filter",
+        "label=team=a",
+        "--format",
+        "{{.Name}}",
+    ]);
+    assert_eq!(labelled, internal);
+    let keeper = unique("keep");
+    env.ok(&[
+        "create",
+        "--name",
+        &keeper,
+        "--network",
+        &small,
+        "busybox",
+        "true",
+    ]);
+    let pruned = env.ok(&["network", "prune", "-f"]);
+    assert!(
+        pruned.contains(&internal) && !pruned.contains(&small),
+        "{pruned}"
+    );
+    let left = env.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(left.contains(&small) && !left.contains(&internal), "{left}");
+}

@@ -25,14 +25,25 @@ pub fn resolv_conf(mode: NetworkMode, host_resolv: &str) -> String {
     }
     host_resolv
         .lines()
-        .filter(|l| {
-            let mut f = l.split_whitespace();
-            !(f.next() == Some("nameserver")
-                && f.next()
-                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
-        })
+        .filter(|l| !is_loopback_server(l))
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+fn is_loopback_server(line: &str) -> bool {
+    let mut f = line.split_whitespace();
+    f.next() == Some("nameserver")
+        && f.next()
+            .is_some_and(|ip| ip.starts_with("127.") || ip == "::1")
+}
+
+/// Every nameserver line names a loopback address (and there is at least one).
+pub fn only_loopback_servers(resolv: &str) -> bool {
+    let servers: Vec<&str> = resolv
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some("nameserver"))
+        .collect();
+    !servers.is_empty() && servers.iter().all(|l| is_loopback_server(l))
 }
 
 /// `--dns`, `--dns-search` and `--dns-option` replace the matching lines of the derived
@@ -72,7 +83,14 @@ pub fn write_userdata(
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if mode != NetworkMode::Host && only_loopback_servers(&host_resolv) {
+        // systemd-resolved's stub (127.0.0.53) is unreachable from a namespace of its own;
+        // its upstream servers, which it lists here, are what docker uses then.
+        if let Ok(upstream) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
+            host_resolv = upstream;
+        }
+    }
     let mut hosts = hosts_file(mode, &host_hosts);
     for (name, addr) in &net.extra_hosts {
         if addr != "host-gateway" {
@@ -98,6 +116,17 @@ pub fn write_userdata(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_only_resolvers() {
+        assert!(only_loopback_servers(
+            "nameserver 127.0.0.53\noptions edns0\n"
+        ));
+        assert!(!only_loopback_servers(
+            "nameserver 127.0.0.53\nnameserver 10.0.0.1\n"
+        ));
+        assert!(!only_loopback_servers("search lan\n"));
+    }
 
     #[test]
     fn dns_overrides_replace_lines() {
