@@ -23,8 +23,8 @@ pub enum FirewallError {
     Nft(String),
 }
 
-/// The whole table, as nft's input.
-pub fn ruleset(table: &str, networks: &[NetworkRecord], leases: &[Lease]) -> String {
+/// The whole table but the published ports' rules (`published_rules`).
+pub fn ruleset(table: &str, networks: &[NetworkRecord]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "add table inet {table}\ndelete table inet {table}");
     let _ = writeln!(s, "table inet {table} {{");
@@ -65,25 +65,9 @@ pub fn ruleset(table: &str, networks: &[NetworkRecord], leases: &[Lease]) -> Str
         s,
         "  chain output {{\n    type nat hook output priority -100; policy accept;\n    fib daddr type local jump published\n  }}"
     );
-    let _ = writeln!(s, "  chain published {{");
-    for lease in leases {
-        for p in &lease.ports {
-            let daddr = match p.host_ip.as_str() {
-                "" | "0.0.0.0" => String::new(),
-                ip if ip.contains(':') => continue,
-                ip => format!("ip daddr {ip} "),
-            };
-            let _ = writeln!(
-                s,
-                "    {daddr}{proto} dport {hp} dnat ip to {ip}:{cp}",
-                proto = p.protocol,
-                hp = p.host_port,
-                ip = lease.ip,
-                cp = p.container_port
-            );
-        }
-    }
-    let _ = writeln!(s, "  }}");
+    // Filled separately (see `published_rules`): the chain is the only part that changes
+    // as containers with `-p` come and go.
+    let _ = writeln!(s, "  chain published {{\n  }}");
 
     // Outbound NAT per subnet; and masquerade for DNATed traffic that reaches a bridge from
     // the host's loopback (needs route_localnet) or from the same bridge (hairpin), so the
@@ -103,6 +87,38 @@ pub fn ruleset(table: &str, networks: &[NetworkRecord], leases: &[Lease]) -> Str
         );
     }
     let _ = writeln!(s, "  }}\n}}");
+    s
+}
+
+/// The DNAT rules of the published ports, one per line, for chain `published`.
+pub fn published_rules(leases: &[Lease]) -> Vec<String> {
+    let mut rules = Vec::new();
+    for lease in leases {
+        for p in &lease.ports {
+            let daddr = match p.host_ip.as_str() {
+                "" | "0.0.0.0" => String::new(),
+                ip if ip.contains(':') => continue,
+                ip => format!("ip daddr {ip} "),
+            };
+            rules.push(format!(
+                "{daddr}{proto} dport {hp} dnat ip to {ip}:{cp}",
+                proto = p.protocol,
+                hp = p.host_port,
+                ip = lease.ip,
+                cp = p.container_port
+            ));
+        }
+    }
+    rules
+}
+
+/// Refill chain `published` alone: no base chain is touched, so the kernel's commit need not
+/// wait for hooks to be unregistered (a full rebuild costs ~18 ms here, this ~4 ms).
+fn ports_batch(table: &str, rules: &[String]) -> String {
+    let mut s = format!("flush chain inet {table} published\n");
+    for r in rules {
+        let _ = writeln!(s, "add rule inet {table} published {r}");
+    }
     s
 }
 
@@ -152,26 +168,41 @@ pub fn apply(
     leases: &[Lease],
     stamp: &std::path::Path,
 ) -> Result<(), FirewallError> {
-    let wanted = if networks.is_empty() {
+    let base = if networks.is_empty() {
         format!("add table inet {table}\ndelete table inet {table}\n")
     } else {
-        ruleset(table, networks, leases)
+        ruleset(table, networks)
+    };
+    let rules = if networks.is_empty() {
+        Vec::new()
+    } else {
+        published_rules(leases)
     };
     let bridges: Vec<&str> = networks.iter().map(|n| n.bridge.as_str()).collect();
-    let record = format!("{}\n#bridges {}\n", wanted, bridges.join(" "));
+    let base_record = format!("{base}#bridges {}\n", bridges.join(" "));
+    let record = format!("{base_record}#published\n{}\n", rules.join("\n"));
     let previous = std::fs::read_to_string(stamp).unwrap_or_default();
     if previous == record {
         return Ok(());
     }
     // Forget the stamp first: if loading fails half-way, the next change reloads for sure.
     let _ = std::fs::remove_file(stamp);
-    let loaded = nft(&wanted);
-    if networks.is_empty() {
+    let same_base = previous.starts_with(&base_record) && !networks.is_empty();
+    if same_base {
+        nft(&ports_batch(table, &rules))?;
+    } else if networks.is_empty() {
         // Nothing to delete is fine.
+        let _ = nft(&base);
     } else {
-        loaded?;
+        // One batch: the table rebuilt, then its published chain filled.
+        nft(&format!("{base}{}", ports_batch(table, &rules)))?;
     }
-    if previous.lines().last() != record.lines().last() {
+    let bridges_line = |r: &str| {
+        r.lines()
+            .find(|l| l.starts_with("#bridges"))
+            .map(str::to_string)
+    };
+    if bridges_line(&previous) != bridges_line(&record) {
         accept_in_docker_chains(table, networks);
     }
     let _ = std::fs::write(stamp, record);
@@ -273,13 +304,23 @@ mod tests {
             holder_pid: 1,
             holder_start: 0,
         };
-        let r = ruleset("skiff", &nets, &[lease]);
+        let r = ruleset("skiff", &nets);
         assert!(r.starts_with("add table inet skiff\ndelete table inet skiff\n"));
         assert!(r.contains("iifname \"skiff0\" oifname \"skiff1\" drop"));
         assert!(r.contains("iifname \"skiff1\" oifname != \"skiff1\" drop"));
         assert!(r.contains("ip saddr 10.90.0.0/24 ip daddr != 10.90.0.0/24 masquerade"));
         assert!(!r.contains("ip saddr 10.90.1.0/24 ip daddr != 10.90.1.0/24 masquerade"));
-        assert!(r.contains("    tcp dport 8080 dnat ip to 10.90.0.2:80\n"));
-        assert!(r.contains("ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.90.0.2:53"));
+        let p = published_rules(&[lease]);
+        assert_eq!(
+            p,
+            vec![
+                "tcp dport 8080 dnat ip to 10.90.0.2:80",
+                "ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.90.0.2:53"
+            ]
+        );
+        assert_eq!(
+            ports_batch("skiff", &p[..1]),
+            "flush chain inet skiff published\nadd rule inet skiff published tcp dport 8080 dnat ip to 10.90.0.2:80\n"
+        );
     }
 }
