@@ -585,6 +585,17 @@ fn attach_locked(
     let netns = std::fs::File::open(format!("/proc/{}/ns/net", j.pid)).map_err(|e| {
         NetError::Invalid(format!("opening the container's network namespace: {e}"))
     })?;
+    if starting {
+        // IPv4 networks: no IPv6 on the container's interfaces (docker does the same). It
+        // also spares each run the addrconf work (DAD, router solicitation) on the way up
+        // and down.
+        in_namespace(&netns, |_| {
+            for conf in ["all", "default"] {
+                let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"), "1");
+            }
+            Ok(())
+        })?;
+    }
     for (i, (net, lease, mac)) in records.iter().enumerate() {
         let peer = format!("eth{}", j.first_index + i);
         nl.create_veth(&lease.veth, &peer, &netns, net.mtu, Some(*mac))?;
@@ -594,6 +605,10 @@ fn attach_locked(
         let bridge = nl
             .link_index(&net.bridge)?
             .ok_or_else(|| NetError::Invalid(format!("bridge {} is missing", net.bridge)))?;
+        let _ = std::fs::write(
+            format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", lease.veth),
+            "1",
+        );
         nl.set_up(host_side, Some(bridge))?;
     }
     let inside: Vec<(String, Ipv4Addr, u8)> = records
