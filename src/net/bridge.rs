@@ -766,7 +766,7 @@ pub fn detach(paths: &Paths, container_id: &str) {
 
 /// Drop leases whose holder died (a `kill -9`ed monitor) and rebuild the rules, when any.
 pub fn reconcile(paths: &Paths) {
-    if paths.rootless {
+    if paths.rootless || count_lease_files(paths) == 0 {
         return;
     }
     let Ok(store) = NetworkStore::open(paths) else {
