@@ -875,3 +875,62 @@ fn network_options_internal_mtu_dns_and_prune() {
     let left = env.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(left.contains(&small) && !left.contains(&internal), "{left}");
 }
+
+#[test]
+fn rootless_falls_back_to_slirp4netns_without_pasta() {
+    if !require_root() {
+        return;
+    }
+    let tool = |n: &str| {
+        ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(n))
+            .find(|p| p.exists())
+    };
+    let Some(slirp) = tool("slirp4netns") else {
+        eprintln!("SKIP: slirp4netns is missing (apt-get install slirp4netns)");
+        return;
+    };
+    let env = Env::rootless();
+    // A PATH with what a rootless skiff needs, but no pasta.
+    let bin = env.dir.path().join("nopasta");
+    std::fs::create_dir(&bin).expect("bin");
+    for (name, path) in [
+        ("slirp4netns", Some(slirp)),
+        ("newuidmap", tool("newuidmap")),
+        ("newgidmap", tool("newgidmap")),
+        ("env", tool("env")),
+        ("runuser", tool("runuser")),
+    ] {
+        std::os::unix::fs::symlink(path.expect(name), bin.join(name)).expect("symlink");
+    }
+    let path = bin.to_str().expect("utf8").to_string();
+    let run = |args: &[&str]| {
+        let out = env.cmd(args).env("PATH", &path).output().expect("skiff");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        common::stdout(&out).trim().to_string()
+    };
+    let links = run(&["run", "--rm", "busybox", "/bin/ls", "/sys/class/net"]);
+    assert_eq!(links, "lo\ntap0");
+    let port = free_port();
+    let name = unique("slirp");
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "/bin/sh",
+        "-c",
+        "mkdir -p /www && echo via-slirp > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    assert!(http_get(&format!("127.0.0.1:{port}")).contains("via-slirp"));
+    run(&["rm", "-f", &name]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "port {port} still forwarded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

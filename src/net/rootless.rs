@@ -80,6 +80,12 @@ fn forward_spec(p: &PortMapping) -> String {
 }
 
 /// Connect the namespace of `pid` with pasta.
+fn in_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+/// Connect the namespace of `pid`: with pasta, or with slirp4netns when pasta is missing.
 pub fn attach(
     runroot: &Path,
     id: &str,
@@ -87,19 +93,137 @@ pub fn attach(
     net: &NetConfig,
 ) -> Result<Vec<Attachment>, NetError> {
     let ports = resolve_ports(net)?;
-    let dir = runroot.join("pasta");
-    crate::config::ensure_dir(&dir, 0o700)
-        .map_err(|e| NetError::Invalid(format!("creating {}: {e}", dir.display())))?;
-    let pidfile = pid_file(runroot, id);
+    if !in_path("pasta") && in_path("slirp4netns") {
+        return attach_slirp(runroot, id, pid, ports);
+    }
+    attach_pasta(runroot, id, pid, ports)
+}
+
+fn attachment(ports: Vec<PortMapping>) -> Vec<Attachment> {
+    vec![Attachment {
+        network: super::config::DEFAULT_NETWORK.into(),
+        network_id: "rootless".into(),
+        ip: std::net::Ipv4Addr::UNSPECIFIED,
+        prefix: 0,
+        gateway: std::net::Ipv4Addr::UNSPECIFIED,
+        mac: String::new(),
+        aliases: Vec::new(),
+        ports,
+        interface: "eth0".into(),
+    }]
+}
+
+/// The namespace of `pid` as a descriptor a child process inherits.
+fn inheritable_netns(pid: i32) -> Result<std::fs::File, NetError> {
     let netns = std::fs::File::open(format!("/proc/{pid}/ns/net")).map_err(|e| {
         NetError::Invalid(format!("opening the container's network namespace: {e}"))
     })?;
-    // Inherited by pasta (the monitor is single-threaded: nothing else spawns meanwhile).
+    // The monitor is single-threaded: nothing else spawns while it is inheritable.
     nix::fcntl::fcntl(
         &netns,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
-    .map_err(|e| NetError::Invalid(format!("passing the namespace to pasta: {e}")))?;
+    .map_err(|e| NetError::Invalid(format!("passing the namespace on: {e}")))?;
+    Ok(netns)
+}
+
+/// slirp4netns, the fallback: it stays in the foreground, says on `--ready-fd` when the
+/// interface is up, and takes port forwards over its API socket.
+fn attach_slirp(
+    runroot: &Path,
+    id: &str,
+    pid: i32,
+    ports: Vec<PortMapping>,
+) -> Result<Vec<Attachment>, NetError> {
+    use std::io::{Read, Write};
+    let dir = runroot.join("pasta");
+    crate::config::ensure_dir(&dir, 0o700)
+        .map_err(|e| NetError::Invalid(format!("creating {}: {e}", dir.display())))?;
+    let netns = inheritable_netns(pid)?;
+    let (mut ready_r, ready_w) = nix::unistd::pipe()
+        .map(|(r, w)| (std::fs::File::from(r), w))
+        .map_err(|e| NetError::Invalid(format!("pipe: {e}")))?;
+    nix::fcntl::fcntl(
+        &ready_w,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(|e| NetError::Invalid(format!("passing the ready pipe on: {e}")))?;
+    nix::fcntl::fcntl(
+        &ready_r,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(|e| NetError::Invalid(format!("pipe: {e}")))?;
+    // A short name: socket paths are limited to 108 bytes.
+    let api = dir.join(format!("{}.sock", &id[..12.min(id.len())]));
+    let _ = std::fs::remove_file(&api);
+    let mut child = Command::new("slirp4netns")
+        .args([
+            "--configure",
+            "--mtu=65520",
+            "--disable-host-loopback",
+            "--netns-type=path",
+        ])
+        .arg(format!("--ready-fd={}", ready_w.as_raw_fd()))
+        .arg(format!("--api-socket={}", api.display()))
+        .arg(format!("/proc/self/fd/{}", netns.as_raw_fd()))
+        .arg("tap0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| NetError::Invalid(format!("starting slirp4netns: {e}")))?;
+    drop(ready_w);
+    drop(netns);
+    let mut byte = [0u8; 1];
+    if ready_r.read(&mut byte).map_or(true, |n| n == 0) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(NetError::Invalid(
+            "slirp4netns failed to set up the network (is /dev/net/tun mode 0666?)".into(),
+        ));
+    }
+    let _ = std::fs::write(pid_file(runroot, id), child.id().to_string());
+    for p in &ports {
+        let request = serde_json::json!({"execute": "add_hostfwd", "arguments": {
+            "proto": p.protocol,
+            "host_addr": if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip },
+            "host_port": p.host_port,
+            "guest_port": p.container_port,
+        }});
+        let reply = std::os::unix::net::UnixStream::connect(&api).and_then(|mut s| {
+            s.write_all(request.to_string().as_bytes())?;
+            s.shutdown(std::net::Shutdown::Write)?;
+            let mut r = String::new();
+            s.read_to_string(&mut r)?;
+            Ok(r)
+        });
+        match reply {
+            Ok(r) if !r.contains("\"error\"") => {}
+            other => {
+                detach(runroot, id);
+                return Err(NetError::Invalid(format!(
+                    "slirp4netns: publishing {}:{}: {}",
+                    p.host_port,
+                    p.key(),
+                    other.map_or_else(|e| e.to_string(), |r| r.trim().to_string())
+                )));
+            }
+        }
+    }
+    Ok(attachment(ports))
+}
+
+fn attach_pasta(
+    runroot: &Path,
+    id: &str,
+    pid: i32,
+    ports: Vec<PortMapping>,
+) -> Result<Vec<Attachment>, NetError> {
+    let dir = runroot.join("pasta");
+    crate::config::ensure_dir(&dir, 0o700)
+        .map_err(|e| NetError::Invalid(format!("creating {}: {e}", dir.display())))?;
+    let pidfile = pid_file(runroot, id);
+    let netns = inheritable_netns(pid)?;
     let mut cmd = Command::new("pasta");
     cmd.args(["--config-net", "--quiet", "--no-map-gw"]);
     for (flag, proto) in [("-t", "tcp"), ("-u", "udp")] {
@@ -156,17 +280,7 @@ pub fn attach(
     {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    Ok(vec![Attachment {
-        network: super::config::DEFAULT_NETWORK.into(),
-        network_id: "pasta".into(),
-        ip: std::net::Ipv4Addr::UNSPECIFIED,
-        prefix: 0,
-        gateway: std::net::Ipv4Addr::UNSPECIFIED,
-        mac: String::new(),
-        aliases: Vec::new(),
-        ports,
-        interface: "eth0".into(),
-    }])
+    Ok(attachment(ports))
 }
 
 /// End the container's pasta, if it still runs (checked by name: a pid file can outlive it).
@@ -177,8 +291,9 @@ pub fn detach(runroot: &Path, id: &str) {
     };
     if let Ok(pid) = text.trim().parse::<i32>() {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim().starts_with("pasta") || comm.trim().starts_with("passt") {
-            // pasta blocks SIGTERM; it keeps nothing that needs a clean exit.
+        let comm = comm.trim();
+        if comm.starts_with("pasta") || comm.starts_with("passt") || comm == "slirp4netns" {
+            // pasta blocks SIGTERM; neither keeps anything that needs a clean exit.
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
@@ -186,6 +301,11 @@ pub fn detach(runroot: &Path, id: &str) {
         }
     }
     let _ = std::fs::remove_file(pidfile);
+    let _ = std::fs::remove_file(
+        runroot
+            .join("pasta")
+            .join(format!("{}.sock", &id[..12.min(id.len())])),
+    );
 }
 
 #[cfg(test)]
