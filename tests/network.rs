@@ -584,6 +584,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
         125,
         "user-defined networks only",
     );
+    env.fails(&["network", "create", "host"], 125, "is reserved");
     assert_eq!(
         env.all_ids().len(),
         before,

@@ -136,6 +136,14 @@ pub fn create_network(
             opts.name
         )));
     }
+    if matches!(opts.name.as_str(), "bridge" | "host" | "none" | "default")
+        || (opts.name == DEFAULT_NETWORK && !opts.default)
+    {
+        return Err(NetError::Invalid(format!(
+            "network name {} is reserved: it names a pre-defined network mode",
+            opts.name
+        )));
+    }
     if paths.rootless {
         return Err(NetError::Invalid(
             "user-defined networks are not available rootless yet: run as root, or use the default network".into(),

@@ -123,6 +123,11 @@ impl NetworkStore {
 
     /// By name, full id or unique id prefix.
     pub fn find(&self, query: &str) -> Result<NetworkRecord, StateError> {
+        // docker's name for the default network.
+        let query = match query {
+            "bridge" if !self.path("bridge").exists() => crate::net::config::DEFAULT_NETWORK,
+            q => q,
+        };
         if valid_name(query) && self.path(query).exists() {
             return read_json(&self.path(query));
         }
