@@ -285,12 +285,36 @@ fn launch(
     drop((out_w, err_w, pair.child, stdin_r, null));
     let prepared = keep_id
         .map_or(Ok(()), |k| write_id_maps(child.pid, k))
-        .and_then(|()| cgroup.as_ref().map_or(Ok(()), |c| move_into(c, child.pid)))
         .and_then(|()| {
-            if bridged {
-                record.state.networks = plug_in(ctx, &record, child.pid)?;
-            }
-            Ok(())
+            // A move between v1 cgroups waits for an RCU grace period (~10-15 ms here): the
+            // network is plugged in meanwhile, on this thread, while another one moves.
+            let procs: Vec<std::path::PathBuf> = cgroup
+                .as_ref()
+                .map(|c| c.manager.procs_files())
+                .unwrap_or_default();
+            let pid = child.pid;
+            std::thread::scope(|s| {
+                let moving = s.spawn(move || move_into(&procs, pid));
+                let plugged = if bridged {
+                    plug_in(ctx, &record, pid).map(Some)
+                } else {
+                    Ok(None)
+                };
+                let moved = moving.join().unwrap_or_else(|_| {
+                    Err(ContainerError::Invalid("the cgroup thread panicked".into()))
+                });
+                match (moved, plugged) {
+                    (Ok(()), Ok(networks)) => {
+                        record.state.networks = networks.unwrap_or_default();
+                        Ok(())
+                    }
+                    (Err(e), Ok(Some(_))) => {
+                        crate::net::bridge::detach(&ctx.paths, &record.id);
+                        Err(e)
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            })
         })
         .and_then(|()| {
             if init.await_parent.is_some() {
@@ -462,9 +486,42 @@ fn shared_netns(
             "cannot join the network of container {target}: it is not running"
         )));
     }
-    std::fs::File::open(format!("/proc/{}/ns/net", other.state.pid))
-        .map(Some)
-        .map_err(io_err(format!("opening the network namespace of {target}")))
+    let ns = std::fs::File::open(format!("/proc/{}/ns/net", other.state.pid))
+        .map_err(io_err(format!("opening the network namespace of {target}")))?;
+    // Tell the other container its namespace may outlive it (see `finish`).
+    let _ = std::fs::write(
+        ctx.userdata_dir(&other.id)
+            .join(format!("netns-shared-with.{}", record.id)),
+        b"",
+    );
+    Ok(Some(ns))
+}
+
+/// Whether a running container joined this one's network namespace (`container:` mode):
+/// then the namespace, and its veths, outlive this container.
+fn namespace_shared(ctx: &Ctx, id: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(ctx.userdata_dir(id)) else {
+        return false;
+    };
+    let mut shared = false;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(other) = name.strip_prefix("netns-shared-with.") else {
+            continue;
+        };
+        match ctx.store.load(other) {
+            Ok(r)
+                if r.state.status == Status::Running
+                    && proc::is_alive(r.state.pid, r.state.pid_start) =>
+            {
+                shared = true;
+            }
+            _ => {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    shared
 }
 
 /// Create the container's cgroup and write its limits; None when it gets none (rootless
@@ -492,10 +549,10 @@ fn make_cgroup(ctx: &Ctx, record: &ContainerRecord) -> Result<Option<LiveCgroup>
     Ok(Some(LiveCgroup { path, manager }))
 }
 
-/// Put the cloned child into its cgroup.
-fn move_into(c: &LiveCgroup, pid: i32) -> Result<(), ContainerError> {
-    for p in c.manager.procs_files() {
-        std::fs::write(&p, pid.to_string())
+/// Put the cloned child into its cgroup (the controllers' cgroup.procs files).
+fn move_into(procs: &[std::path::PathBuf], pid: i32) -> Result<(), ContainerError> {
+    for p in procs {
+        std::fs::write(p, pid.to_string())
             .map_err(io_err(format!("moving the container into {}", p.display())))?;
     }
     Ok(())
@@ -616,6 +673,7 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
     // The network goes after the record says Exited, so `wait`/`attach` see the exit at once;
     // a monitor killed in between leaves stale leases, which the next command drops.
     let networked = !record.state.networks.is_empty();
+    let shared = networked && namespace_shared(ctx, &record.id);
     record.state.networks.clear();
     record.state.status = Status::Exited;
     record.state.exit_code = code;
@@ -627,6 +685,11 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
         let _ = ctx.store.save(&record);
     }
     if networked {
+        if shared {
+            // Its namespace lives on in the joiner: take the interfaces out of it, or they
+            // would keep addresses this container no longer holds.
+            crate::net::bridge::unplug(&ctx.paths, &record.id);
+        }
         crate::net::bridge::detach(&ctx.paths, &record.id);
     }
 }
