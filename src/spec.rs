@@ -360,6 +360,12 @@ pub fn build(
         .flat_map(|m| m.keys().cloned())
         .collect();
     let (network, net) = crate::net::config::build(&req.net, &exposed).map_err(SpecError::Flag)?;
+    if network == NetworkMode::Container && req.hostname.is_some() {
+        // docker's rule: the namespace, and so the name, are the other container's.
+        return Err(SpecError::Flag(
+            "conflicting options: --hostname and --network container: (the hostname is the other container's)".into(),
+        ));
+    }
 
     Ok(ContainerConfig {
         entrypoint,

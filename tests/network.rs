@@ -935,3 +935,31 @@ fn rootless_falls_back_to_slirp4netns_without_pasta() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn without_nft_bridges_work_and_publishing_says_why() {
+    let Some(env) = setup() else { return };
+    // A PATH with no nft in it.
+    let bin = env.dir.path().join("nonft");
+    std::fs::create_dir(&bin).expect("bin");
+    let path = bin.to_str().expect("utf8").to_string();
+    let out = env
+        .cmd(&["run", "--rm", "busybox", "/bin/ls", "/sys/class/net"])
+        .env("PATH", &path)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(common::stdout(&out), "eth0\nlo\n");
+    let out = env
+        .cmd(&["run", "--rm", "-p", "80", "busybox", "/bin/true"])
+        .env("PATH", &path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("apt-get install nftables"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.all_ids().is_empty(), "a refused run left a container");
+}

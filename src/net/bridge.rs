@@ -305,8 +305,12 @@ pub fn sync_firewall(paths: &Paths, store: &NetworkStore) -> Result<(), NetError
     let networks = store.list()?;
     let leases = store.all_leases();
     let stamp = paths.runroot.join("firewall.loaded");
-    firewall::apply(&host_names(paths).table, &networks, &leases, &stamp)?;
-    Ok(())
+    match firewall::apply(&host_names(paths).table, &networks, &leases, &stamp) {
+        // Without nft, containers still reach each other on their bridges; only published
+        // ports (and outbound NAT) need rules, so only `-p` is refused.
+        Err(firewall::FirewallError::NoNft) if leases.iter().all(|l| l.ports.is_empty()) => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 pub fn remove_network(
