@@ -963,3 +963,27 @@ fn without_nft_bridges_work_and_publishing_says_why() {
     );
     assert!(env.all_ids().is_empty(), "a refused run left a container");
 }
+
+#[test]
+fn repeated_network_flags_join_each_network() {
+    let Some(env) = setup() else { return };
+    let (a, b) = (unique("ma"), unique("mb"));
+    env.ok(&["network", "create", &a]);
+    env.ok(&["network", "create", &b]);
+    let (peer_a, peer_b) = (unique("pa"), unique("pb"));
+    web(&env, &peer_a, &["--network", &a], "on-a");
+    web(&env, &peer_b, &["--network", &b], "on-b");
+    let got = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &a,
+        "--network",
+        &b,
+        "busybox",
+        "sh",
+        "-c",
+        &format!("ls /sys/class/net; wget -qO- http://{peer_a}/; wget -qO- http://{peer_b}/"),
+    ]);
+    assert_eq!(got, "eth0\neth1\nlo\non-a\non-b");
+}
