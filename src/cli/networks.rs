@@ -1,10 +1,9 @@
 //! Handlers for `network create|ls|inspect|rm|prune` and `port`.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
 use super::format::print_rows;
+use super::volumes::key_values;
 use super::{
     CliError, NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs,
     NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs, PortArgs, for_each,
@@ -33,20 +32,6 @@ pub fn network(ctx: &Ctx, c: NetworkCommand) -> Result<i32, CliError> {
         NetworkCommand::Connect(a) => connect(ctx, a),
         NetworkCommand::Disconnect(a) => disconnect(ctx, a),
     }
-}
-
-fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
-    let mut out = BTreeMap::new();
-    for kv in items {
-        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
-        if k.is_empty() {
-            return Err(CliError::Usage(format!(
-                "invalid {flag} {kv:?}: expected KEY=VALUE"
-            )));
-        }
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
 }
 
 fn create(ctx: &Ctx, a: NetworkCreateArgs) -> Result<i32, CliError> {
@@ -377,7 +362,7 @@ fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
             starting: false,
             link_lines: Vec::new(),
         };
-        let added = bridge::connect(&ctx.paths, &joiner)?;
+        let added = bridge::attach(&ctx.paths, &joiner)?;
         record.state.networks.extend(added);
     }
     record.config.net.networks.push(want);

@@ -23,7 +23,11 @@ pub fn volume(ctx: &Ctx, c: VolumeCommand) -> Result<i32, CliError> {
     }
 }
 
-fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+/// `KEY=VALUE` flags (`--label`, `--opt`) into a map; `KEY` alone has an empty value.
+pub(super) fn key_values(
+    flag: &str,
+    items: &[String],
+) -> Result<BTreeMap<String, String>, CliError> {
     let mut out = BTreeMap::new();
     for kv in items {
         let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));

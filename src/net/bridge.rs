@@ -287,19 +287,6 @@ fn default_network(paths: &Paths, store: &NetworkStore) -> Result<NetworkRecord,
     }
 }
 
-/// The network a container names, the default one made if needed.
-pub fn network_for(
-    paths: &Paths,
-    store: &NetworkStore,
-    name: &str,
-) -> Result<NetworkRecord, NetError> {
-    if name == DEFAULT_NETWORK {
-        default_network(paths, store)
-    } else {
-        Ok(store.find(name)?)
-    }
-}
-
 /// Rebuild the firewall from this store's networks and live leases (callers hold the lock).
 pub fn sync_firewall(paths: &Paths, store: &NetworkStore) -> Result<(), NetError> {
     let networks = store.list()?;
@@ -413,22 +400,7 @@ fn host_port_free(p: &PortMapping) -> Result<u16, std::io::Error> {
 
 /// Host ports for the container: fixed ones checked, random ones (0, and `-P`) chosen.
 fn resolve_ports(net: &NetConfig, leases: &[Lease]) -> Result<Vec<PortMapping>, NetError> {
-    let mut wanted = net.ports.clone();
-    if net.publish_all {
-        for (port, proto) in &net.exposed {
-            if !wanted
-                .iter()
-                .any(|p| p.container_port == *port && &p.protocol == proto)
-            {
-                wanted.push(PortMapping {
-                    host_ip: String::new(),
-                    host_port: 0,
-                    container_port: *port,
-                    protocol: proto.clone(),
-                });
-            }
-        }
-    }
+    let wanted = net.wanted_ports();
     let mut out: Vec<PortMapping> = Vec::new();
     for mut p in wanted {
         let shown = |p: &PortMapping| format!("{}:{}", p.host_ip_or_any(), p.host_port);
@@ -485,8 +457,8 @@ fn random_veth() -> String {
     format!("veth{}", &crate::ids::random_id()[..8])
 }
 
-/// Attach a container being started to its networks. On error nothing is left: leases,
-/// veths and rules are undone.
+/// Attach a container to networks: at start, or one more with `network connect`. On error
+/// nothing is left: leases, veths and rules are undone.
 pub fn attach(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
     let store = NetworkStore::open(paths)?;
     // The default network is made (taking its own locks) before the store's lock is held.
@@ -822,12 +794,6 @@ fn count_lease_files(paths: &Paths) -> usize {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-/// `network connect`: one more network for a running container (a new `ethN`), its name
-/// resolvable there at once.
-pub fn connect(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
-    attach(paths, j)
 }
 
 /// `network disconnect`: drop the container's lease on `network`, and its interface.

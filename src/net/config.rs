@@ -69,6 +69,30 @@ pub struct NetConfig {
     pub links: Vec<(String, String)>,
 }
 
+impl NetConfig {
+    /// The ports to publish: `-p`'s, and with `-P` every exposed port not among them (host
+    /// port 0: chosen at start).
+    pub fn wanted_ports(&self) -> Vec<PortMapping> {
+        let mut wanted = self.ports.clone();
+        if self.publish_all {
+            for (port, proto) in &self.exposed {
+                if !wanted
+                    .iter()
+                    .any(|p| p.container_port == *port && &p.protocol == proto)
+                {
+                    wanted.push(PortMapping {
+                        host_ip: String::new(),
+                        host_port: 0,
+                        container_port: *port,
+                        protocol: proto.clone(),
+                    });
+                }
+            }
+        }
+        wanted
+    }
+}
+
 fn normalise(name: &str) -> &str {
     match name {
         "bridge" | "default" | "" => DEFAULT_NETWORK,

@@ -12,6 +12,14 @@ use super::bridge::{Attachment, NetError};
 use super::config::NetConfig;
 use super::ports::PortMapping;
 
+/// `<runroot>/pasta`: the helpers' pid files and slirp4netns' API sockets.
+fn state_dir(runroot: &Path) -> Result<PathBuf, NetError> {
+    let dir = runroot.join("pasta");
+    crate::config::ensure_dir(&dir, 0o700)
+        .map_err(|e| NetError::Invalid(format!("creating {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
 fn pid_file(runroot: &Path, id: &str) -> PathBuf {
     runroot.join("pasta").join(format!("{id}.pid"))
 }
@@ -22,22 +30,7 @@ fn resolve_ports(net: &NetConfig) -> Result<Vec<PortMapping>, NetError> {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(1024);
-    let mut wanted = net.ports.clone();
-    if net.publish_all {
-        for (port, proto) in &net.exposed {
-            if !wanted
-                .iter()
-                .any(|p| p.container_port == *port && &p.protocol == proto)
-            {
-                wanted.push(PortMapping {
-                    host_ip: String::new(),
-                    host_port: 0,
-                    container_port: *port,
-                    protocol: proto.clone(),
-                });
-            }
-        }
-    }
+    let mut wanted = net.wanted_ports();
     for p in &mut wanted {
         if p.protocol == "sctp" {
             return Err(NetError::Invalid(format!(
@@ -136,9 +129,7 @@ fn attach_slirp(
     ports: Vec<PortMapping>,
 ) -> Result<Vec<Attachment>, NetError> {
     use std::io::{Read, Write};
-    let dir = runroot.join("pasta");
-    crate::config::ensure_dir(&dir, 0o700)
-        .map_err(|e| NetError::Invalid(format!("creating {}: {e}", dir.display())))?;
+    let dir = state_dir(runroot)?;
     let netns = inheritable_netns(pid)?;
     let (mut ready_r, ready_w) = nix::unistd::pipe()
         .map(|(r, w)| (std::fs::File::from(r), w))
@@ -219,9 +210,7 @@ fn attach_pasta(
     pid: i32,
     ports: Vec<PortMapping>,
 ) -> Result<Vec<Attachment>, NetError> {
-    let dir = runroot.join("pasta");
-    crate::config::ensure_dir(&dir, 0o700)
-        .map_err(|e| NetError::Invalid(format!("creating {}: {e}", dir.display())))?;
+    state_dir(runroot)?;
     let pidfile = pid_file(runroot, id);
     let netns = inheritable_netns(pid)?;
     let mut cmd = Command::new("pasta");

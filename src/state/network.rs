@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -233,9 +233,4 @@ impl NetworkStore {
     pub fn lease_path(&self, network: &str, ip: Ipv4Addr) -> PathBuf {
         self.lease_dir(network).join(ip.to_string())
     }
-}
-
-/// Read a lease file directly (for tests and inspect).
-pub fn read_lease(path: &Path) -> Result<Lease, StateError> {
-    read_json(path)
 }
