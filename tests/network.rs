@@ -329,6 +329,23 @@ fn container_mode_none_and_chosen_addresses() {
         "http://127.0.0.1/",
     ]);
     assert_eq!(got, "shared-ns");
+    // It goes by the other container's name, as docker's do.
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            &format!("container:{name}"),
+            "busybox",
+            "hostname"
+        ]),
+        env.ok(&["inspect", "-f", "{{.Config.Hostname}}", &name])
+    );
+    env.fails(
+        &["create", "--network", "container:no-such-ctr", "busybox"],
+        125,
+        "No such container",
+    );
     let links = env.ok(&[
         "run",
         "--rm",

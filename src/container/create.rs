@@ -41,6 +41,16 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
         &host_env,
     )?;
     let mut config = config;
+    if config.network == spec::NetworkMode::Container {
+        // docker: the container joins the other's network, and goes by its name.
+        let other = ctx.find(&config.net.container).map_err(|_| {
+            ContainerError::Invalid(format!(
+                "cannot join the network of container {}: No such container",
+                config.net.container
+            ))
+        })?;
+        config.hostname = other.config.hostname.clone();
+    }
     config.resources = Resources::default()
         .merged(&req.resources, &HostCpus::read())
         .map_err(ContainerError::Invalid)?;
