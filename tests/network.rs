@@ -59,7 +59,7 @@ fn http_get(addr: &str) -> String {
 /// A detached busybox httpd serving `text` on port 80.
 fn web(env: &Env, name: &str, extra: &[&str], text: &str) -> String {
     let script =
-        format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www");
+        format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -v -p 80 -h /www");
     let mut args = vec!["run", "-d", "--name", name];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["busybox", "sh", "-c", &script]);
@@ -642,6 +642,11 @@ fn rootless_default_network_with_pasta() {
         "rootless-web",
     );
     assert!(http_get(&format!("127.0.0.1:{port}")).contains("rootless-web"));
+    // pasta keeps the client's address: httpd -v logs it (as a v4-mapped address).
+    // (httpd logs to stderr, which `logs` replays on stderr.)
+    let logs = env.run(&["logs", &name]);
+    let log = stderr(&logs);
+    assert!(log.contains("127.0.0.1]:"), "{log}");
     assert_eq!(env.ok(&["port", &name, "80"]), format!("127.0.0.1:{port}"));
     let ps = env.ok(&["ps", "--format", "{{.Ports}}"]);
     assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
