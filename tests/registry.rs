@@ -862,3 +862,59 @@ fn bearer_tokens_anonymous_pull_and_authenticated_push() {
     // The password never reached the token server other than in the Basic header.
     assert!(seen.iter().all(|l| !l.contains(REGISTRY_PASSWORD)));
 }
+
+#[test]
+fn pull_progress_is_live_on_a_terminal_and_plain_otherwise() {
+    if !require_root() || !have_registry() {
+        return;
+    }
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: script is missing (util-linux)");
+        return;
+    }
+    let reg = Registry::start(false, false);
+    let env = Env::root();
+    // A layer no fresh store has (each imports busybox).
+    let name = format!("{}/progress/img:1", reg.host);
+    import_big_image(&env, &name, 8);
+    ok(&env, &["push", &name]);
+
+    // Not a terminal: status lines, no escape sequences.
+    let plain = Env::root();
+    let out = run(&plain, &["pull", &name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(": Pull complete"), "{err}");
+    assert!(
+        !err.contains('\x1b'),
+        "escape codes without a terminal: {err:?}"
+    );
+
+    // On a terminal (script(1) gives it a pty): the layer's line is redrawn in place.
+    let live = Env::root();
+    let line = format!(
+        "{} --root {} --runroot {} pull {name}",
+        common::binary().display(),
+        live.root.display(),
+        live.runroot.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("XDG_RUNTIME_DIR", live.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    assert!(out.status.success(), "{}", stdout(&out));
+    let screen = stdout(&out);
+    assert!(screen.contains("\x1b[1A\x1b[2K"), "no redraw: {screen:?}");
+    assert!(screen.contains("Pull complete"), "{screen:?}");
+    // With -q: nothing on stderr at all.
+    let quiet = Env::root();
+    let out = run(&quiet, &["pull", "-q", &name]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+}

@@ -294,18 +294,24 @@ pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
+/// The record name of the network a user names; the default one even before it exists.
+fn network_name(store: &NetworkStore, query: &str) -> Result<String, CliError> {
+    let name = crate::net::config::canonical_name(query);
+    if name == crate::net::config::DEFAULT_NETWORK {
+        return Ok(name.to_string());
+    }
+    Ok(store.find(name).map_err(ContainerError::from)?.name)
+}
+
 fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
-    use crate::net::config::{DEFAULT_NETWORK, NetworkAttach};
+    use crate::net::config::NetworkAttach;
     if ctx.paths.rootless {
         return Err(CliError::Usage(
             "network connect is not available rootless yet: only the default network is".into(),
         ));
     }
     let store = store(ctx)?;
-    let name = match a.network.as_str() {
-        "bridge" | "default" => DEFAULT_NETWORK.to_string(),
-        n => store.find(n).map_err(ContainerError::from)?.name,
-    };
+    let name = network_name(&store, &a.network)?;
     let ip =
         a.ip.as_ref()
             .map(|s| {
@@ -371,12 +377,8 @@ fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
 }
 
 fn disconnect(ctx: &Ctx, a: NetworkDisconnectArgs) -> Result<i32, CliError> {
-    use crate::net::config::DEFAULT_NETWORK;
     let store = store(ctx)?;
-    let name = match a.network.as_str() {
-        "bridge" | "default" => DEFAULT_NETWORK.to_string(),
-        n => store.find(n).map_err(ContainerError::from)?.name,
-    };
+    let name = network_name(&store, &a.network)?;
     let found = ctx.find(&a.container)?;
     let _lock = ctx.store.lock(&found.id).map_err(ContainerError::from)?;
     let mut record = ctx.store.load(&found.id).map_err(ContainerError::from)?;

@@ -337,39 +337,42 @@ fn network_settings(r: &ContainerRecord, running: bool) -> Value {
         } else {
             &want.name
         };
-        networks.insert(shown.to_string(), serde_json::json!({
-            "IPAMConfig": want.ip.map(|ip| serde_json::json!({"IPv4Address": ip.to_string()})),
-            "Links": Value::Null,
-            "Aliases": if want.aliases.is_empty() { Value::Null } else { serde_json::json!(want.aliases) },
-            "MacAddress": a.map(|a| a.mac.clone()).unwrap_or_default(),
-            "NetworkID": a.map(|a| a.network_id.clone()).unwrap_or_default(),
-            "EndpointID": "",
-            "Gateway": a.map(|a| a.gateway.to_string()).unwrap_or_default(),
-            "IPAddress": a.map(|a| a.ip.to_string()).unwrap_or_default(),
-            "IPPrefixLen": a.map(|a| a.prefix).unwrap_or(0),
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "DNSNames": if want.name == crate::net::config::DEFAULT_NETWORK {
-                Value::Null
-            } else {
-                let mut names = vec![r.name.clone()];
-                names.extend(want.aliases.iter().cloned());
-                names.push(r.short_id().to_string());
-                serde_json::json!(names)
-            },
-        }));
+        let dns_names = if want.name == crate::net::config::DEFAULT_NETWORK {
+            Value::Null
+        } else {
+            let mut names = vec![r.name.clone()];
+            names.extend(want.aliases.iter().cloned());
+            names.push(r.short_id().to_string());
+            serde_json::json!(names)
+        };
+        networks.insert(
+            shown.to_string(),
+            endpoint(
+                a,
+                a.map(|a| a.network_id.clone()).unwrap_or_default(),
+                want.ip
+                    .map(|ip| serde_json::json!({"IPv4Address": ip.to_string()}))
+                    .unwrap_or(Value::Null),
+                if want.aliases.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::json!(want.aliases)
+                },
+                dns_names,
+            ),
+        );
     }
     if networks.is_empty() {
         let mode = r.config.network.as_str();
         networks.insert(
             mode.to_string(),
-            serde_json::json!({
-                "IPAMConfig": Value::Null, "Links": Value::Null, "Aliases": Value::Null,
-                "MacAddress": "", "NetworkID": mode, "EndpointID": "", "Gateway": "",
-                "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0, "DNSNames": Value::Null,
-            }),
+            endpoint(
+                None,
+                mode.to_string(),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ),
         );
     }
     let first = attached.first();
@@ -390,5 +393,30 @@ fn network_settings(r: &ContainerRecord, running: bool) -> Value {
         "GlobalIPv6PrefixLen": 0,
         "MacAddress": first.map(|a| a.mac.clone()).unwrap_or_default(),
         "Networks": networks,
+    })
+}
+
+/// One entry of NetworkSettings.Networks, docker's endpoint shape.
+fn endpoint(
+    a: Option<&crate::net::bridge::Attachment>,
+    network_id: String,
+    ipam: Value,
+    aliases: Value,
+    dns_names: Value,
+) -> Value {
+    serde_json::json!({
+        "IPAMConfig": ipam,
+        "Links": Value::Null,
+        "Aliases": aliases,
+        "MacAddress": a.map(|a| a.mac.clone()).unwrap_or_default(),
+        "NetworkID": network_id,
+        "EndpointID": "",
+        "Gateway": a.map(|a| a.gateway.to_string()).unwrap_or_default(),
+        "IPAddress": a.map(|a| a.ip.to_string()).unwrap_or_default(),
+        "IPPrefixLen": a.map(|a| a.prefix).unwrap_or(0),
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": dns_names,
     })
 }

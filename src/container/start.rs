@@ -226,7 +226,9 @@ fn launch(
         _ => null.as_raw_fd(),
     };
     let tty = record.config.tty;
-    let init = init_spec(ctx, &record, stdin)?;
+    // `--link`s: env vars for the process, hosts lines for the network; resolved once.
+    let links = resolve_links(ctx, &record)?;
+    let init = init_spec(ctx, &record, stdin, &links)?;
     let log = LogWriter::open(&ctx.log_path(id))
         .map_err(io_err(format!("opening {}", ctx.log_path(id).display())))?;
     let (out_r, out_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
@@ -296,7 +298,7 @@ fn launch(
             std::thread::scope(|s| {
                 let moving = s.spawn(move || move_into(&procs, pid));
                 let plugged = if bridged {
-                    plug_in(ctx, &record, pid).map(Some)
+                    plug_in(ctx, &record, pid, &links).map(Some)
                 } else {
                     Ok(None)
                 };
@@ -398,6 +400,7 @@ fn plug_in(
     ctx: &Ctx,
     record: &ContainerRecord,
     pid: i32,
+    links: &[(Vec<String>, String)],
 ) -> Result<Vec<crate::net::bridge::Attachment>, ContainerError> {
     let joiner = crate::net::bridge::Joiner {
         id: &record.id,
@@ -413,10 +416,7 @@ fn plug_in(
         networks: &record.config.net.networks,
         first_index: 0,
         starting: true,
-        link_lines: resolve_links(ctx, record)?
-            .into_iter()
-            .map(|(_, line)| line)
-            .collect(),
+        link_lines: links.iter().map(|(_, line)| line.clone()).collect(),
     };
     let attached = if ctx.paths.rootless {
         crate::net::rootless::attach(&ctx.paths.runroot, &record.id, pid, &record.config.net)
@@ -591,7 +591,12 @@ fn clone_error(e: &std::io::Error) -> ContainerError {
     ContainerError::Invalid(format!("clone: {e}{hint}"))
 }
 
-fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec, ContainerError> {
+fn init_spec(
+    ctx: &Ctx,
+    record: &ContainerRecord,
+    stdin: i32,
+    links: &[(Vec<String>, String)],
+) -> Result<InitSpec, ContainerError> {
     let dir = ctx.store.dir(&record.id);
     let mountpoint = ctx.paths.rootfs_mountpoint();
     crate::config::ensure_dir(&mountpoint, 0o700)
@@ -615,8 +620,8 @@ fn init_spec(ctx: &Ctx, record: &ContainerRecord, stdin: i32) -> Result<InitSpec
         mounts,
     });
     let mut env = record.config.env.clone();
-    for (vars, _) in resolve_links(ctx, record)? {
-        env.extend(vars);
+    for (vars, _) in links {
+        env.extend(vars.iter().cloned());
     }
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.push(format!("HOSTNAME={}", record.config.hostname));

@@ -177,17 +177,8 @@ pub fn save<W: Write>(
 
 /// Decompress a stored layer blob (gzip, zstd or plain) into a plain tar file.
 fn decompress(blob: &Path, out: &Path) -> Result<(), ImageError> {
-    use std::io::BufRead;
     let f = std::fs::File::open(blob).map_err(io_err(blob))?;
-    let mut r = BufReader::new(f);
-    let magic = r.fill_buf().map_err(io_err(blob))?.to_vec();
-    let mut reader: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::GzDecoder::new(r))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(ruzstd::decoding::StreamingDecoder::new(r).map_err(|e| bad(format!("zstd: {e}")))?)
-    } else {
-        Box::new(r)
-    };
+    let (mut reader, _) = super::import::decoder(BufReader::new(f))?;
     let mut w = std::fs::File::create(out).map_err(io_err(out))?;
     std::io::copy(&mut reader, &mut w).map_err(io_err(out))?;
     Ok(())

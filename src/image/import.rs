@@ -181,6 +181,29 @@ pub(super) enum Compression {
 /// Unpack a layer stream (gzip, zstd or plain tar, told by its first bytes) into `diff_dir`;
 /// returns what was unpacked, the diff id (digest of the uncompressed tar) and the
 /// compression found.
+/// A reader of what `input` holds decompressed: gzip and zstd by their magic, else as is.
+pub(super) fn decoder<'a, R: BufRead + 'a>(
+    mut input: R,
+) -> Result<(Box<dyn Read + 'a>, Compression), ImageError> {
+    let fail = |reason: String| ImageError::Unpack {
+        entry: "<archive>".into(),
+        reason,
+    };
+    let magic = input.fill_buf().map_err(|e| fail(e.to_string()))?;
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        (
+            Box::new(flate2::read::GzDecoder::new(input)),
+            Compression::Gzip,
+        )
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let z = ruzstd::decoding::StreamingDecoder::new(input)
+            .map_err(|e| fail(format!("zstd: {e}")))?;
+        (Box::new(z), Compression::Zstd)
+    } else {
+        (Box::new(input), Compression::None)
+    })
+}
+
 pub(super) fn unpack_stream<R: BufRead>(
     input: &mut R,
     diff_dir: &std::path::Path,
@@ -190,27 +213,8 @@ pub(super) fn unpack_stream<R: BufRead>(
         entry: "<archive>".into(),
         reason: e.to_string(),
     };
-    let magic = input.fill_buf().map_err(fail)?;
-    let compression = if magic.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Zstd
-    } else {
-        Compression::None
-    };
-    let (stats, diff_id) = {
-        let decoded: Box<dyn Read + '_> = match compression {
-            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut *input)),
-            Compression::Zstd => Box::new(
-                ruzstd::decoding::StreamingDecoder::new(&mut *input).map_err(|e| {
-                    ImageError::Unpack {
-                        entry: "<archive>".into(),
-                        reason: format!("zstd: {e}"),
-                    }
-                })?,
-            ),
-            Compression::None => Box::new(&mut *input),
-        };
+    let (stats, diff_id, compression) = {
+        let (decoded, compression) = decoder(&mut *input)?;
         let mut inner = HashTee::<_, std::io::Sink> {
             inner: decoded,
             hasher: Sha256::new(),
@@ -220,7 +224,7 @@ pub(super) fn unpack_stream<R: BufRead>(
         let stats = unpack_layer(&mut inner, diff_dir, style)?;
         // Hash the tar's trailing padding too: the diff id is the digest of the whole stream.
         std::io::copy(&mut inner, &mut std::io::sink()).map_err(fail)?;
-        (stats, digest_of(inner.hasher))
+        (stats, digest_of(inner.hasher), compression)
     };
     // And read the rest of the outer stream (compressed trailers) through.
     std::io::copy(input, &mut std::io::sink()).map_err(fail)?;

@@ -93,7 +93,8 @@ impl NetConfig {
     }
 }
 
-fn normalise(name: &str) -> &str {
+/// A network as the user names it, with docker's names for the default one resolved.
+pub fn canonical_name(name: &str) -> &str {
     match name {
         "bridge" | "default" | "" => DEFAULT_NETWORK,
         n => n,
@@ -109,7 +110,7 @@ pub fn build(
     let names: Vec<&str> = if req.networks.is_empty() {
         vec![DEFAULT_NETWORK]
     } else {
-        req.networks.iter().map(|n| normalise(n)).collect()
+        req.networks.iter().map(|n| canonical_name(n)).collect()
     };
     let special = |n: &str| n == "none" || n == "host" || n.starts_with("container:");
     if names.len() > 1 && names.iter().any(|n| special(n)) {

@@ -123,11 +123,8 @@ impl NetworkStore {
 
     /// By name, full id or unique id prefix.
     pub fn find(&self, query: &str) -> Result<NetworkRecord, StateError> {
-        // docker's name for the default network.
-        let query = match query {
-            "bridge" if !self.path("bridge").exists() => crate::net::config::DEFAULT_NETWORK,
-            q => q,
-        };
+        // docker's names for the default network (reserved: no user network has them).
+        let query = crate::net::config::canonical_name(query);
         if valid_name(query) && self.path(query).exists() {
             return read_json(&self.path(query));
         }
