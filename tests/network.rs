@@ -1000,3 +1000,177 @@ fn repeated_network_flags_join_each_network() {
     ]);
     assert_eq!(got, "eth0\neth1\nlo\non-a\non-b");
 }
+
+fn have_pasta() -> bool {
+    let ok = std::process::Command::new("pasta")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("SKIP: pasta is missing (apt-get install passt)");
+    }
+    ok
+}
+
+/// Whether the holder of the env's user networks' namespace runs.
+fn netns_holder_alive(env: &Env) -> bool {
+    std::fs::read_to_string(env.runroot.join("netns.pid"))
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<i32>().ok())
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+        .is_some_and(|c| c.trim() == "skiff-netns")
+}
+
+#[test]
+fn rootless_user_networks_names_isolation_connect_and_ports() {
+    if !require_root() || !have_pasta() {
+        return;
+    }
+    let env = Env::rootless();
+    let (back, other, closed) = (unique("rback"), unique("rother"), unique("rclosed"));
+    env.ok(&["network", "create", &back]);
+    env.ok(&["network", "create", &other]);
+    env.ok(&["network", "create", "--internal", &closed]);
+    // No namespace until a container needs it.
+    assert!(!netns_holder_alive(&env));
+    let port = free_port();
+    let db = unique("rdb");
+    web(
+        &env,
+        &db,
+        &[
+            "--network",
+            &back,
+            "--network-alias",
+            "database",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+        ],
+        "rootless-db",
+    );
+    assert!(netns_holder_alive(&env));
+    // Members resolve each other by name and alias, over the bridge.
+    let got = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &back,
+        "busybox",
+        "sh",
+        "-c",
+        &format!("wget -qO- http://{db}/ && wget -qO- http://database/"),
+    ]);
+    assert_eq!(got, "rootless-db\nrootless-db");
+    // Published through pasta, keeping the client's address.
+    assert!(http_get(&format!("127.0.0.1:{port}")).contains("rootless-db"));
+    let log = stderr(&env.run(&["logs", &db]));
+    assert!(log.contains("127.0.0.1]:"), "{log}");
+    assert_eq!(env.ok(&["port", &db, "80"]), format!("127.0.0.1:{port}"));
+    // Its address is on the network's subnet; the way out is pasta's tap0 (default route).
+    let subnet = env.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Subnet}}",
+        &back,
+    ]);
+    let db_ip = env.ok(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{back}\").IPAddress}}}}"),
+        &db,
+    ]);
+    let prefix = subnet.rsplit_once('.').expect("subnet").0;
+    assert!(db_ip.starts_with(prefix), "{db_ip} not in {subnet}");
+    let routes = env.ok(&[
+        "exec",
+        &db,
+        "sh",
+        "-c",
+        "ls /sys/class/net; awk '$2 == \"00000000\" {print $1}' /proc/net/route",
+    ]);
+    assert_eq!(routes, "eth0\nlo\ntap0\ntap0", "{routes}");
+    // Another network neither resolves nor reaches it; the same check from its own does.
+    let probe =
+        format!("grep -c {db} /etc/hosts; timeout 3 wget -qO- http://{db_ip}/ && echo reached");
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &other,
+        "busybox",
+        "sh",
+        "-c",
+        &probe,
+    ]);
+    let text = common::stdout(&out);
+    assert!(!text.contains("reached") && text.starts_with('0'), "{text}");
+    let control = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &back,
+        "busybox",
+        "sh",
+        "-c",
+        &probe,
+    ]);
+    assert!(control.contains("reached"), "{control}");
+    // network connect adds eth1 and the names of the second network; disconnect takes both.
+    let w = unique("rwatch");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &w,
+        "--network",
+        &other,
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    env.ok(&["network", "connect", &back, &w]);
+    let nets = env.ok(&[
+        "ps",
+        "--filter",
+        &format!("name={w}"),
+        "--format",
+        "{{.Networks}}",
+    ]);
+    assert_eq!(nets, format!("{other},{back}"));
+    let got = env.ok(&[
+        "exec",
+        &w,
+        "sh",
+        "-c",
+        "ls /sys/class/net; wget -qO- http://database/",
+    ]);
+    assert_eq!(got, "eth0\neth1\nlo\ntap0\nrootless-db", "{got}");
+    env.ok(&["network", "disconnect", &back, &w]);
+    let hosts = env.ok(&["exec", &w, "cat", "/etc/hosts"]);
+    assert!(!hosts.contains(&db), "{hosts}");
+    assert_eq!(
+        env.ok(&["exec", &w, "ls", "/sys/class/net"]),
+        "eth0\nlo\ntap0"
+    );
+    // An internal network has no way out at all: no pasta.
+    let links = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &closed,
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(links, "eth0\nlo");
+    env.fails(&["network", "rm", &back], 125, "has active endpoints");
+    // The last container out ends the namespace, and every pasta.
+    env.ok(&["rm", "-f", &db, &w]);
+    assert!(!netns_holder_alive(&env), "user networks' namespace left");
+    assert!(walk(&env.runroot.join("pasta")).is_empty());
+    assert!(walk(&env.runroot.join("leases")).is_empty());
+    for n in [&back, &other, &closed] {
+        assert_eq!(&env.ok(&["network", "rm", n]), n);
+    }
+}

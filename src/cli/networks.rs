@@ -305,13 +305,13 @@ fn network_name(store: &NetworkStore, query: &str) -> Result<String, CliError> {
 
 fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
     use crate::net::config::NetworkAttach;
-    if ctx.paths.rootless {
-        return Err(CliError::Usage(
-            "network connect is not available rootless yet: only the default network is".into(),
-        ));
-    }
     let store = store(ctx)?;
     let name = network_name(&store, &a.network)?;
+    if ctx.paths.rootless && name == crate::net::config::DEFAULT_NETWORK {
+        return Err(CliError::Usage(
+            "rootless, the default network is pasta's and is joined only at start: connect to a user network".into(),
+        ));
+    }
     let ip =
         a.ip.as_ref()
             .map(|s| {

@@ -220,11 +220,6 @@ fn check_networks(ctx: &Ctx, config: &spec::ContainerConfig) -> Result<(), Conta
     if user_networks.is_empty() {
         return Ok(());
     }
-    if ctx.paths.rootless {
-        return Err(ContainerError::Invalid(
-            "user-defined networks are not available rootless yet: use the default network".into(),
-        ));
-    }
     let store = crate::state::network::NetworkStore::open(&ctx.paths)?;
     for want in user_networks {
         let net = store.find(&want.name)?;

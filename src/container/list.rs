@@ -99,7 +99,19 @@ pub fn row(r: &ContainerRecord, no_trunc: bool) -> PsRow {
             })
             .collect::<Vec<_>>()
             .join(","),
-        networks: r.config.network.as_str().to_string(),
+        // Docker's column: the networks by name, or the mode (host, none, container:X).
+        networks: if r.config.network == crate::spec::NetworkMode::Bridge {
+            let names: Vec<&str> = r
+                .config
+                .net
+                .networks
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect();
+            names.join(",")
+        } else {
+            r.config.network.as_str().to_string()
+        },
         local_volumes: "0".into(),
     }
 }

@@ -1,9 +1,15 @@
-//! Bridge networks, root only: creating and removing networks (a Linux bridge each, on a
-//! subnet no host route or interface uses), and attaching a container (an address lease, a
-//! veth pair whose peer is born in the container's namespace, its address and default
-//! route, the firewall rebuilt, /etc/hosts of every member rewritten) and detaching it.
+//! Bridge networks: creating and removing networks (a Linux bridge each, on a subnet no host
+//! route or interface uses), and attaching a container (an address lease, a veth pair whose
+//! peer is born in the container's namespace, its address and default route, the firewall
+//! rebuilt, /etc/hosts of every member rewritten) and detaching it.
+//!
+//! As root the bridges are the host's. Rootless they live in the user's own network
+//! namespace (`user_netns`), entered by a thread for the work: the same code, with no
+//! firewall (that namespace forwards nothing) and no published ports (pasta publishes them
+//! straight into the container).
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::config::{DEFAULT_NETWORK, NetConfig};
 use super::netlink::{Netlink, NetlinkError, in_namespace};
 use super::ports::PortMapping;
-use super::{firewall, ipam};
+use super::{firewall, ipam, user_netns};
 use crate::config::Paths;
 use crate::state::network::{Lease, NetworkRecord, NetworkStore, valid_name};
 use crate::state::{Lock, StateError};
@@ -53,9 +59,49 @@ pub fn host_names(paths: &Paths) -> HostNames {
 }
 
 /// One host-wide lock for choosing subnets: stores of their own still share the host's
-/// address space.
-fn subnet_lock() -> Result<Lock, StateError> {
+/// address space. Rootless networks are private to the user: their runroot's lock.
+fn subnet_lock(paths: &Paths) -> Result<Lock, StateError> {
+    if paths.rootless {
+        return Lock::exclusive_create(&paths.runroot.join("subnets.lock"));
+    }
     Lock::exclusive_create(Path::new("/run/skiff-subnets.lock"))
+}
+
+/// Where the store's bridges are: the host's namespace as root (None); rootless, the user
+/// networks' namespace, made when `make` (else None when it is not there: nothing in it).
+fn bridge_side(paths: &Paths, make: bool) -> Result<Option<File>, NetError> {
+    if !paths.rootless {
+        return Ok(None);
+    }
+    if make {
+        return user_netns::ensure(paths).map(Some);
+    }
+    Ok(user_netns::open(paths))
+}
+
+/// Run `work` in the bridges' namespace: here as root; rootless on a thread that enters the
+/// user networks' namespace first (setns moves only the calling thread).
+fn within<T: Send>(
+    side: Option<&File>,
+    work: impl FnOnce() -> Result<T, NetError> + Send,
+) -> Result<T, NetError> {
+    let Some(ns) = side else {
+        return work();
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+                NetError::Invalid(format!("entering the user networks' namespace: {e}"))
+            })?;
+            work()
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(NetError::Invalid(
+                "network namespace thread panicked".into(),
+            ))
+        })
+    })
 }
 
 pub struct CreateOptions {
@@ -75,7 +121,7 @@ fn sysctl(path: &str, value: &str) -> Result<(), NetError> {
 }
 
 /// Make sure the network's bridge exists, carries the gateway address and is up.
-fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<(), NetError> {
+fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord, rootless: bool) -> Result<(), NetError> {
     let index = match nl.link_index(&net.bridge)? {
         Some(i) => i,
         None => {
@@ -87,6 +133,10 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<(), NetError> 
     };
     nl.add_address(index, net.gateway, net.subnet.prefix_len())?;
     nl.set_up(index, None)?;
+    if rootless {
+        // No forwarding there: that keeps networks apart; pasta is each container's way out.
+        return Ok(());
+    }
     // Forwarding for the NAT, and loopback sources allowed onto the bridge so that DNAT of
     // 127.0.0.1:PORT reaches a container.
     sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
@@ -144,11 +194,6 @@ pub fn create_network(
             opts.name
         )));
     }
-    if paths.rootless {
-        return Err(NetError::Invalid(
-            "user-defined networks are not available rootless yet: run as root, or use the default network".into(),
-        ));
-    }
     for k in opts.options.keys() {
         if !matches!(
             k.as_str(),
@@ -175,7 +220,7 @@ pub fn create_network(
         ),
     };
     // Always in this order: the host's subnet lock, then the store's.
-    let _host = subnet_lock()?;
+    let _host = subnet_lock(paths)?;
     let _lock = store.lock()?;
     if store.exists(&opts.name) {
         return Err(NetError::Invalid(format!(
@@ -219,7 +264,7 @@ pub fn create_network(
                     "invalid bridge name {b:?}: 1-15 characters, no / or spaces"
                 )));
             }
-            if nl.link_index(b)?.is_some() {
+            if !paths.rootless && nl.link_index(b)?.is_some() {
                 return Err(NetError::Invalid(format!(
                     "invalid bridge name {b}: an interface of that name exists"
                 )));
@@ -251,7 +296,12 @@ pub fn create_network(
         created: crate::timefmt::rfc3339(crate::timefmt::now()),
         default: opts.default,
     };
-    let made = ensure_bridge(&mut nl, &record).and_then(|()| Ok(store.save(&record)?));
+    if paths.rootless {
+        // Its bridge is made in the user networks' namespace when a container first joins.
+        store.save(&record)?;
+        return Ok(record);
+    }
+    let made = ensure_bridge(&mut nl, &record, false).and_then(|()| Ok(store.save(&record)?));
     if let Err(e) = made {
         if let Some(i) = nl.link_index(&record.bridge).ok().flatten() {
             let _ = nl.delete_link(i);
@@ -289,6 +339,9 @@ fn default_network(paths: &Paths, store: &NetworkStore) -> Result<NetworkRecord,
 
 /// Rebuild the firewall from this store's networks and live leases (callers hold the lock).
 pub fn sync_firewall(paths: &Paths, store: &NetworkStore) -> Result<(), NetError> {
+    if paths.rootless {
+        return Ok(());
+    }
     let networks = store.list()?;
     let leases = store.all_leases();
     let stamp = paths.runroot.join("firewall.loaded");
@@ -314,10 +367,16 @@ pub fn remove_network(
             net.name, m.container_name
         )));
     }
-    if let Ok(mut nl) = Netlink::open()
-        && let Ok(Some(i)) = nl.link_index(&net.bridge)
-    {
-        nl.delete_link(i)?;
+    let side = bridge_side(paths, false)?;
+    if !paths.rootless || side.is_some() {
+        within(side.as_ref(), || {
+            if let Ok(mut nl) = Netlink::open()
+                && let Ok(Some(i)) = nl.link_index(&net.bridge)
+            {
+                nl.delete_link(i)?;
+            }
+            Ok(())
+        })?;
     }
     store.remove(&net.name)?;
     sync_firewall(paths, store)?;
@@ -462,50 +521,66 @@ fn random_veth() -> String {
 pub fn attach(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
     let store = NetworkStore::open(paths)?;
     // The default network is made (taking its own locks) before the store's lock is held.
-    if j.networks.iter().any(|n| n.name == DEFAULT_NETWORK) {
+    // Rootless, the default network is pasta's (`rootless`), never a bridge.
+    if !paths.rootless && j.networks.iter().any(|n| n.name == DEFAULT_NETWORK) {
         default_network(paths, &store)?;
     }
     let lock = store.lock()?;
+    // Ports are published once, at start, on the first network: chosen here, in the host's
+    // namespace, where they are bound. Rootless, pasta publishes them.
+    let ports = if j.starting && !paths.rootless {
+        resolve_ports(j.net, &store.all_leases())?
+    } else {
+        Vec::new()
+    };
+    let side = bridge_side(paths, true)?;
     let mut written: Vec<Lease> = Vec::new();
-    let result = attach_locked(paths, &store, j, &mut written);
+    let result = within(side.as_ref(), || {
+        attach_locked(paths, &store, j, ports, &mut written)
+    });
     if result.is_err() {
         for l in &written {
             let _ = std::fs::remove_file(store.lease_path(&l.network, l.ip));
         }
-        if let Ok(mut nl) = Netlink::open() {
-            for l in &written {
-                if let Ok(Some(i)) = nl.link_index(&l.veth) {
-                    let _ = nl.delete_link(i);
+        let _ = within(side.as_ref(), || {
+            if let Ok(mut nl) = Netlink::open() {
+                for l in &written {
+                    if let Ok(Some(i)) = nl.link_index(&l.veth) {
+                        let _ = nl.delete_link(i);
+                    }
                 }
             }
-        }
+            Ok(())
+        });
         let _ = sync_firewall(paths, &store);
+        stop_if_unused(paths, &store);
     }
     drop(lock);
     result
+}
+
+/// Rootless: end the user networks' namespace once no container holds a lease in it.
+fn stop_if_unused(paths: &Paths, store: &NetworkStore) {
+    if paths.rootless && store.all_leases().is_empty() {
+        user_netns::stop(paths);
+    }
 }
 
 fn attach_locked(
     paths: &Paths,
     store: &NetworkStore,
     j: &Joiner,
+    ports: Vec<PortMapping>,
     written: &mut Vec<Lease>,
 ) -> Result<Vec<Attachment>, NetError> {
     let (me, my_start) = j.holder;
     let starting = j.starting;
     let mut nl = Netlink::open()?;
-    let all = store.all_leases();
-    // Ports are published once, at start, on the first network.
-    let ports = if starting {
-        resolve_ports(j.net, &all)?
-    } else {
-        Vec::new()
-    };
     let mut attachments = Vec::new();
     let mut records = Vec::new();
     for (i, want) in j.networks.iter().enumerate() {
         let net = store.find(&want.name)?;
-        ensure_bridge(&mut nl, &net)?;
+        ensure_bridge(&mut nl, &net, paths.rootless)?;
         let taken = store.taken(&net.name);
         let ip = match want.ip {
             Some(ip) => {
@@ -606,12 +681,13 @@ fn attach_locked(
             )
         })
         .collect();
-    // The default route, once: via the first network that leads out.
+    // The default route, once: via the first network that leads out. Rootless, the way out
+    // is the container's pasta, which sets its own.
     let gateway = records
         .iter()
         .find(|(net, _, _)| !net.internal)
         .map(|(net, _, _)| net.gateway)
-        .filter(|_| starting);
+        .filter(|_| starting && !paths.rootless);
     in_namespace(&netns, move |nl| {
         if let Some(lo) = nl.link_index("lo")? {
             nl.set_up(lo, None)?;
@@ -629,7 +705,11 @@ fn attach_locked(
         }
         Ok(())
     })?;
-    let host_gateway = records.first().map(|(net, _, _)| net.gateway);
+    // Rootless, nothing of the host answers on the bridge: host-gateway has no address.
+    let host_gateway = records
+        .first()
+        .map(|(net, _, _)| net.gateway)
+        .filter(|_| !paths.rootless);
     let own: Vec<Lease> = records.into_iter().map(|(_, l, _)| l).collect();
     if starting {
         write_own_hosts(j, &own, host_gateway);
@@ -725,7 +805,6 @@ fn write_hosts(store: &NetworkStore, me: &Lease) {
 pub fn detach(paths: &Paths, container_id: &str) {
     if paths.rootless {
         super::rootless::detach(&paths.runroot, container_id);
-        return;
     }
     let Ok(store) = NetworkStore::open(paths) else {
         return;
@@ -735,6 +814,7 @@ pub fn detach(paths: &Paths, container_id: &str) {
     if dropped.is_empty() {
         return;
     }
+    stop_if_unused(paths, &store);
     // No netlink here: the veths went with the container's namespace, and asking the kernel
     // about links now would wait for the rtnl lock that namespace's teardown holds through
     // RCU grace periods (~40 ms per run, measured). `network disconnect` deletes its veth.
@@ -756,33 +836,73 @@ pub fn unplug(paths: &Paths, container_id: &str) {
         .filter(|l| l.container_id == container_id)
         .map(|l| l.veth)
         .collect();
-    if let Ok(mut nl) = Netlink::open() {
-        for v in veths {
-            if let Ok(Some(i)) = nl.link_index(&v) {
-                let _ = nl.delete_link(i);
+    let Ok(side) = bridge_side(paths, false) else {
+        return;
+    };
+    if paths.rootless && side.is_none() {
+        return;
+    }
+    let _ = within(side.as_ref(), || {
+        if let Ok(mut nl) = Netlink::open() {
+            for v in veths {
+                if let Ok(Some(i)) = nl.link_index(&v) {
+                    let _ = nl.delete_link(i);
+                }
             }
         }
-    }
+        Ok(())
+    });
 }
 
 /// Drop leases whose holder died (a `kill -9`ed monitor) and rebuild the rules, when any.
 pub fn reconcile(paths: &Paths) {
-    if paths.rootless || count_lease_files(paths) == 0 {
+    if count_lease_files(paths) == 0 {
         return;
     }
     let Ok(store) = NetworkStore::open(paths) else {
         return;
     };
     let Ok(_lock) = store.lock() else { return };
-    let before = count_lease_files(paths);
+    let before = stale_lease_owners(paths);
     let live = store.all_leases();
-    if before != live.len() {
+    if paths.rootless {
+        // A crashed container's pasta would hold its namespace alive: end it.
+        for id in before
+            .iter()
+            .filter(|id| !live.iter().any(|l| &l.container_id == *id))
+        {
+            super::rootless::detach(&paths.runroot, id);
+        }
+        stop_if_unused(paths, &store);
+    }
+    if before.len() != live.len() {
         let _ = sync_firewall(paths, &store);
         let nets: Vec<String> = live.iter().map(|l| l.network.clone()).collect();
         for n in nets {
             refresh_members(&store, &n);
         }
     }
+}
+
+/// The container of every lease file, live or not (one entry per file).
+fn stale_lease_owners(paths: &Paths) -> Vec<String> {
+    let dir = paths.runroot.join("leases");
+    let mut owners = Vec::new();
+    for net in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(net.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let owner = std::fs::read(f.path())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Lease>(&b).ok())
+                .map(|l| l.container_id)
+                .unwrap_or_default();
+            owners.push(owner);
+        }
+    }
+    owners
 }
 
 fn count_lease_files(paths: &Paths) -> usize {
@@ -809,11 +929,18 @@ pub fn disconnect(paths: &Paths, container_id: &str, network: &str) -> Result<()
     };
     let _ = std::fs::remove_file(store.lease_path(network, lease.ip));
     // Deleting the host side takes the container's side with it.
-    let mut nl = Netlink::open()?;
-    if let Some(i) = nl.link_index(&lease.veth)? {
-        nl.delete_link(i)?;
+    let side = bridge_side(paths, false)?;
+    if !paths.rootless || side.is_some() {
+        within(side.as_ref(), || {
+            let mut nl = Netlink::open()?;
+            if let Some(i) = nl.link_index(&lease.veth)? {
+                nl.delete_link(i)?;
+            }
+            Ok(())
+        })?;
     }
     sync_firewall(paths, &store)?;
+    stop_if_unused(paths, &store);
     refresh_members(&store, network);
     // Its own file loses the others of that network.
     write_hosts(&store, &lease);

@@ -11,3 +11,4 @@ pub mod links;
 pub mod netlink;
 pub mod ports;
 pub mod rootless;
+pub mod user_netns;

@@ -78,21 +78,39 @@ fn in_path(name: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
-/// Connect the namespace of `pid`: with pasta, or with slirp4netns when pasta is missing.
+/// Connect the namespace of `pid` (the default network): with pasta, or with slirp4netns
+/// when pasta is missing.
 pub fn attach(
     runroot: &Path,
     id: &str,
     pid: i32,
     net: &NetConfig,
 ) -> Result<Vec<Attachment>, NetError> {
-    let ports = resolve_ports(net)?;
-    if !in_path("pasta") && in_path("slirp4netns") {
-        return attach_slirp(runroot, id, pid, ports);
-    }
-    attach_pasta(runroot, id, pid, ports)
+    let ports = connect_outside(runroot, id, pid, net, None)?;
+    Ok(default_attachment(ports, "eth0"))
 }
 
-fn attachment(ports: Vec<PortMapping>) -> Vec<Attachment> {
+/// The way out of the namespace of `pid`, with its published ports: pasta's interface (or
+/// slirp4netns'), named `ifname` beside the interfaces of user networks. Returns the ports
+/// with their host ports chosen.
+pub fn connect_outside(
+    runroot: &Path,
+    id: &str,
+    pid: i32,
+    net: &NetConfig,
+    ifname: Option<&str>,
+) -> Result<Vec<PortMapping>, NetError> {
+    let ports = resolve_ports(net)?;
+    if !in_path("pasta") && in_path("slirp4netns") {
+        attach_slirp(runroot, id, pid, &ports)?;
+    } else {
+        attach_pasta(runroot, id, pid, &ports, ifname)?;
+    }
+    Ok(ports)
+}
+
+/// The default network's entry in the container's state: pasta's, with no address of its own.
+pub fn default_attachment(ports: Vec<PortMapping>, interface: &str) -> Vec<Attachment> {
     vec![Attachment {
         network: super::config::DEFAULT_NETWORK.into(),
         network_id: "rootless".into(),
@@ -102,7 +120,7 @@ fn attachment(ports: Vec<PortMapping>) -> Vec<Attachment> {
         mac: String::new(),
         aliases: Vec::new(),
         ports,
-        interface: "eth0".into(),
+        interface: interface.into(),
     }]
 }
 
@@ -122,12 +140,7 @@ fn inheritable_netns(pid: i32) -> Result<std::fs::File, NetError> {
 
 /// slirp4netns, the fallback: it stays in the foreground, says on `--ready-fd` when the
 /// interface is up, and takes port forwards over its API socket.
-fn attach_slirp(
-    runroot: &Path,
-    id: &str,
-    pid: i32,
-    ports: Vec<PortMapping>,
-) -> Result<Vec<Attachment>, NetError> {
+fn attach_slirp(runroot: &Path, id: &str, pid: i32, ports: &[PortMapping]) -> Result<(), NetError> {
     use std::io::{Read, Write};
     let dir = state_dir(runroot)?;
     let netns = inheritable_netns(pid)?;
@@ -174,7 +187,7 @@ fn attach_slirp(
         ));
     }
     let _ = std::fs::write(pid_file(runroot, id), child.id().to_string());
-    for p in &ports {
+    for p in ports {
         let request = serde_json::json!({"execute": "add_hostfwd", "arguments": {
             "proto": p.protocol,
             "host_addr": if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip },
@@ -201,20 +214,25 @@ fn attach_slirp(
             }
         }
     }
-    Ok(attachment(ports))
+    Ok(())
 }
 
 fn attach_pasta(
     runroot: &Path,
     id: &str,
     pid: i32,
-    ports: Vec<PortMapping>,
-) -> Result<Vec<Attachment>, NetError> {
+    ports: &[PortMapping],
+    ifname: Option<&str>,
+) -> Result<(), NetError> {
     state_dir(runroot)?;
     let pidfile = pid_file(runroot, id);
     let netns = inheritable_netns(pid)?;
     let mut cmd = Command::new("pasta");
     cmd.args(["--config-net", "--quiet", "--no-map-gw"]);
+    if let Some(name) = ifname {
+        // Beside user networks, whose interfaces are IPv4 only (IPv6 is off in there).
+        cmd.args(["-4", "-I", name]);
+    }
     for (flag, proto) in [("-t", "tcp"), ("-u", "udp")] {
         let specs: Vec<String> = ports
             .iter()
@@ -269,7 +287,7 @@ fn attach_pasta(
     {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    Ok(attachment(ports))
+    Ok(())
 }
 
 /// End the container's pasta, if it still runs (checked by name: a pid file can outlive it).

@@ -273,17 +273,20 @@ impl Drop for Env {
                 let _ = self.cmd(&["network", "rm", id]).output();
             }
         }
-        // The rootless pause process keeps the user namespace of this env alive.
-        if let Ok(p) = std::fs::read_to_string(self.runroot.join("pause.pid"))
-            && let Some(pid) = p
-                .split_whitespace()
-                .next()
-                .and_then(|s| s.parse::<i32>().ok())
-        {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        // The rootless pause process keeps the user namespace of this env alive; a failed
+        // test may also have left the holder of its user networks' namespace.
+        for file in ["netns.pid", "pause.pid"] {
+            if let Ok(p) = std::fs::read_to_string(self.runroot.join(file))
+                && let Some(pid) = p
+                    .split_whitespace()
+                    .next()
+                    .and_then(|s| s.parse::<i32>().ok())
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
         }
     }
 }
