@@ -3,6 +3,7 @@
 //! sockets; `-p` becomes pasta's `-t`/`-u` forwards, which keep the client's source address.
 //! pasta daemonizes once the namespace is configured and writes its pid, which is kept in
 //! `<runroot>/pasta/<id>.pid` so that stop, or the next command after a crash, ends it.
+//! Containers on user networks get the same pasta as `tap0`, beside their bridges' veths.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
