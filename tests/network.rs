@@ -1174,3 +1174,68 @@ fn rootless_user_networks_names_isolation_connect_and_ports() {
         assert_eq!(&env.ok(&["network", "rm", n]), n);
     }
 }
+
+#[test]
+fn rootless_killed_monitor_leaves_no_lease_pasta_or_namespace() {
+    if !require_root() || !have_pasta() {
+        return;
+    }
+    let env = Env::rootless();
+    let net = unique("rcrash");
+    env.ok(&["network", "create", &net]);
+    let port = free_port();
+    let name = unique("rcrashweb");
+    web(
+        &env,
+        &name,
+        &["--network", &net, "-p", &format!("127.0.0.1:{port}:80")],
+        "crash",
+    );
+    assert!(http_get(&format!("127.0.0.1:{port}")).contains("crash"));
+    assert!(netns_holder_alive(&env));
+    let monitor: i32 = env
+        .ok(&["inspect", "-f", "{{.Id}}", &name])
+        .parse::<String>()
+        .ok()
+        .and_then(|id| {
+            let cfg =
+                std::fs::read_to_string(env.root.join("containers").join(id).join("config.json"))
+                    .ok()?;
+            let v: serde_json::Value = serde_json::from_str(&cfg).ok()?;
+            v["state"]["monitor_pid"].as_i64()
+        })
+        .expect("monitor pid") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = env.ok(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.State}}",
+            "-f",
+            &format!("name={name}"),
+        ]);
+        if status == "exited" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // One more command after the exit was seen: its reconcile has run.
+    env.ok(&["ps"]);
+    assert!(walk(&env.runroot.join("leases")).is_empty(), "lease left");
+    assert!(walk(&env.runroot.join("pasta")).is_empty(), "pasta left");
+    assert!(!netns_holder_alive(&env), "namespace holder left");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "port {port} still forwarded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.ok(&["rm", &name]);
+    env.ok(&["network", "rm", &net]);
+}
