@@ -448,36 +448,7 @@ fn a_killed_monitor_leaves_no_address_veth_or_rule() {
         rules()
     );
     let ip = env.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &name]);
-    let monitor: i32 = std::fs::read_dir(env.root.join("containers"))
-        .expect("containers")
-        .flatten()
-        .find_map(|d| {
-            let cfg = std::fs::read_to_string(d.path().join("config.json")).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&cfg).ok()?;
-            (v["name"] == name.as_str()).then(|| v["state"]["monitor_pid"].as_i64())?
-        })
-        .expect("monitor pid") as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = env.ok(&[
-            "ps",
-            "-a",
-            "--format",
-            "{{.State}}",
-            "-f",
-            &format!("name={name}"),
-        ]);
-        if status == "exited" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    kill_monitor_and_wait_exit(&env, &name);
     assert!(!rules().contains(&format!("dport {port}")), "{}", rules());
     let leases = env.runroot.join("leases");
     let held: Vec<_> = walk(&leases);
@@ -503,6 +474,40 @@ fn a_killed_monitor_leaves_no_address_veth_or_rule() {
         env.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &again]),
         ip
     );
+}
+
+/// SIGKILL the monitor of container `name`, then wait until `ps` shows it exited.
+fn kill_monitor_and_wait_exit(env: &Env, name: &str) {
+    let monitor: i32 = std::fs::read_dir(env.root.join("containers"))
+        .expect("containers")
+        .flatten()
+        .find_map(|d| {
+            let cfg = std::fs::read_to_string(d.path().join("config.json")).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&cfg).ok()?;
+            (v["name"] == name).then(|| v["state"]["monitor_pid"].as_i64())?
+        })
+        .expect("monitor pid") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = env.ok(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.State}}",
+            "-f",
+            &format!("name={name}"),
+        ]);
+        if status == "exited" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn bridge_of(env: &Env) -> String {
@@ -1193,39 +1198,7 @@ fn rootless_killed_monitor_leaves_no_lease_pasta_or_namespace() {
     );
     assert!(http_get(&format!("127.0.0.1:{port}")).contains("crash"));
     assert!(netns_holder_alive(&env));
-    let monitor: i32 = env
-        .ok(&["inspect", "-f", "{{.Id}}", &name])
-        .parse::<String>()
-        .ok()
-        .and_then(|id| {
-            let cfg =
-                std::fs::read_to_string(env.root.join("containers").join(id).join("config.json"))
-                    .ok()?;
-            let v: serde_json::Value = serde_json::from_str(&cfg).ok()?;
-            v["state"]["monitor_pid"].as_i64()
-        })
-        .expect("monitor pid") as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = env.ok(&[
-            "ps",
-            "-a",
-            "--format",
-            "{{.State}}",
-            "-f",
-            &format!("name={name}"),
-        ]);
-        if status == "exited" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    kill_monitor_and_wait_exit(&env, &name);
     // One more command after the exit was seen: its reconcile has run.
     env.ok(&["ps"]);
     assert!(walk(&env.runroot.join("leases")).is_empty(), "lease left");
