@@ -433,54 +433,9 @@ fn plug_in(
         crate::net::rootless::attach(&ctx.paths.runroot, &record.id, pid, net)
     } else {
         let with_default = bridged.len() != net.networks.len();
-        rootless_user_networks(ctx, &joiner, with_default)
+        crate::net::rootless::attach_with_bridges(&ctx.paths, &joiner, with_default)
     };
     attached.map_err(|e| ContainerError::Invalid(e.to_string()))
-}
-
-/// Rootless on user networks: veths onto their bridges (in the user networks' namespace),
-/// then pasta (as `tap0`) for the way out and the published ports, unless every network is
-/// internal and the default one is not asked for too.
-fn rootless_user_networks(
-    ctx: &Ctx,
-    joiner: &crate::net::bridge::Joiner,
-    with_default: bool,
-) -> Result<Vec<crate::net::bridge::Attachment>, crate::net::bridge::NetError> {
-    use crate::net::bridge::{NetError, detach};
-    let store = crate::state::network::NetworkStore::open(&ctx.paths)?;
-    let internal = |name: &str| store.find(name).is_ok_and(|n| n.internal);
-    let mut attached = crate::net::bridge::attach(&ctx.paths, joiner)?;
-    if !with_default && attached.iter().all(|a| internal(&a.network)) {
-        if !joiner.net.wanted_ports().is_empty() {
-            detach(&ctx.paths, joiner.id);
-            return Err(NetError::Invalid(
-                "cannot publish ports of a container on internal networks only".into(),
-            ));
-        }
-        return Ok(attached);
-    }
-    let runroot = &ctx.paths.runroot;
-    match crate::net::rootless::connect_outside(
-        runroot,
-        joiner.id,
-        joiner.pid,
-        joiner.net,
-        Some("tap0"),
-    ) {
-        Ok(ports) => {
-            if with_default {
-                attached.extend(crate::net::rootless::default_attachment(Vec::new(), "tap0"));
-            }
-            if let Some(first) = attached.first_mut() {
-                first.ports = ports;
-            }
-            Ok(attached)
-        }
-        Err(e) => {
-            detach(&ctx.paths, joiner.id);
-            Err(e)
-        }
-    }
 }
 
 /// `--link`s: for each, docker's env vars and the hosts line. The linked container must run

@@ -110,6 +110,52 @@ pub fn connect_outside(
     Ok(ports)
 }
 
+/// Rootless on user networks: veths onto their bridges (in the user networks' namespace),
+/// then pasta as `tap0` for the way out and the published ports, unless every network is
+/// internal and the default one is not asked for too.
+pub fn attach_with_bridges(
+    paths: &crate::config::Paths,
+    joiner: &super::bridge::Joiner,
+    with_default: bool,
+) -> Result<Vec<Attachment>, NetError> {
+    let store = crate::state::network::NetworkStore::open(paths)?;
+    let closed = !with_default
+        && joiner
+            .networks
+            .iter()
+            .all(|n| store.find(&n.name).is_ok_and(|r| r.internal));
+    if closed && !joiner.net.wanted_ports().is_empty() {
+        return Err(NetError::Invalid(
+            "cannot publish ports: the container is on internal networks only, which have no way in or out".into(),
+        ));
+    }
+    let mut attached = super::bridge::attach(paths, joiner)?;
+    if closed {
+        return Ok(attached);
+    }
+    match connect_outside(
+        &paths.runroot,
+        joiner.id,
+        joiner.pid,
+        joiner.net,
+        Some("tap0"),
+    ) {
+        Ok(ports) => {
+            if with_default {
+                attached.extend(default_attachment(Vec::new(), "tap0"));
+            }
+            if let Some(first) = attached.first_mut() {
+                first.ports = ports;
+            }
+            Ok(attached)
+        }
+        Err(e) => {
+            super::bridge::detach(paths, joiner.id);
+            Err(e)
+        }
+    }
+}
+
 /// The default network's entry in the container's state: pasta's, with no address of its own.
 pub fn default_attachment(ports: Vec<PortMapping>, interface: &str) -> Vec<Attachment> {
     vec![Attachment {
