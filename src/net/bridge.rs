@@ -246,7 +246,7 @@ pub fn create_network(
                 ));
             }
             let taken: Vec<Ipv4Net> = used.iter().map(|(n, _)| *n).collect();
-            ipam::first_free(&taken).ok_or_else(|| {
+            ipam::first_free(&taken, paths.rootless).ok_or_else(|| {
                 NetError::Invalid(format!(
                     "no free subnet left in skiff's pool {}: remove unused networks (skiff network prune)",
                     ipam::POOL

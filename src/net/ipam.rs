@@ -15,11 +15,18 @@ pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-/// The first /24 of the pool that overlaps nothing in `used`.
-pub fn first_free(used: &[Ipv4Net]) -> Option<Ipv4Net> {
+/// The first /24 of the pool that overlaps nothing in `used`. Rootless networks are taken
+/// from the top of the pool down: they are private to their user, root's are the host's, and
+/// neither side can see the other's, so they meet only once the pool is nearly full (a
+/// rootless subnet equal to a root bridge's would hide that bridge from the user's pasta).
+pub fn first_free(used: &[Ipv4Net], from_top: bool) -> Option<Ipv4Net> {
     let pool: Ipv4Net = POOL.parse().ok()?;
-    pool.subnets(POOL_PREFIX)
-        .ok()?
+    let mut candidates: Vec<Ipv4Net> = pool.subnets(POOL_PREFIX).ok()?.collect();
+    if from_top {
+        candidates.reverse();
+    }
+    candidates
+        .into_iter()
         .find(|candidate| !used.iter().any(|u| overlaps(candidate, u)))
 }
 
@@ -112,17 +119,24 @@ mod tests {
 
     #[test]
     fn subnets_avoid_what_is_used() {
-        assert_eq!(first_free(&[]), Some(net("10.90.0.0/24")));
+        assert_eq!(first_free(&[], false), Some(net("10.90.0.0/24")));
         assert_eq!(
-            first_free(&[net("10.90.0.0/24"), net("10.90.1.0/25")]),
+            first_free(&[net("10.90.0.0/24"), net("10.90.1.0/25")], false),
             Some(net("10.90.2.0/24"))
         );
         // A host route covering the whole first half pushes it past.
         assert_eq!(
-            first_free(&[net("10.90.0.0/16")]),
+            first_free(&[net("10.90.0.0/16")], false),
             Some(net("10.91.0.0/24"))
         );
-        assert_eq!(first_free(&[net("10.0.0.0/8")]), None);
+        // Rootless from the top down.
+        assert_eq!(first_free(&[], true), Some(net("10.91.255.0/24")));
+        assert_eq!(
+            first_free(&[net("10.91.255.0/24")], true),
+            Some(net("10.91.254.0/24"))
+        );
+        assert_eq!(first_free(&[net("10.0.0.0/8")], true), None);
+        assert_eq!(first_free(&[net("10.0.0.0/8")], false), None);
     }
 
     #[test]
