@@ -66,6 +66,21 @@ fn web(env: &Env, name: &str, extra: &[&str], text: &str) -> String {
     env.ok(&args)
 }
 
+/// What `script` prints in a throwaway busybox on `network` (whatever its exit status).
+fn probe_from(env: &Env, network: &str, script: &str) -> String {
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    common::stdout(&out)
+}
+
 fn gateway(env: &Env, container: &str) -> String {
     env.ok(&["inspect", "-f", "{{.NetworkSettings.Gateway}}", container])
 }
@@ -253,29 +268,18 @@ fn user_network_names_aliases_and_isolation() {
         &format!("{{{{(index .NetworkSettings.Networks \"{back}\").IPAddress}}}}"),
         &db,
     ]);
-    let out = env.run(&[
-        "run",
-        "--rm",
-        "--network",
+    let text = probe_from(
+        &env,
         &other,
-        "busybox",
-        "sh",
-        "-c",
         &format!("grep -c {db} /etc/hosts; timeout 3 wget -qO- http://{db_ip}/ && echo reached"),
-    ]);
-    let text = common::stdout(&out);
+    );
     assert!(!text.contains("reached"), "isolation broken: {text}");
     // The same command from the server's own network does reach it (the check can fail).
-    let control = env.ok(&[
-        "run",
-        "--rm",
-        "--network",
+    let control = probe_from(
+        &env,
         &back,
-        "busybox",
-        "sh",
-        "-c",
         &format!("timeout 3 wget -qO- http://{db_ip}/ && echo reached"),
-    ]);
+    );
     assert!(control.contains("reached"), "{control}");
     assert!(text.starts_with('0'), "{text}");
     // The default network does not resolve names (docker's default bridge).
@@ -1102,28 +1106,9 @@ fn rootless_user_networks_names_isolation_connect_and_ports() {
     let probe = format!(
         "grep -c {db} /etc/hosts; timeout 3 wget -qO- http://{db_ip}/ | grep -q rootless-db && echo reached"
     );
-    let out = env.run(&[
-        "run",
-        "--rm",
-        "--network",
-        &other,
-        "busybox",
-        "sh",
-        "-c",
-        &probe,
-    ]);
-    let text = common::stdout(&out);
+    let text = probe_from(&env, &other, &probe);
     assert!(!text.contains("reached") && text.starts_with('0'), "{text}");
-    let control = env.ok(&[
-        "run",
-        "--rm",
-        "--network",
-        &back,
-        "busybox",
-        "sh",
-        "-c",
-        &probe,
-    ]);
+    let control = probe_from(&env, &back, &probe);
     assert!(control.contains("reached"), "{control}");
     // network connect adds eth1 and the names of the second network; disconnect takes both.
     let w = unique("rwatch");
