@@ -39,6 +39,14 @@ fn main() {
     let gid = nix::unistd::getgid().as_raw();
     let paths = Paths::resolve(cli.root, cli.runroot, uid);
     let can_setgroups = !paths.rootless || userns::has_subid_ranges(uid);
+    // Rootless, systemd is asked for containers' scopes over a connection made before the user
+    // namespace is joined: inside it skiff would claim uid 0, and the manager would refuse.
+    let systemd_bus = (paths.rootless
+        && cli.command.starts_containers()
+        && cli.cgroup_manager != Some(skiff::cgroup::Driver::Cgroupfs))
+    .then(|| skiff::cgroup::systemd::socket(true, uid))
+    .flatten()
+    .map(|socket| skiff::cgroup::systemd::Bus::connect(&socket).map_err(|e| e.to_string()));
     if paths.rootless {
         // Before anything else runs: setns into a user namespace needs a single thread.
         if let Err(e) = userns::enter(&paths, uid, gid) {
@@ -50,15 +58,20 @@ fn main() {
             fail(format!("creating {}: {e}", dir.display()), 125);
         }
     }
-    let ctx = match Ctx::open(paths, can_setgroups, (uid, gid)) {
+    let mut ctx = match Ctx::open(paths, can_setgroups, (uid, gid)) {
         Ok(c) => c,
         Err(e) => fail(e, 125),
     };
+    ctx.cgroup_manager = cli.cgroup_manager;
+    if let Some(bus) = systemd_bus {
+        ctx.set_systemd_bus(bus);
+    }
+    let failure_code = cli.command.failure_code();
     match cli::dispatch(&ctx, cli.command) {
         Ok(code) => exit(code),
-        Err(cli::CliError::Reported(code)) => exit(code),
+        Err(cli::CliError::Reported(code)) => exit(failure_code(code)),
         Err(e) => {
-            let code = e.exit_code();
+            let code = failure_code(e.exit_code());
             fail(e, code)
         }
     }

@@ -138,6 +138,9 @@ pub struct ContainerConfig {
     pub cgroup_parent: String,
     #[serde(default)]
     pub cgroupns: CgroupnsMode,
+    /// `--cgroups=disabled`: no cgroup of its own (podman's flag).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cgroups_disabled: bool,
     /// Every mount the user asked for (and the image's volumes), anonymous volumes named.
     #[serde(default)]
     pub mounts: Vec<MountSpec>,
@@ -159,6 +162,9 @@ impl ContainerConfig {
     }
     pub fn shm_size(&self) -> u64 {
         self.shm_size.unwrap_or(DEFAULT_SHM_SIZE)
+    }
+    pub fn cgroups_enabled(&self) -> bool {
+        !self.cgroups_disabled
     }
 }
 
@@ -187,6 +193,8 @@ pub struct RunRequest {
     pub shm_size: Option<String>,
     pub cgroup_parent: Option<String>,
     pub cgroupns: Option<String>,
+    /// `--cgroups` as typed: enabled or disabled.
+    pub cgroups: Option<String>,
     /// `-v`, `--mount`, `--tmpfs` as typed.
     pub volumes: Vec<String>,
     pub mount: Vec<String>,
@@ -310,6 +318,15 @@ pub fn build(
             )));
         }
     };
+    let cgroups_disabled = match req.cgroups.as_deref() {
+        None | Some("enabled") => false,
+        Some("disabled") => true,
+        Some(other) => {
+            return Err(SpecError::Flag(format!(
+                "invalid --cgroups {other:?}: expected enabled or disabled"
+            )));
+        }
+    };
     match req.userns.as_deref() {
         None | Some("") | Some("host") | Some("keep-id") => {}
         Some(other) => {
@@ -390,6 +407,7 @@ pub fn build(
         shm_size,
         cgroup_parent,
         cgroupns,
+        cgroups_disabled,
         mounts,
         volumes_from: req.volumes_from.clone(),
         keep_id: None,

@@ -294,15 +294,15 @@ fn without_a_terminal() {
     // Bad input.
     env.fails(
         &["attach", "cat"],
-        125,
+        1,
         "you cannot attach to a stopped container",
     );
     env.ok(&["run", "-d", "--name", "quiet", "busybox", "sleep", "60"]);
-    env.fails(&["attach", "quiet"], 125, "without -i or -t");
+    env.fails(&["attach", "quiet"], 1, "without -i or -t");
     env.ok(&["run", "-dit", "--name", "tty", "busybox", "sh"]);
     env.fails(
         &["attach", "--detach-keys", "ctrl-", "tty"],
-        125,
+        1,
         "invalid --detach-keys",
     );
     env.fails(
@@ -318,7 +318,7 @@ fn without_a_terminal() {
         125,
         "invalid --detach-keys",
     );
-    env.fails(&["attach", "tty"], 125, "the input device is not a TTY");
+    env.fails(&["attach", "tty"], 1, "the input device is not a TTY");
     // exec -i with pipes.
     let mut child = env
         .cmd(&["exec", "-i", "tty", "cat"])

@@ -27,7 +27,7 @@ fn ok(env: &Env, args: &[&str]) -> String {
 fn fails(env: &Env, args: &[&str], needle: &str) -> String {
     let out = run(env, args);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(125), "skiff {args:?}: {err}");
+    assert_eq!(out.status.code(), Some(1), "skiff {args:?}: {err}");
     assert!(
         err.contains(needle),
         "skiff {args:?}: expected {needle:?} in {err:?}"
@@ -111,7 +111,7 @@ fn push_rmi_pull_run_round_trip() {
         "No such image",
     );
 
-    // Registry errors: one line, exit 125, the store unchanged.
+    // Registry errors: one line, exit 1, the store unchanged.
     let before = image_count(&other);
     fails(
         &other,
@@ -154,7 +154,7 @@ fn basic_auth_login_logout() {
             c.wait_with_output()
         })
         .expect("login");
-    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
         err.contains("incorrect username or password") && !err.contains("wrong-password"),
@@ -365,13 +365,13 @@ fn save_load_round_trips_both_formats() {
             env.ok(&["inspect", "-f", "{{.Id}}", "busybox"])
         );
     }
-    // A corrupt tarball: one line, exit 125, nothing added.
+    // A corrupt tarball: one line, exit 1, nothing added.
     let junk = env.dir.path().join("junk.tar");
     std::fs::write(&junk, b"not a tar at all").expect("junk");
     let before = image_count(&env);
     env.fails(
         &["load", "-i", junk.to_str().expect("utf8")],
-        125,
+        1,
         "invalid archive",
     );
     assert_eq!(image_count(&env), before);
@@ -553,7 +553,7 @@ fn export_is_the_merged_tree_without_mounts() {
             missing.to_str().expect("utf8"),
             "no-such-ctr",
         ],
-        125,
+        1,
         "No such container",
     );
     assert!(
@@ -806,7 +806,7 @@ fn bearer_tokens_anonymous_pull_and_authenticated_push() {
     ok(&env, &["tag", "busybox", &name]);
     // Anonymous tokens grant pull only: the push is refused.
     let out = run(&env, &["push", &name]);
-    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // A wrong password is refused by the token server.
     let mut wrong = env
         .cmd(&["login", "-u", REGISTRY_USER, "--password-stdin", &reg.host])
@@ -823,7 +823,7 @@ fn bearer_tokens_anonymous_pull_and_authenticated_push() {
         .write_all(b"wrong-password\n")
         .expect("write");
     let wrong = wrong.wait_with_output().expect("login");
-    assert_eq!(wrong.status.code(), Some(125));
+    assert_eq!(wrong.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&wrong.stderr).contains("incorrect username or password"),
         "{}",

@@ -339,7 +339,7 @@ fn ro_tmpfs_single_file_and_named_volumes() {
     assert_eq!(m[1]["Propagation"], "rprivate");
     assert_eq!(m[1]["Source"], missing.display().to_string());
     // volume rm refuses a volume a (stopped) container uses; prune keeps named ones.
-    env.fails(&["volume", "rm", "keep"], 125, "volume is in use");
+    env.fails(&["volume", "rm", "keep"], 1, "volume is in use");
     env.ok(&["rm", "shape"]);
     env.ok(&["volume", "prune", "-f"]);
     assert!(volume_names(&env).contains(&"keep".to_string()));
@@ -418,18 +418,18 @@ fn volume_commands() {
         ]),
         "tmpfs <no value>"
     );
-    env.fails(&["volume", "rm", "v1"], 125, "volume is in use - [user]");
-    env.fails(&["volume", "rm", "nope"], 125, "No such volume: nope");
+    env.fails(&["volume", "rm", "v1"], 1, "volume is in use - [user]");
+    env.fails(&["volume", "rm", "nope"], 1, "No such volume: nope");
     env.ok(&["volume", "rm", "-f", "nope"]);
-    env.fails(&["volume", "create", "-d", "nfs", "x"], 125, "only local");
+    env.fails(&["volume", "create", "-d", "nfs", "x"], 1, "only local");
     env.fails(
         &["volume", "create", "-o", "type=ext4", "x"],
-        125,
+        1,
         "unsupported volume type",
     );
     env.fails(
         &["volume", "create", "bad/name"],
-        125,
+        1,
         "invalid volume name",
     );
     env.ok(&["rm", "user"]);
@@ -486,7 +486,7 @@ fn bad_mounts_are_refused_and_leave_nothing() {
     env.ok(&[
         "run", "-d", "--name", "busy", "-v", "inuse:/x", "busybox", "sleep", "60",
     ]);
-    env.fails(&["volume", "rm", "inuse"], 125, "volume is in use");
+    env.fails(&["volume", "rm", "inuse"], 1, "volume is in use");
     env.ok(&["rm", "-f", "busy"]);
     env.ok(&["volume", "rm", "inuse"]);
 }
@@ -571,21 +571,21 @@ fn cp_in_and_out_running_and_stopped() {
     // Docker's errors: a directory onto a file, a file into a missing directory.
     env.fails(
         &["cp", &h("tree"), "box:/tmp/file"],
-        125,
+        1,
         "cannot copy a directory to a file",
     );
-    env.fails(&["cp", &h("file"), "box:/nope/dir/"], 125, "must exist");
+    env.fails(&["cp", &h("file"), "box:/nope/dir/"], 1, "must exist");
     env.fails(
         &["cp", &h("missing"), "box:/tmp"],
-        125,
+        1,
         "could not find the file",
     );
     env.fails(
         &["cp", "box:/missing", &h("x")],
-        125,
+        1,
         "could not find the file",
     );
-    env.fails(&["cp", &h("file"), &h("other")], 125, "needs a container");
+    env.fails(&["cp", &h("file"), &h("other")], 1, "needs a container");
 
     // Out of the container: a file, a directory, a tar stream.
     env.ok(&["cp", "box:/etc/passwd", &h("passwd")]);

@@ -3,12 +3,15 @@
 //! implement. `limits` turns docker's flags into the files to write.
 
 pub mod limits;
+pub mod placement;
+pub mod systemd;
 pub mod v1;
 pub mod v2;
 
 use std::path::{Path, PathBuf};
 
 pub use limits::{HostCpus, ResourceFlags, Resources};
+pub use placement::{Driver, Placement};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hierarchy {
@@ -92,7 +95,7 @@ pub struct Stats {
 }
 
 /// One container's cgroup on one hierarchy version.
-pub trait CgroupManager {
+pub trait CgroupManager: Send + Sync {
     /// Create the cgroup's directories (and enable controllers on the way, v2).
     fn create(&self) -> Result<(), CgroupError>;
     /// Write the limits (at start, and again for `update`).
@@ -115,66 +118,33 @@ pub fn manager(h: &Hierarchy, path: &str) -> Box<dyn CgroupManager> {
     }
 }
 
-/// Where a container's cgroup goes, or None for no cgroup. Root: always one, at
-/// `<parent>/skiff-<id>` (parent default: the hierarchy's root). Rootless: only under a
-/// delegated (writable) v2 cgroup of our own; asking for limits without one is an error that
-/// says how to get it.
-pub fn placement(
-    h: Option<&Hierarchy>,
-    rootless: bool,
-    parent: &str,
-    id: &str,
-    wants_limits: bool,
-) -> Result<Option<String>, CgroupError> {
-    let leaf = format!("skiff-{id}");
-    let Some(h) = h else {
-        return if wants_limits {
-            Err(CgroupError::Unsupported(
-                "resource limits need cgroups, and no cgroup filesystem is mounted on this host"
-                    .into(),
-            ))
-        } else {
-            Ok(None)
-        };
-    };
-    let parent = parent.trim_matches('/');
-    if !rootless {
-        return Ok(Some(if parent.is_empty() {
-            leaf
-        } else {
-            format!("{parent}/{leaf}")
-        }));
-    }
-    let refuse = |why: String| {
-        if wants_limits {
-            Err(CgroupError::Unsupported(why))
-        } else {
-            Ok(None)
+/// docker's cgroup v1 view inside a container: for each hierarchy holding the container's
+/// cgroup at `path`, (the directory name under /sys/fs/cgroup, the host directory to bind
+/// there), and the links for co-mounted controllers (`cpu -> cpu,cpuacct`).
+pub fn v1_view(controllers: &[(String, PathBuf)], path: &str) -> V1View {
+    let path = path.trim_start_matches('/');
+    let mut view = V1View::default();
+    for (controller, mount) in controllers {
+        if !v1::USED.contains(&controller.as_str()) {
+            continue;
         }
-    };
-    let Hierarchy::Unified(mount) = h else {
-        return refuse(
-            "resource limits are not available rootless on this host: it uses cgroup v1, where only root can create cgroups; run as root, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and a delegated user cgroup".into(),
-        );
-    };
-    let own = own_v2_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
-    let base = if parent.is_empty() {
-        own.trim_matches('/').to_string()
-    } else {
-        parent.to_string()
-    };
-    let dir = mount.join(&base);
-    if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_err() {
-        return refuse(format!(
-            "resource limits need a delegated cgroup v2 subtree, and {} is not writable by this user: run skiff inside one, e.g. systemd-run --user --scope -p Delegate=yes skiff run ...",
-            dir.display()
-        ));
+        let Some(name) = mount.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if !view.binds.iter().any(|(n, _)| *n == name) {
+            view.binds.push((name.clone(), mount.join(path)));
+        }
+        if *controller != name && !view.links.iter().any(|(l, _)| l == controller) {
+            view.links.push((controller.clone(), name));
+        }
     }
-    Ok(Some(if base.is_empty() {
-        leaf
-    } else {
-        format!("{base}/{leaf}")
-    }))
+    view
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct V1View {
+    pub binds: Vec<(String, PathBuf)>,
+    pub links: Vec<(String, String)>,
 }
 
 /// Our cgroup on the v2 hierarchy, from /proc/self/cgroup's `0::/path` line.
@@ -278,32 +248,35 @@ mod tests {
     }
 
     #[test]
-    fn root_placement() {
-        let h = Hierarchy::Unified("/sys/fs/cgroup".into());
+    fn v1_view_binds_each_hierarchy_once() {
+        let c = |n: &str, m: &str| (n.to_string(), PathBuf::from(m));
+        let controllers = vec![
+            c("cpu", "/sys/fs/cgroup/cpu,cpuacct"),
+            c("cpuacct", "/sys/fs/cgroup/cpu,cpuacct"),
+            c("memory", "/sys/fs/cgroup/memory"),
+            c("freezer", "/sys/fs/cgroup/freezer"),
+        ];
+        let v = v1_view(&controllers, "/skiff-abc");
         assert_eq!(
-            placement(Some(&h), false, "", "abc", false).expect("ok"),
-            Some("skiff-abc".into())
+            v.binds,
+            vec![
+                (
+                    "cpu,cpuacct".to_string(),
+                    PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/skiff-abc")
+                ),
+                (
+                    "memory".to_string(),
+                    PathBuf::from("/sys/fs/cgroup/memory/skiff-abc")
+                ),
+            ]
         );
         assert_eq!(
-            placement(Some(&h), false, "/ci/jobs/", "abc", true).expect("ok"),
-            Some("ci/jobs/skiff-abc".into())
+            v.links,
+            vec![
+                ("cpu".to_string(), "cpu,cpuacct".to_string()),
+                ("cpuacct".to_string(), "cpu,cpuacct".to_string())
+            ]
         );
-        assert_eq!(placement(None, true, "", "abc", false).expect("ok"), None);
-        assert!(placement(None, false, "", "abc", true).is_err());
-    }
-
-    #[test]
-    fn rootless_v1_refuses_limits_only() {
-        let h = Hierarchy::Legacy {
-            controllers: vec![("memory".into(), "/sys/fs/cgroup/memory".into())],
-            unified: None,
-        };
-        assert_eq!(
-            placement(Some(&h), true, "", "abc", false).expect("ok"),
-            None
-        );
-        let err = placement(Some(&h), true, "", "abc", true).expect_err("refused");
-        assert!(err.to_string().contains("cgroup v1"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::limits::{Resources, Write, v1_writes};
 use super::{CgroupError, CgroupManager, Stats, io_at, read_keyed, read_u64, write_file};
 
 /// The controllers skiff uses; others (freezer, net_cls, ...) are left alone.
-const USED: &[&str] = &[
+pub const USED: &[&str] = &[
     "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices",
 ];
 

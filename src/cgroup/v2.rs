@@ -4,10 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::limits::{Resources, v2_writes};
+use super::placement::V2_CONTROLLERS;
 use super::{CgroupError, CgroupManager, Stats, io_at, read_keyed, read_u64, write_file};
-
-/// The controllers skiff enables for its containers, when the parent offers them.
-const USED: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
 
 pub struct V2 {
     dir: PathBuf,
@@ -18,24 +16,68 @@ impl V2 {
         V2 { dir }
     }
 
-    /// Enable what the parent offers of USED, one controller at a time: one that cannot be
-    /// enabled only matters if a limit needs it, and `apply` then says which.
-    fn enable_controllers(parent: &Path) {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Enable in `parent` what it offers of skiff's controllers and has not enabled yet, in one
+    /// write: the kernel applies all of them or none, and its refusal is reported as it is.
+    /// (Never called on a cgroup that holds processes: `placement` sees to that.)
+    pub fn enable_controllers(parent: &Path) -> Result<(), CgroupError> {
         let offered =
             std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
         let enabled =
             std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
-        for c in offered.split_whitespace().filter(|c| USED.contains(c)) {
-            if !enabled.split_whitespace().any(|e| e == c) {
-                let _ = write_file(&parent.join("cgroup.subtree_control"), &format!("+{c}"));
+        let wanted: Vec<String> = offered
+            .split_whitespace()
+            .filter(|c| V2_CONTROLLERS.contains(c) && !enabled.split_whitespace().any(|e| e == *c))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let file = parent.join("cgroup.subtree_control");
+        write_file(&file, &wanted.join(" ")).map_err(|source| CgroupError::Io {
+            what: "enabling controllers",
+            path: file.clone(),
+            source,
+        })
+    }
+
+    /// docker-in-docker's first step, for root at the root of its own cgroup namespace: move
+    /// the processes living in `root` into the leaf `root/init`, so controllers can be enabled
+    /// there. Repeated while processes still appear (a fork may race the move).
+    pub fn evacuate(root: &Path) -> Result<(), CgroupError> {
+        let init = root.join("init");
+        match std::fs::create_dir(&init) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(io_at("creating", &init)(e));
+            }
+            _ => {}
+        }
+        let procs = init.join("cgroup.procs");
+        for _ in 0..20 {
+            let pids = std::fs::read_to_string(root.join("cgroup.procs")).unwrap_or_default();
+            if pids.trim().is_empty() {
+                return Ok(());
+            }
+            for pid in pids.split_whitespace() {
+                match write_file(&procs, pid) {
+                    // Gone meanwhile, or a kernel thread that cannot move: not ours to keep.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ESRCH | libc::EINVAL)) => {}
+                    Err(e) => return Err(io_at("moving a process into", &procs)(e)),
+                    Ok(()) => {}
+                }
             }
         }
+        Ok(())
     }
 }
 
 impl CgroupManager for V2 {
     fn create(&self) -> Result<(), CgroupError> {
-        // Walk down from the first existing ancestor, enabling controllers in each parent.
+        // Walk down from the first existing ancestor, enabling controllers in each parent;
+        // on failure the directories made here go again.
         let mut missing = Vec::new();
         let mut dir = self.dir.as_path();
         while !dir.exists() {
@@ -45,18 +87,28 @@ impl CgroupManager for V2 {
                 None => break,
             };
         }
-        for d in missing.iter().rev() {
+        let mut made: Vec<&Path> = Vec::new();
+        let result = missing.iter().rev().try_for_each(|d| {
             if let Some(parent) = d.parent() {
-                Self::enable_controllers(parent);
+                Self::enable_controllers(parent)?;
             }
             match std::fs::create_dir(d) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                    return Err(io_at("creating", d)(e));
+                    Err(io_at("creating", d)(e))
                 }
-                _ => {}
+                Err(_) => Ok(()),
+                Ok(()) => {
+                    made.push(d);
+                    Ok(())
+                }
+            }
+        });
+        if result.is_err() {
+            for d in made.iter().rev() {
+                let _ = std::fs::remove_dir(d);
             }
         }
-        Ok(())
+        result
     }
 
     fn apply(&self, resources: &Resources) -> Result<(), CgroupError> {
@@ -134,10 +186,10 @@ mod tests {
         std::fs::write(root.join("cgroup.subtree_control"), "").expect("subtree");
         let cg = V2::new(root.join("skiff-abc"));
         cg.create().expect("create");
-        // The fake kernel: enabling writes "+c" (the file keeps the last write here).
+        // One write for all of them (the kernel takes all or none); hugetlb is not skiff's.
         assert_eq!(
             std::fs::read_to_string(root.join("cgroup.subtree_control")).expect("read"),
-            "+pids"
+            "+cpuset +cpu +io +memory +pids"
         );
         for f in [
             "memory.max",

@@ -11,8 +11,9 @@ use crate::container::create::{CreateRequest, create};
 use crate::container::exec::ExecRequest;
 use crate::container::list::{self, Filter};
 use crate::container::logs::LogOptions;
-use crate::container::{Ctx, remove, start as lifecycle, stop as stopping};
+use crate::container::{ContainerError, Ctx, remove, start as lifecycle, stop as stopping};
 use crate::spec::RunRequest;
+use crate::state::StateError;
 use crate::state::container::Status;
 
 /// docker's check: `-it` needs a terminal on stdin (`-t` alone does not).
@@ -175,6 +176,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             shm_size: a.shm_size,
             cgroup_parent: a.cgroup_parent,
             cgroupns: a.cgroupns,
+            cgroups: a.cgroups,
             volumes: a.volume,
             mount: a.mount,
             tmpfs: a.tmpfs,
@@ -271,9 +273,22 @@ pub fn restart(ctx: &Ctx, a: StopArgs) -> Result<i32, CliError> {
 }
 
 pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32, CliError> {
-    for_each(&a.containers, |c| {
-        Ok(remove::remove(ctx, c, a.force, a.volumes)?)
-    })
+    let mut failed = None;
+    for c in &a.containers {
+        match remove::remove(ctx, c, a.force, a.volumes) {
+            Ok(()) => println!("{c}"),
+            // docker (20.10+) and podman: `rm -f` of a missing container is no failure, so a
+            // cleanup step can run twice.
+            Err(ContainerError::State(StateError::NoSuchContainer(_))) if a.force => {
+                eprintln!("skiff: warning: No such container: {c}");
+            }
+            Err(e) => {
+                eprintln!("skiff: {e}");
+                failed = Some(1);
+            }
+        }
+    }
+    failed.map_or(Ok(0), |c| Err(CliError::Reported(c)))
 }
 
 pub fn wait(ctx: &Ctx, a: NamesArgs) -> Result<i32, CliError> {

@@ -4,6 +4,7 @@
 pub mod containers;
 pub mod format;
 pub mod images;
+pub mod info;
 pub mod networks;
 pub mod registry;
 pub mod resources;
@@ -27,6 +28,10 @@ pub struct Cli {
     /// Runtime state (default /run/skiff, or $XDG_RUNTIME_DIR/skiff rootless)
     #[arg(long, global = true, env = "SKIFF_RUNROOT", value_name = "DIR")]
     pub runroot: Option<PathBuf>,
+    /// Who makes containers' cgroups: systemd (a scope per container; the default where
+    /// systemd runs the host on cgroup v2) or cgroupfs
+    #[arg(long, global = true, env = "SKIFF_CGROUP_MANAGER", value_name = "MANAGER", value_parser = parse_cgroup_manager)]
+    pub cgroup_manager: Option<crate::cgroup::Driver>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -105,6 +110,15 @@ pub enum Command {
     Stats(StatsArgs),
     /// Show the processes of a container
     Top(TopArgs),
+    /// Show what skiff sees of this host: cgroups, storage, counts
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Format the output with a Go template, or json
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -214,12 +228,16 @@ pub struct RunArgs {
     /// Size of /dev/shm (default 64m)
     #[arg(long = "shm-size", value_name = "SIZE")]
     pub shm_size: Option<String>,
-    /// Parent cgroup of the container's cgroup (a path from the hierarchy's root)
+    /// Parent of the container's cgroup: a path from the hierarchy's root (cgroupfs), or a
+    /// slice such as machine.slice (systemd)
     #[arg(long = "cgroup-parent", value_name = "PATH")]
     pub cgroup_parent: Option<String>,
     /// Cgroup namespace: private (default) or host
     #[arg(long = "cgroupns", value_name = "MODE")]
     pub cgroupns: Option<String>,
+    /// Give the container a cgroup of its own: enabled (default) or disabled
+    #[arg(long = "cgroups", value_name = "MODE")]
+    pub cgroups: Option<String>,
     /// Bind mount or volume: [SOURCE:]DEST[:OPTIONS] (SOURCE: absolute host path or volume name)
     #[arg(short = 'v', long = "volume", value_name = "[SRC:]DST[:OPTS]")]
     pub volume: Vec<String>,
@@ -488,6 +506,14 @@ pub struct CpArgs {
     pub quiet: bool,
     pub source: String,
     pub destination: String,
+}
+
+fn parse_cgroup_manager(s: &str) -> Result<crate::cgroup::Driver, String> {
+    match s {
+        "systemd" => Ok(crate::cgroup::Driver::Systemd),
+        "cgroupfs" => Ok(crate::cgroup::Driver::Cgroupfs),
+        _ => Err("expected systemd or cgroupfs".into()),
+    }
 }
 
 fn parse_bool_flag(s: &str) -> Result<bool, String> {
@@ -928,6 +954,25 @@ impl CliError {
     }
 }
 
+impl Command {
+    /// docker's exit code for a failure of this command: `run` and `create` exit 125 for
+    /// skiff's own errors (126/127 when the command cannot run), every other command 1.
+    pub fn failure_code(&self) -> fn(i32) -> i32 {
+        match self {
+            Command::Run(_) | Command::Create(_) => |code| code,
+            _ => |code| if code == 125 { 1 } else { code },
+        }
+    }
+
+    /// Whether this command may start a container (and so may need systemd for its scope).
+    pub fn starts_containers(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Start(_) | Command::Restart(_)
+        )
+    }
+}
+
 /// Run one command; returns the process exit code.
 pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
     match command {
@@ -983,6 +1028,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Port(a) => networks::port(ctx, a),
         Command::Stats(a) => resources::stats(ctx, a),
         Command::Top(a) => resources::top(ctx, a),
+        Command::Info(a) => info::info(ctx, a),
     }
 }
 

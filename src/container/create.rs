@@ -55,14 +55,12 @@ pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, Contain
         .merged(&req.resources, &HostCpus::read())
         .map_err(ContainerError::Invalid)?;
     // Refuse limits that cannot be had here (rootless on v1, no delegation) before writing.
-    crate::cgroup::placement(
-        crate::cgroup::host_hierarchy().as_ref(),
-        ctx.paths.rootless,
-        &config.cgroup_parent,
+    ctx.cgroup_placement(
         &id,
+        &config.cgroup_parent,
+        config.cgroups_enabled(),
         !config.resources.is_empty(),
-    )
-    .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+    )?;
     if run.userns.as_deref() == Some("keep-id") {
         config.keep_id = Some(keep_id(ctx)?);
         if run.user.is_none() {

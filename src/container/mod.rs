@@ -1,6 +1,7 @@
 //! Container lifecycle: create, start (foreground or with a detached monitor), stop, kill,
 //! wait, rm, rename, exec, logs, and the docker-shaped views (ps rows, inspect).
 
+mod cgroups;
 pub mod copy;
 pub mod create;
 pub mod exec;
@@ -81,6 +82,11 @@ pub struct Ctx {
     pub host_ids: (u32, u32),
     /// The host's cgroup layout, read on first use (most commands never need it).
     hierarchy: std::sync::OnceLock<Option<Hierarchy>>,
+    /// `--cgroup-manager`; None: systemd where it runs this host on cgroup v2.
+    pub cgroup_manager: Option<cgroup::Driver>,
+    /// The connection to systemd's manager: made by `main` before joining the rootless user
+    /// namespace (see `cgroup::systemd::Bus::connect`), or on first use as root.
+    systemd: std::sync::OnceLock<Result<cgroup::systemd::Bus, String>>,
 }
 
 impl Ctx {
@@ -101,7 +107,31 @@ impl Ctx {
             host_ids,
             paths,
             hierarchy: std::sync::OnceLock::new(),
+            cgroup_manager: None,
+            systemd: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Hand over a connection to systemd made before the rootless namespace was joined.
+    pub fn set_systemd_bus(&self, bus: Result<cgroup::systemd::Bus, String>) {
+        let _ = self.systemd.set(bus);
+    }
+
+    /// The connection to systemd's manager (made now as root).
+    pub fn systemd_bus(&self) -> Result<&cgroup::systemd::Bus, ContainerError> {
+        let bus = self.systemd.get_or_init(|| {
+            if self.paths.rootless {
+                return Err(
+                    "skiff did not connect to the user's systemd before joining its user namespace"
+                        .into(),
+                );
+            }
+            let socket = cgroup::systemd::socket(false, 0)
+                .ok_or_else(|| "systemd is not running this host".to_string())?;
+            cgroup::systemd::Bus::connect(&socket).map_err(|e| e.to_string())
+        });
+        bus.as_ref()
+            .map_err(|e| ContainerError::Invalid(format!("the systemd cgroup manager: {e}")))
     }
 
     pub fn hierarchy(&self) -> Option<&Hierarchy> {
@@ -149,8 +179,9 @@ impl Ctx {
         Some(cgroup::manager(self.hierarchy()?, &record.state.cgroup))
     }
 
-    /// Remove the container's cgroup if it is still there: the recorded one, or (as root) the
-    /// one a monitor that died before recording it would have made.
+    /// Remove the container's cgroup if it is still there: the recorded one, or (as root, with
+    /// cgroupfs) the one a monitor that died before recording it would have made. A systemd
+    /// scope goes by itself once its processes are gone.
     pub fn release_cgroup(&self, record: &ContainerRecord) {
         let Some(h) = self.hierarchy() else { return };
         let path = if !record.state.cgroup.is_empty() {
@@ -158,14 +189,8 @@ impl Ctx {
         } else if self.paths.rootless {
             return;
         } else {
-            match cgroup::placement(
-                Some(h),
-                false,
-                &record.config.cgroup_parent,
-                &record.id,
-                false,
-            ) {
-                Ok(Some(p)) => p,
+            match self.cgroup_placement(&record.id, &record.config.cgroup_parent, true, false) {
+                Ok(cgroup::Placement::Cgroupfs { path, .. }) => path,
                 _ => return,
             }
         };

@@ -24,11 +24,10 @@ pub fn update(ctx: &Ctx, query: &str, flags: &ResourceFlags) -> Result<(), Conta
             Some(cg) => cg.apply(&new)?,
             None if !new.is_empty() => {
                 // The reason (rootless without delegation) is the one create gives.
-                crate::cgroup::placement(
-                    ctx.hierarchy(),
-                    ctx.paths.rootless,
-                    &record.config.cgroup_parent,
+                ctx.cgroup_placement(
                     &record.id,
+                    &record.config.cgroup_parent,
+                    record.config.cgroups_enabled(),
                     true,
                 )?;
                 return Err(ContainerError::Invalid(format!(

@@ -5,8 +5,9 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use super::cgroups::Planned;
 use super::{ContainerError, Ctx, io_err};
-use crate::cgroup::{self, CgroupManager};
+use crate::cgroup;
 use crate::monitor::{self, LogWriter, Outputs, Relay};
 use crate::mount::{RootfsInput, plan::plan};
 use crate::ns::idmap::{self, KeepId};
@@ -244,13 +245,17 @@ fn launch(
         tty: tty.then(|| (pair.child.as_raw_fd(), tty_size)),
         ..init
     };
-    // The cgroup exists, limits written, before the child is cloned; the child is moved in
-    // while it mounts, and runs its command only after that.
-    let cgroup = make_cgroup(ctx, &record)?;
-    record.state.cgroup = cgroup.as_ref().map(|c| c.path.clone()).unwrap_or_default();
-    let undo_cgroup = |cgroup: &Option<LiveCgroup>| {
+    // cgroupfs: the cgroup exists, limits written, before the child is cloned, and the child
+    // is moved in while it mounts. systemd: the scope is made around the child then. Either
+    // way the command runs only after that.
+    let cgroup = Planned::prepare(ctx, &record)?;
+    if let Some(view) = cgroup.as_ref().and_then(|c| c.v1_view(ctx)) {
+        init.ops.extend(crate::mount::plan::cgroup_v1_view(&view));
+    }
+    init.cgroup2_mount = matches!(ctx.hierarchy(), Some(cgroup::Hierarchy::Unified(_)));
+    let undo_cgroup = |cgroup: &Option<Planned>, admitted: Option<&str>| {
         if let Some(c) = cgroup {
-            let _ = c.manager.remove();
+            c.undo(ctx, admitted);
         }
     };
     // No CLONE_NEWCGROUP: the child unshares its cgroup namespace after joining its cgroup,
@@ -281,40 +286,47 @@ fn launch(
         container_main(&init)
     })
     .map_err(|e| {
-        undo_cgroup(&cgroup);
+        undo_cgroup(&cgroup, None);
         clone_error(&e)
     })?;
     drop((out_w, err_w, pair.child, stdin_r, null));
     let prepared = keep_id
         .map_or(Ok(()), |k| write_id_maps(child.pid, k))
         .and_then(|()| {
-            // A move between v1 cgroups waits for an RCU grace period (~10-15 ms here): the
-            // network is plugged in meanwhile, on this thread, while another one moves.
-            let procs: Vec<std::path::PathBuf> = cgroup
-                .as_ref()
-                .map(|c| c.manager.procs_files())
-                .unwrap_or_default();
+            // A move between v1 cgroups waits for an RCU grace period (~10-15 ms here), and
+            // systemd takes a D-Bus round trip: the network is plugged in meanwhile, on this
+            // thread, while another one places the cgroup.
             let pid = child.pid;
+            let planned = &cgroup;
+            let (resources, id) = (record.config.resources.clone(), record.id.clone());
             std::thread::scope(|s| {
-                let moving = s.spawn(move || move_into(&procs, pid));
+                let placing = s.spawn(move || match planned {
+                    Some(c) => c.admit(ctx, &id, pid, &resources).map(Some),
+                    None => Ok(None),
+                });
                 let plugged = if bridged {
                     plug_in(ctx, &record, pid, &links).map(Some)
                 } else {
                     Ok(None)
                 };
-                let moved = moving.join().unwrap_or_else(|_| {
+                let placed = placing.join().unwrap_or_else(|_| {
                     Err(ContainerError::Invalid("the cgroup thread panicked".into()))
                 });
-                match (moved, plugged) {
-                    (Ok(()), Ok(networks)) => {
+                match (placed, plugged) {
+                    (Ok(path), Ok(networks)) => {
                         record.state.networks = networks.unwrap_or_default();
+                        record.state.cgroup = path.unwrap_or_default();
                         Ok(())
                     }
                     (Err(e), Ok(Some(_))) => {
                         crate::net::bridge::detach(&ctx.paths, &record.id);
                         Err(e)
                     }
-                    (Err(e), _) | (_, Err(e)) => Err(e),
+                    (Ok(path), Err(e)) => {
+                        record.state.cgroup = path.unwrap_or_default();
+                        Err(e)
+                    }
+                    (Err(e), _) => Err(e),
                 }
             })
         })
@@ -331,7 +343,8 @@ fn launch(
             nix::sys::signal::Signal::SIGKILL,
         );
         monitor::reap(child.pid);
-        undo_cgroup(&cgroup);
+        undo_cgroup(&cgroup, Some(&record.state.cgroup));
+        record.state.cgroup.clear();
         crate::net::bridge::detach(&ctx.paths, &record.id);
         record.state.networks.clear();
         return Err(e);
@@ -341,7 +354,7 @@ fn launch(
         Ok(m) => m,
         Err(e) => {
             monitor::reap(child.pid);
-            undo_cgroup(&cgroup);
+            undo_cgroup(&cgroup, Some(&record.state.cgroup));
             crate::net::bridge::detach(&ctx.paths, &record.id);
             record.state.networks.clear();
             record.state.cgroup.clear();
@@ -536,40 +549,6 @@ fn namespace_shared(ctx: &Ctx, id: &str) -> bool {
     shared
 }
 
-/// Create the container's cgroup and write its limits; None when it gets none (rootless
-/// without delegation and without limits). Nothing is left behind on failure.
-fn make_cgroup(ctx: &Ctx, record: &ContainerRecord) -> Result<Option<LiveCgroup>, ContainerError> {
-    let resources = &record.config.resources;
-    let Some(path) = cgroup::placement(
-        ctx.hierarchy(),
-        ctx.paths.rootless,
-        &record.config.cgroup_parent,
-        &record.id,
-        !resources.is_empty(),
-    )?
-    else {
-        return Ok(None);
-    };
-    let Some(h) = ctx.hierarchy() else {
-        return Ok(None);
-    };
-    let manager = cgroup::manager(h, &path);
-    if let Err(e) = manager.create().and_then(|()| manager.apply(resources)) {
-        let _ = manager.remove();
-        return Err(e.into());
-    }
-    Ok(Some(LiveCgroup { path, manager }))
-}
-
-/// Put the cloned child into its cgroup (the controllers' cgroup.procs files).
-fn move_into(procs: &[std::path::PathBuf], pid: i32) -> Result<(), ContainerError> {
-    for p in procs {
-        std::fs::write(p, pid.to_string())
-            .map_err(io_err(format!("moving the container into {}", p.display())))?;
-    }
-    Ok(())
-}
-
 /// keep-id: map the child's new user namespace (we are root in the user's namespace, whose
 /// size bounds the map).
 fn write_id_maps(pid: i32, keep: KeepId) -> Result<(), ContainerError> {
@@ -584,12 +563,6 @@ fn write_id_maps(pid: i32, keep: KeepId) -> Result<(), ContainerError> {
             .map_err(io_err(format!("writing the container's {file}")))?;
     }
     Ok(())
-}
-
-/// A container's cgroup while it is being started: where it is, and its manager.
-struct LiveCgroup {
-    path: String,
-    manager: Box<dyn CgroupManager>,
 }
 
 fn clone_error(e: &std::io::Error) -> ContainerError {
@@ -668,6 +641,7 @@ fn init_spec(
         await_parent: None,
         tty: None,
         cgroupns_private: record.config.cgroupns == CgroupnsMode::Private,
+        cgroup2_mount: false,
         ulimits: record.config.ulimits.clone(),
         join_netns: None,
     })

@@ -287,6 +287,19 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
     }
 }
 
+/// The container's cgroup v2 view: cgroup2, read-only, at `target` (in the new root).
+pub fn mount_cgroup2(target: &Path) -> Result<(), ChildError> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+    mount(
+        Some("cgroup2"),
+        target,
+        Some("cgroup2"),
+        flags,
+        None::<&str>,
+    )
+    .map_err(|e| os(format!("mounting cgroup2 on {}", target.display()), e))
+}
+
 /// Remount a bind mount read-only, keeping the flags a user namespace may not clear.
 fn remount_readonly(dest: &Path, shown: &Path) -> Result<(), ChildError> {
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;

@@ -241,6 +241,34 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
     ops
 }
 
+/// docker's cgroup v1 layout: a tmpfs at /sys/fs/cgroup holding, read-only, the container's
+/// cgroup of each hierarchy (bound from the host) and links for co-mounted controllers.
+pub fn cgroup_v1_view(view: &crate::cgroup::V1View) -> Vec<MountOp> {
+    let root = PathBuf::from("/sys/fs/cgroup");
+    let mut ops = vec![MountOp::Fs {
+        target: root.clone(),
+        fstype: "tmpfs",
+        flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        data: "mode=755".into(),
+    }];
+    for (name, source) in &view.binds {
+        ops.push(MountOp::Bind {
+            source: source.clone(),
+            target: root.join(name),
+            recursive: false,
+            readonly: true,
+        });
+    }
+    for (link, to) in &view.links {
+        ops.push(MountOp::Symlink {
+            link: root.join(link),
+            to: PathBuf::from(to),
+        });
+    }
+    ops.push(MountOp::ReadOnly(root));
+    ops
+}
+
 /// What must happen to a user mount's source before any mount: `:U` and copy-up.
 fn prepare_ops(m: &UserMount) -> Vec<MountOp> {
     let mut ops = Vec::new();

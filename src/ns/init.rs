@@ -37,6 +37,9 @@ pub struct InitSpec {
     pub await_parent: Option<(RawFd, bool)>,
     /// Unshare a cgroup namespace once inside the cgroup (`--cgroupns private`).
     pub cgroupns_private: bool,
+    /// Mount cgroup2 (read-only) at /sys/fs/cgroup once in that namespace, so the container
+    /// sees its own cgroup there as the root (cgroup v2 hosts).
+    pub cgroup2_mount: bool,
     pub ulimits: Vec<Ulimit>,
     /// `-t`: make a pty in the container's devpts, of this size, and send its master home on
     /// this sync socket.
@@ -114,6 +117,10 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         // Only now: a cgroup namespace is rooted at the cgroup its creator is in.
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| ChildError::os(Stage::Setup, "unshare(CLONE_NEWCGROUP)", e))?;
+    }
+    if spec.cgroup2_mount {
+        // After the unshare: a cgroup2 mount shows the tree from the namespace's root.
+        apply::mount_cgroup2(std::path::Path::new("/sys/fs/cgroup"))?;
     }
     if let Some((sync_fd, size)) = spec.tty {
         let master = super::pty::open_in_container()?;
