@@ -144,11 +144,7 @@ fn pids_cpu_and_live_update() {
         ]),
         "268435456 1000000000 8"
     );
-    env.fails(
-        &["update", "--memory", "1x", "lim"],
-        1,
-        "invalid --memory",
-    );
+    env.fails(&["update", "--memory", "1x", "lim"], 1, "invalid --memory");
     env.fails(&["update", "lim"], 1, "at least one limit");
 
     // stats: docker's columns, the container's row with one process and its limit.
@@ -416,4 +412,166 @@ fn cgroup_v2_mount_in_own_namespace() {
     // Both cgroups were removed.
     assert_eq!(lines.last().copied(), Some("0"), "{text}");
     env.assert_no_containers();
+}
+
+/// The container sees its own cgroup at /sys/fs/cgroup (v1 here: docker's layout of
+/// read-only binds), with its limits, and cannot write there.
+#[test]
+fn container_reads_its_own_limits() {
+    if !require_root() || !is_v1_host() {
+        return;
+    }
+    let env = Env::root();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-m",
+        "32m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+         /sys/fs/cgroup/pids/pids.max; grep -qx 1 /sys/fs/cgroup/pids/cgroup.procs && echo pid1; \
+         grep '^0::' /proc/self/cgroup; \
+         echo 1 > /sys/fs/cgroup/pids/pids.max 2>/dev/null || echo read-only",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["33554432", "50000", "50", "pid1", "0::/", "read-only"],
+        "{out}"
+    );
+    // --cgroups=disabled: no cgroup at all, so limits are refused and nothing is bound.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--cgroups",
+        "disabled",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/fs/cgroup | wc -l",
+    ]);
+    assert_eq!(out.trim(), "0");
+    env.fails(
+        &[
+            "run",
+            "--rm",
+            "--cgroups",
+            "disabled",
+            "-m",
+            "32m",
+            "busybox",
+            "true",
+        ],
+        125,
+        "--cgroups=disabled",
+    );
+    env.fails(
+        &["run", "--rm", "--cgroups", "maybe", "busybox", "true"],
+        125,
+        "invalid --cgroups \"maybe\": expected enabled or disabled",
+    );
+    // This host has no systemd: asking for it is a clear error, and info says cgroupfs.
+    env.fails(
+        &[
+            "--cgroup-manager",
+            "systemd",
+            "run",
+            "--rm",
+            "busybox",
+            "true",
+        ],
+        125,
+        "--cgroup-manager systemd",
+    );
+    assert_eq!(
+        env.ok(&["info", "--format", "{{.CgroupDriver}} {{.CgroupVersion}}"]),
+        "cgroupfs 1"
+    );
+    env.assert_no_containers();
+}
+
+/// The privileged CI container's case on a cgroup2 tree: root at the root of its own cgroup
+/// namespace, where the job's processes live. skiff moves them into `init` (as
+/// docker-in-docker does) and runs; a busy cgroup that is not the namespace's root is never
+/// touched: without limits the container runs without a cgroup, with limits it is refused.
+#[test]
+fn cgroup_v2_namespace_root_and_busy_parents() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let bin = common::binary();
+    let store = format!(
+        "--root {} --runroot {}",
+        env.root.display(),
+        env.runroot.display()
+    );
+    // Not named skiff-*: the other v2 test counts those at the root.
+    let ci = format!("citest-{}", std::process::id());
+    let script = format!(
+        "set -e; umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup; \
+         mount -t cgroup2 none /sys/fs/cgroup; mkdir /sys/fs/cgroup/{ci}; \
+         echo $$ > /sys/fs/cgroup/{ci}/cgroup.procs; \
+         unshare --cgroup --mount sh -c '\
+           set -e; umount /sys/fs/cgroup; mount -t cgroup2 none /sys/fs/cgroup; \
+           sleep 60 & job=$!; \
+           {bin} {store} run --rm busybox sh -c \"grep ^0:: /proc/self/cgroup; grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo pid1; grep -c cgroup2.*ro, /proc/mounts\"; \
+           echo type=$(cat /sys/fs/cgroup/cgroup.type); \
+           grep -qx $job /sys/fs/cgroup/init/cgroup.procs && echo job-in-init; \
+           mkdir /sys/fs/cgroup/busy; echo $job > /sys/fs/cgroup/busy/cgroup.procs; \
+           {bin} {store} run --rm --cgroup-parent /busy busybox echo ran-without; \
+           {bin} {store} run --rm --cgroup-parent /busy -m 32m busybox true || echo rc=$?; \
+           echo busy=$(cat /sys/fs/cgroup/busy/cgroup.type)/$(cat /sys/fs/cgroup/busy/cgroup.subtree_control)/$(ls /sys/fs/cgroup/busy | grep -c ^skiff- || true); \
+           kill $job; wait $job || true'; \
+         echo $$ > /sys/fs/cgroup/cgroup.procs; \
+         find /sys/fs/cgroup/{ci} -depth -type d -exec rmdir {{}} \\;",
+        bin = bin.display()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let text = stdout(&out);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{text}{err}");
+    let lines: Vec<&str> = text.lines().collect();
+    // The container: its own cgroup namespace (its pid 1 at the root), cgroup2 read-only.
+    assert_eq!(lines.first().copied(), Some("0::/"), "{text}{err}");
+    assert_eq!(lines.get(1).copied(), Some("pid1"), "{text}{err}");
+    assert_eq!(lines.get(2).copied(), Some("1"), "{text}{err}");
+    // The namespace's root stayed a domain; the job was moved into init.
+    assert!(text.contains("type=domain\n"), "{text}{err}");
+    assert!(text.contains("job-in-init"), "{text}{err}");
+    // A busy parent: the run goes on without a cgroup (said once), limits are refused, and
+    // the busy cgroup is exactly as it was.
+    assert!(text.contains("ran-without"), "{text}{err}");
+    assert!(err.contains("holds processes"), "{err}");
+    assert!(text.contains("rc=125"), "{text}");
+    assert!(text.contains("busy=domain//0"), "{text}{err}");
+    assert!(!Path::new("/sys/fs/cgroup/unified").join(&ci).exists());
+    env.assert_no_containers();
+}
+
+#[test]
+fn missing_containers_exit_as_docker() {
+    let env = Env::root();
+    let out = env.run(&["rm", "-f", "no-such-container"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("No such container: no-such-container"));
+    assert!(stdout(&out).is_empty());
+    for cmd in ["rm", "stop", "kill", "start", "logs"] {
+        env.fails(&[cmd, "no-such-container"], 1, "No such container");
+    }
+    env.fails(&["inspect", "no-such-container"], 1, "No such object");
+    env.fails(
+        &["run", "--rm", "--pull=never", "no-such-image-here", "true"],
+        125,
+        "No such image",
+    );
 }

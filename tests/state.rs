@@ -258,11 +258,7 @@ fn inspect_is_docker_shaped() {
         "busybox",
     ]);
     assert_eq!(image, "linux busybox:latest layers");
-    env.fails(
-        &["inspect", "-f", "{{.Broken", "i1"],
-        1,
-        "invalid --format",
-    );
+    env.fails(&["inspect", "-f", "{{.Broken", "i1"], 1, "invalid --format");
 }
 
 #[test]

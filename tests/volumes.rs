@@ -427,11 +427,7 @@ fn volume_commands() {
         1,
         "unsupported volume type",
     );
-    env.fails(
-        &["volume", "create", "bad/name"],
-        1,
-        "invalid volume name",
-    );
+    env.fails(&["volume", "create", "bad/name"], 1, "invalid volume name");
     env.ok(&["rm", "user"]);
     env.ok(&["volume", "rm", "v1", "t1", &anon]);
     assert!(volume_names(&env).is_empty());
