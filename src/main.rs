@@ -52,6 +52,11 @@ fn main() {
         if let Err(e) = userns::enter(&paths, uid, gid) {
             fail(e, 125);
         }
+        if let (Some(Ok(bus)), Some(pause)) = (&systemd_bus, userns::pause_pid(&paths))
+            && let Err(e) = skiff::cgroup::systemd::keep_helper_apart(bus, pause)
+        {
+            eprintln!("skiff: warning: the pause process stays in this terminal's scope: {e}");
+        }
     }
     for dir in [&paths.root, &paths.runroot] {
         if let Err(e) = ensure_dir(dir, 0o711) {

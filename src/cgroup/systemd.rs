@@ -83,11 +83,12 @@ impl Bus {
         slice: &str,
         pids: &[u32],
         description: &str,
+        delegate: bool,
     ) -> Result<(), CgroupError> {
         let deadline = Instant::now() + TIMEOUT;
         let mut stopped = false;
         loop {
-            match self.start_scope_once(unit, slice, pids, description, deadline) {
+            match self.start_scope_once(unit, slice, pids, description, delegate, deadline) {
                 Err(Refused::Exists) if Instant::now() + Duration::from_secs(18) < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -112,13 +113,14 @@ impl Bus {
         slice: &str,
         pids: &[u32],
         description: &str,
+        delegate: bool,
         deadline: Instant,
     ) -> Result<(), Refused> {
         type Props<'a> = Vec<(&'a str, Variant<Box<dyn RefArg>>)>;
         let props: Props = vec![
             ("Description", Variant(Box::new(description.to_string()))),
             ("Slice", Variant(Box::new(slice.to_string()))),
-            ("Delegate", Variant(Box::new(true))),
+            ("Delegate", Variant(Box::new(delegate))),
             ("PIDs", Variant(Box::new(pids.to_vec()))),
             // Gone when empty even if something in it failed, so a name never lingers.
             (
@@ -246,6 +248,7 @@ pub fn admit(
         a.slice,
         &[a.child as u32, a.monitor as u32],
         &description,
+        true,
     )?;
     // Where systemd put it (the slice's path depends on the manager: the user's lives
     // under user@UID.service).
@@ -274,4 +277,37 @@ pub fn admit(
     V2::enable_controllers(&scope_dir)?;
     V2::new(container).apply(resources)?;
     Ok(format!("{scope}/container"))
+}
+
+/// Rootless helpers that outlive any one container (the pause process that holds the user
+/// namespace, the holder of the user networks' namespace) must not live in the scope of the
+/// terminal that happened to start them: closing it would kill them under running
+/// containers. The pause process gets a scope of its own, once; the others join it.
+pub fn keep_helper_apart(bus: &Bus, pause: i32) -> Result<(), CgroupError> {
+    let own = std::fs::read_to_string(format!("/proc/{pause}/cgroup")).unwrap_or_default();
+    if super::own_v2_cgroup(&own)
+        .rsplit('/')
+        .next()
+        .is_some_and(|leaf| leaf.starts_with("skiff-pause-"))
+    {
+        return Ok(());
+    }
+    bus.start_scope(
+        &format!("skiff-pause-{pause}.scope"),
+        "user.slice",
+        &[pause as u32],
+        "skiff's rootless user namespace",
+        false,
+    )
+}
+
+/// Put `pid` in the v2 cgroup `beside` lives in (best effort: a helper that stays where it
+/// was started still works, it only shares that cgroup's fate).
+pub fn join_cgroup_of(mount: &Path, pid: i32, beside: i32) {
+    let own = std::fs::read_to_string(format!("/proc/{beside}/cgroup")).unwrap_or_default();
+    let path = super::own_v2_cgroup(&own);
+    let procs = mount
+        .join(path.trim_start_matches('/'))
+        .join("cgroup.procs");
+    let _ = write_file(&procs, &pid.to_string());
 }

@@ -299,6 +299,15 @@ fn launch(
             let pid = child.pid;
             let planned = &cgroup;
             let (resources, id) = (record.config.resources.clone(), record.id.clone());
+            if let Some(c @ Planned::Systemd { .. }) = planned {
+                // First the scope, so that the helpers the network starts for this container
+                // (pasta) live in it with the monitor, not in the caller's scope.
+                record.state.cgroup = c.admit(ctx, &id, pid, &resources)?;
+                if bridged {
+                    record.state.networks = plug_in(ctx, &record, pid, &links)?;
+                }
+                return Ok(());
+            }
             std::thread::scope(|s| {
                 let placing = s.spawn(move || match planned {
                     Some(c) => c.admit(ctx, &id, pid, &resources).map(Some),

@@ -51,6 +51,14 @@ pub fn ensure(paths: &Paths) -> Result<File, NetError> {
     crate::config::ensure_dir(&paths.runroot, 0o700)
         .map_err(err("creating the runtime directory"))?;
     let pid = spawn_holder()?;
+    // It serves every container: beside the pause process, not in the scope of the
+    // container (or terminal) whose start made it.
+    if let (Some(pause), Some(crate::cgroup::Hierarchy::Unified(mount))) = (
+        crate::ns::userns::pause_pid(paths),
+        crate::cgroup::host_hierarchy(),
+    ) {
+        crate::cgroup::systemd::join_cgroup_of(&mount, pid, pause);
+    }
     let start = proc::start_time(pid).unwrap_or(0);
     let written =
         crate::state::write_atomic(&pid_file(paths), format!("{pid} {start}\n").as_bytes());

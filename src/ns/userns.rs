@@ -119,6 +119,11 @@ pub fn enter(paths: &Paths, uid: u32, gid: u32) -> Result<(), UsernsError> {
     join(pid)
 }
 
+/// The live pause process, if any.
+pub fn pause_pid(paths: &Paths) -> Option<i32> {
+    live_pause(&paths.pause_pid_file())
+}
+
 fn live_pause(pid_file: &Path) -> Option<i32> {
     let content = std::fs::read_to_string(pid_file).ok()?;
     let mut f = content.split_whitespace();
