@@ -1,0 +1,434 @@
+//! clap definitions of the container commands' flags (docker's names and help).
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args};
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Run in the background and print the container id
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Remove the container (and its anonymous volumes) when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Set environment variables (KEY=VALUE, or KEY to pass the caller's value)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID, optionally with group or GID (name|uid[:group|gid])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Overwrite the image's ENTRYPOINT ("" resets it)
+    #[arg(long, allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+    /// Run skiff's init as pid 1: reaps zombies, forwards signals
+    #[arg(long)]
+    pub init: bool,
+    /// Connect to a network: bridge (default), NAME, host, none or container:NAME|ID; repeatable
+    #[arg(long = "network", alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// Publish a container's port(s) to the host ([IP:][HOSTPORT:]CONTAINERPORT[/PROTOCOL])
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Publish every exposed port to a random host port
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports (PORT[-END][/PROTOCOL])
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// IPv4 address on the (first) user-defined network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// MAC address on the (first) network
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Another name for the container on its (first) user-defined network
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// A DNS server for the container's resolv.conf
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// A DNS search domain
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// A DNS option (resolv.conf's options line)
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a line to /etc/hosts (NAME:IP, or NAME:host-gateway)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Link to another container on the default network (NAME[:ALIAS])
+    #[arg(long)]
+    pub link: Vec<String>,
+    /// Signal to stop the container (default SIGTERM)
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL (default 10)
+    #[arg(long = "stop-timeout", allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
+    /// Set metadata (KEY=VALUE)
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Keep stdin open (passed through in the foreground)
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)
+    #[arg(short = 'a', long = "attach", value_name = "STREAM")]
+    pub attach: Vec<String>,
+    /// Key sequence that detaches from a -it container (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Pass signals the CLI receives on to the container
+    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Set a resource limit (NAME=SOFT[:HARD], e.g. nofile=1024:2048)
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+    /// Size of /dev/shm (default 64m)
+    #[arg(long = "shm-size", value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Parent of the container's cgroup: a path from the hierarchy's root (cgroupfs), or a
+    /// slice such as machine.slice (systemd)
+    #[arg(long = "cgroup-parent", value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// Cgroup namespace: private (default) or host
+    #[arg(long = "cgroupns", value_name = "MODE")]
+    pub cgroupns: Option<String>,
+    /// Give the container a cgroup of its own: enabled (default) or disabled
+    #[arg(long = "cgroups", value_name = "MODE")]
+    pub cgroups: Option<String>,
+    /// Bind mount or volume: [SOURCE:]DEST[:OPTIONS] (SOURCE: absolute host path or volume name)
+    #[arg(short = 'v', long = "volume", value_name = "[SRC:]DST[:OPTS]")]
+    pub volume: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,...]
+    #[arg(long = "mount", value_name = "SPEC")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: DEST[:OPTIONS]
+    #[arg(long = "tmpfs", value_name = "DST[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Pull the image: missing (default), always or never
+    #[arg(long = "pull", value_name = "POLICY", default_value = "missing")]
+    pub pull: String,
+    /// User namespace: host (default) or keep-id (rootless: your uid is the same inside)
+    #[arg(long = "userns", value_name = "MODE")]
+    pub userns: Option<String>,
+    /// Mount the volumes of another container: CONTAINER[:ro|:rw]
+    #[arg(long = "volumes-from", value_name = "CONTAINER")]
+    pub volumes_from: Vec<String>,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PORT[/PROTOCOL]
+    pub port: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of stdout
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Always follow symbolic links in SRC_PATH
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
+    /// Archive mode (keep uid/gid) — the default here, accepted for compatibility
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Suppress progress output (there is none)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub source: String,
+    pub destination: String,
+}
+
+/// Resource limits, shared by run/create and update (docker's names and units).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ResourceArgs {
+    /// Memory limit (e.g. 512m, 2g)
+    #[arg(short = 'm', long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Memory plus swap limit; -1 for unlimited swap (default: twice --memory)
+    #[arg(long = "memory-swap", value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "BYTES")]
+    pub memory_reservation: Option<String>,
+    /// Disable the OOM killer (cgroup v1 only)
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Number of CPUs (e.g. 0.5)
+    #[arg(long, value_name = "DECIMAL", allow_hyphen_values = true)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight, default 1024)
+    #[arg(short = 'c', long = "cpu-shares", value_name = "INT")]
+    pub cpu_shares: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period", value_name = "INT")]
+    pub cpu_period: Option<i64>,
+    /// CPU CFS quota in microseconds (-1: none)
+    #[arg(long = "cpu-quota", value_name = "INT", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs the container may run on (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (0-3, 0,1)
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1: unlimited)
+    #[arg(long = "pids-limit", value_name = "INT", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block I/O weight, 10-1000
+    #[arg(long = "blkio-weight", value_name = "WEIGHT")]
+    pub blkio_weight: Option<u16>,
+}
+
+impl ResourceArgs {
+    pub fn flags(&self) -> crate::cgroup::ResourceFlags {
+        crate::cgroup::ResourceFlags {
+            memory: self.memory.clone(),
+            memory_swap: self.memory_swap.clone(),
+            memory_reservation: self.memory_reservation.clone(),
+            oom_kill_disable: self.oom_kill_disable,
+            cpus: self.cpus.clone(),
+            cpu_shares: self.cpu_shares,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            pids_limit: self.pids_limit,
+            blkio_weight: self.blkio_weight,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Print one snapshot and exit
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Go template, "table TEMPLATE" or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options for ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Key sequence that detaches (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Do not attach stdin
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Pass signals the CLI receives on to the container
+    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach stdout/stderr and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach stdin
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Key sequence that detaches from a tty container (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "timeout",
+        allow_hyphen_values = true
+    )]
+    pub time: Option<i64>,
+    /// Signal to send instead of the container's stop signal
+    #[arg(short = 's', long)]
+    pub signal: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Kill and remove a running container
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove anonymous volumes too
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show the latest created container
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Show the n last created containers
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter (id, name, status, exited, ancestor, label)
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Go template, "table TEMPLATE" or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow the output until the container stops
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines to show from the end ("all" for everything)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show logs since a timestamp (RFC 3339 or unix) or a relative time (e.g. 10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp or relative time
+    #[arg(long)]
+    pub until: Option<String>,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Username or UID (name|uid[:group|gid])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Keep stdin open
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    pub container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Go template to apply to each object
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Only look for this type: container or image
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Display total file sizes (accepted for compatibility)
+    #[arg(short = 's', long)]
+    pub size: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
