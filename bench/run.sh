@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start-up and listing benchmarks, side by side with crun, runc and podman when installed.
 #   bench/run.sh            (as root; needs hyperfine and busybox-static)
+# The systemd cgroup manager is measured in a systemd + cgroup v2 guest: bench/vm.sh.
 # Everything runs inside one private mount namespace with /sys/fs/cgroup/unified unmounted,
 # because crun refuses this host's hybrid cgroup layout otherwise; all tools see the same world.
 set -euo pipefail
@@ -25,6 +26,7 @@ mkdir -p "$work/bundle/rootfs"
 tar -C "$work/bundle/rootfs" -xf "$work/rootfs.tar"
 cmds=(-n unshare "unshare -pmuin --fork true"
       -n "skiff run --rm" "$SKIFF $R run --rm --network none busybox true"
+      -n "skiff run --rm --cgroups disabled" "$SKIFF $R run --rm --network none --cgroups disabled busybox true"
       -n "skiff run --rm -m 64m --cpus 1 --pids-limit 100" "$SKIFF $R run --rm --network none -m 64m --cpus 1 --pids-limit 100 busybox true")
 if command -v runc >/dev/null; then
     (cd "$work/bundle" && runc spec)

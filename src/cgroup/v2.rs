@@ -37,10 +37,35 @@ impl V2 {
             return Ok(());
         }
         let file = parent.join("cgroup.subtree_control");
-        write_file(&file, &wanted.join(" ")).map_err(|source| CgroupError::Io {
-            what: "enabling controllers",
-            path: file.clone(),
-            source,
+        write_file(&file, &wanted.join(" ")).map_err(|source| {
+            if source.raw_os_error() == Some(libc::EBUSY) {
+                // Name who is in the way: processes living in the parent itself.
+                let procs =
+                    std::fs::read_to_string(parent.join("cgroup.procs")).unwrap_or_default();
+                let who: Vec<String> = procs
+                    .split_whitespace()
+                    .map(|pid| {
+                        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                            .unwrap_or_default();
+                        format!("{pid} ({})", comm.trim())
+                    })
+                    .collect();
+                return CgroupError::Unsupported(format!(
+                    "enabling {} in {}: the kernel refuses while processes live there: {}",
+                    wanted.join(" "),
+                    file.display(),
+                    if who.is_empty() {
+                        "none left now".to_string()
+                    } else {
+                        who.join(", ")
+                    }
+                ));
+            }
+            CgroupError::Io {
+                what: "enabling controllers",
+                path: file.clone(),
+                source,
+            }
         })
     }
 

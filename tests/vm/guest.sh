@@ -25,6 +25,7 @@ check() {
     shift
     log=$(mktemp)
     N=$((N + 1))
+    export -f $(compgen -A function)   # the check runs in a new bash (bench-guest.sh adds some)
     timeout -k 10 "$CHECK_TIMEOUT" bash -c '"$@"' check "$@" > "$log" 2>&1
     rc=$?
     if [ $rc -eq 0 ]; then
@@ -76,7 +77,13 @@ until_ok() {
         sleep 0.5
     done
 }
-no_skiff_cgroups() { [ -z "$(find "$1" -name 'skiff-*' 2>/dev/null)" ]; }
+# skiff_cgroups DIR: the skiff-* cgroups under DIR. Not counted: this test's own unit, and the
+# scope of a rootless user's pause process (skiff-pause-PID.scope), which lives on by design.
+skiff_cgroups() {
+    find "$1" -name 'skiff-*' ! -path /sys/fs/cgroup/system.slice/skiff-vm-test.service \
+        ! -name 'skiff-pause-*.scope' 2> /dev/null
+}
+no_skiff_cgroups() { [ -z "$(skiff_cgroups "$1")" ]; }
 # seen RUNNER CONTAINER: note the cgroup a running container is in (for t_left)
 seen() {
     local pid
@@ -91,7 +98,8 @@ t_left() {
     [ -d "$1" ] || { echo "FAIL: $1 does not exist"; return 1; }
     [ -s "$W/seen-$2" ] || { echo "FAIL: no container of $2 was seen in a cgroup, nothing to check"; return 1; }
     echo "containers were seen in: $(sort -u "$W/seen-$2" | tr '\n' ' ')"
-    until_ok 5 no_skiff_cgroups "$1" || { echo "FAIL: skiff cgroups left under $1:"; find "$1" -name 'skiff-*'; ok=1; }
+    until_ok 5 no_skiff_cgroups "$1" || { echo "FAIL: skiff cgroups left under $1:"; skiff_cgroups "$1"; ok=1; }
+    find "$1" -name 'skiff-pause-*.scope' | sed 's/^/NOTE pause scope (not counted): /'
     for cg in $(sort -u "$W/seen-$2"); do
         [[ /sys/fs/cgroup$cg == "$1"/* ]] || { echo "FAIL: $cg is not under $1"; ok=1; }
         [[ $cg == */skiff-vm-test.service* ]] && { echo "FAIL: $cg is the test's own cgroup"; ok=1; }
@@ -176,7 +184,7 @@ t_scope_gone() {
     want_rc 0 || return 1
     until_ok 5 no_skiff_cgroups /sys/fs/cgroup && return 0
     echo "FAIL: skiff cgroups left:"
-    find /sys/fs/cgroup -name 'skiff-*'
+    skiff_cgroups /sys/fs/cgroup
     return 1
 }
 t_oom() {   # t_oom RUNNER: the ulimit keeps an unlimited container from eating the VM
@@ -230,17 +238,22 @@ t_cgroupfs_mem() {
 t_nested() {
     local cg=/sys/fs/cgroup/citest ok=0
     mkdir -p "$cg" || return 1
-    cap sh -c 'echo $$ > /sys/fs/cgroup/citest/cgroup.procs && exec unshare --cgroup --mount --fork sh -c "
-        mount -t cgroup2 none /sys/fs/cgroup || exit 99
-        sleep 300 &
-        skiff --cgroup-manager cgroupfs run --rm -m 32m busybox cat /sys/fs/cgroup/memory.max
-        rc=\$?; kill \$!; exit \$rc"'
+    cat > "$W/nested.sh" <<'EOF'
+# In a new cgroup and mount namespace whose root is /sys/fs/cgroup/citest.
+umount /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 99
+sleep 300 &
+echo "in the namespace: $(cat /proc/self/cgroup); its root holds: $(tr '\n' ' ' < /sys/fs/cgroup/cgroup.procs)" >&2
+skiff --cgroup-manager cgroupfs run --rm -m 32m busybox cat /sys/fs/cgroup/memory.max
+rc=$?
+kill $!
+exit $rc
+EOF
+    cap sh -c 'echo $$ > /sys/fs/cgroup/citest/cgroup.procs && exec unshare --cgroup --mount --fork sh "$0"' "$W/nested.sh"
     ok0 33554432 || ok=1
-    echo "cgroups made under $cg:"
-    find "$cg" -mindepth 1 -type d
+    echo "cgroups made under $cg: $(find "$cg" -mindepth 1 -type d | tr '\n' ' ')"
     echo 1 > "$cg/cgroup.kill"
     sleep 0.5
-    find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+    find "$cg" -depth -type d -exec rmdir {} + 2> /dev/null
     return $ok
 }
 t_missing() {   # t_missing EXPECTED_RC SKIFF_ARGS...
@@ -334,7 +347,6 @@ cleanup_all() {
         for id in $($r skiff ps -aq 2> /dev/null); do $r skiff rm -f "$id" > /dev/null 2>&1; done
     done
 }
-export -f $(compgen -A function)
 
 # The wrapper for the rootless "where am I called from" checks (see t_user_place).
 cat > /usr/local/bin/skiff-cgwrap <<'EOF'
@@ -356,6 +368,7 @@ chmod 0755 /usr/local/bin/skiff-cgwrap
 emit "# guest: $(uname -r), $(systemctl --version | head -n1), $(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup"
 emit "# guest: tests start $(cut -d' ' -f1 /proc/uptime) s after boot"
 emit "# guest: root cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+emit "# guest: default route: $(ip -4 route show default)"
 mode=$(cat "$IN/mode" 2> /dev/null || echo check)
 
 check "setup: install skiff" t_install

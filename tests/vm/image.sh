@@ -100,8 +100,8 @@ apt_install systemd-sysv udev dbus dbus-user-session libpam-systemd uidmap passt
     nftables iproute2 busybox-static kmod procps util-linux
 log "base packages took $(( $(date +%s) - t )) s"
 t=$(date +%s)
-apt_install podman hyperfine    # only for tests/vm/run.sh --bench
-log "podman + hyperfine took $(( $(date +%s) - t )) s"
+apt_install podman hyperfine strace    # only for tests/vm/run.sh --bench
+log "podman + hyperfine + strace took $(( $(date +%s) - t )) s"
 in_root apt-get clean
 
 # The host kernel's modules (tun, veth, bridge, overlay, nf_tables...).
@@ -130,14 +130,18 @@ cat > "$root/etc/fstab" <<'EOF'
 EOF
 mkdir -p "$root/mnt/in"
 
-# Network: DHCP from qemu's user-mode NIC (restrict=on: no way out), for a default route.
+# Network: DHCP from qemu's user-mode NIC (restrict=on: no way out). Its DHCP server gives
+# no router when restricted, and pasta needs a default route: the gateway is set here.
+# Match the NIC by driver only: a broader match (Type=ether) makes networkd take the host ends
+# of skiff's veth pairs too, and root's published ports stop working.
 mkdir -p "$root/etc/systemd/network"
 cat > "$root/etc/systemd/network/50-nic.network" <<'EOF'
 [Match]
-Type=ether
+Driver=virtio_net
 
 [Network]
 DHCP=ipv4
+Gateway=10.0.2.2
 EOF
 mkdir -p "$root/etc/systemd/system/systemd-networkd-wait-online.service.d"
 cat > "$root/etc/systemd/system/systemd-networkd-wait-online.service.d/bound.conf" <<'EOF'
