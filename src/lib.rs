@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the module map and the flow of one `run`.
 
 pub mod attach;
+pub mod build;
 pub mod cgroup;
 pub mod cli;
 pub mod config;

@@ -214,11 +214,7 @@ pub fn prune(ctx: &Ctx, a: super::ImagePruneArgs) -> Result<i32, CliError> {
             out.extend(lines);
         }
     }
-    let keep: Vec<String> = containers
-        .iter()
-        .flat_map(|c| c.config.layers.clone())
-        .collect();
-    ctx.images.collect_garbage(&keep)?;
+    gc(ctx, &containers)?;
     if !out.is_empty() {
         println!("Deleted Images:\n{}\n", out.join("\n"));
     }
@@ -244,13 +240,20 @@ pub fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<i32, CliError> {
             }
         }
     }
-    // Layers stay while any container (even one of a force-removed image) still needs them.
-    let keep: Vec<String> = containers
-        .iter()
-        .flat_map(|c| c.config.layers.clone())
-        .collect();
-    ctx.images.collect_garbage(&keep)?;
+    gc(ctx, &containers)?;
     failed.map_or(Ok(0), |c| Err(CliError::Reported(c)))
+}
+
+/// Remove unreferenced layers and blobs. They stay while any container (even one of a
+/// force-removed image) or the build cache still needs them.
+pub fn gc(
+    ctx: &Ctx,
+    containers: &[crate::state::container::ContainerRecord],
+) -> Result<(), CliError> {
+    let (mut keep, blobs) = crate::build::cache::live(&ctx.paths);
+    keep.extend(containers.iter().flat_map(|c| c.config.layers.clone()));
+    ctx.images.collect_garbage(&keep, &blobs)?;
+    Ok(())
 }
 
 pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32, CliError> {

@@ -2,6 +2,7 @@
 //! flags into typed requests; nothing here makes a syscall itself.
 
 pub mod args;
+pub mod build;
 pub mod containers;
 pub mod format;
 pub mod images;
@@ -117,6 +118,21 @@ pub enum Command {
     Top(TopArgs),
     /// Show what skiff sees of this host: cgroups, storage, counts
     Info(InfoArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(BuilderCommand),
+    /// Create a new image from a container's changes
+    Commit(build::CommitArgs),
+    /// List the files a container changed (A added, C changed, D deleted)
+    Diff(build::DiffArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Remove the build cache
+    Prune(build::BuilderPruneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +163,8 @@ pub enum CliError {
     Format(#[from] format::FormatError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Build(Box<crate::build::BuildError>),
     /// Errors for some of several targets were already printed; exit with this code.
     #[error("")]
     Reported(i32),
@@ -210,6 +228,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Save(a) => images::save(ctx, a),
         Command::Load(a) => images::load(ctx, a),
         Command::Image(c) => match c {
+            ImageCommand::Build(a) => build::build(ctx, *a),
             ImageCommand::Ls(a) => images::images(ctx, a),
             ImageCommand::Inspect(a) => images::inspect(
                 ctx,
@@ -237,6 +256,10 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Stats(a) => resources::stats(ctx, a),
         Command::Top(a) => resources::top(ctx, a),
         Command::Info(a) => info::info(ctx, a),
+        Command::Build(a) => build::build(ctx, a),
+        Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),
+        Command::Commit(a) => build::commit(ctx, a),
+        Command::Diff(a) => build::diff(ctx, a),
     }
 }
 

@@ -6,6 +6,8 @@ use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(Box<super::build::BuildArgs>),
     /// List images
     #[command(alias = "list")]
     Ls(ImagesArgs),
@@ -219,7 +221,7 @@ pub struct NetworkPruneArgs {
     pub force: bool,
 }
 
-fn parse_bool_flag(s: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool_flag(s: &str) -> Result<bool, String> {
     match s {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),

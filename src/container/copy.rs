@@ -355,7 +355,7 @@ fn in_container(
 /// Run `work` with the container's root filesystem alone (no volumes) mounted privately at
 /// the path it is given, host paths still in view; then wait. For copying the image's
 /// content into new volumes at create.
-pub(super) fn with_bare_rootfs(
+pub fn with_bare_rootfs(
     ctx: &Ctx,
     record: &ContainerRecord,
     work: impl FnOnce(&Path) -> Result<(), String>,

@@ -24,6 +24,18 @@ pub struct CreateRequest {
 pub fn create(ctx: &Ctx, req: &CreateRequest) -> Result<ContainerRecord, ContainerError> {
     let image = ctx.images.lookup(&req.image)?;
     let image_config = ctx.images.config(&image)?;
+    create_from(ctx, req, &image, &image_config)
+}
+
+/// `create` from an image given whole: a stored one, or a build's state between two steps
+/// (its layers are in the store; the record itself is not).
+pub fn create_from(
+    ctx: &Ctx,
+    req: &CreateRequest,
+    image: &ImageRecord,
+    image_config: &crate::image::config::ImageConfig,
+) -> Result<ContainerRecord, ContainerError> {
+    let image = image.clone();
     let id = ids::random_id();
     let host_env = |k: &str| std::env::var(k).ok();
     let mut run = req.run.clone();
@@ -185,7 +197,7 @@ fn check_user_exists(ctx: &Ctx, image: &ImageRecord, user: &str) -> Result<(), C
 }
 
 /// The uid and gid that `user` (as `-u` takes it) has in the image with these layers.
-pub(super) fn image_user(
+pub fn image_user(
     ctx: &Ctx,
     layers: &[String],
     user: &str,

@@ -41,6 +41,16 @@ enum Stdin {
 /// Returns the container's exit code. (A `-t` container runs with a detached monitor and an
 /// attach client instead: see `start_detached` and `attach`.)
 pub fn run_foreground(ctx: &Ctx, id: &str, interactive: bool) -> Result<i32, ContainerError> {
+    run_attached(ctx, id, interactive, true)
+}
+
+/// `run_foreground`, with the output shown (`echo`) or only logged (a quiet build's RUN).
+pub fn run_attached(
+    ctx: &Ctx,
+    id: &str,
+    interactive: bool,
+    echo: bool,
+) -> Result<i32, ContainerError> {
     monitor::block_forwarded();
     let stdin = if interactive {
         Stdin::Inherit
@@ -53,7 +63,7 @@ pub fn run_foreground(ctx: &Ctx, id: &str, interactive: bool) -> Result<i32, Con
         Some(launched.outputs),
         Relay {
             log: Some(launched.log),
-            echo: true,
+            echo,
             forward_signals: true,
             interactive: None,
         },

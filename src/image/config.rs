@@ -26,6 +26,36 @@ pub struct RunConfig {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+    /// ONBUILD triggers, run when a build starts FROM this image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_build: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+}
+
+/// docker's HEALTHCHECK in an image config (durations in nanoseconds, 0 = default).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Healthcheck {
+    /// `["NONE"]`, `["CMD", args...]` or `["CMD-SHELL", command]`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub test: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub interval: i64,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub timeout: i64,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub start_period: i64,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub start_interval: i64,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub retries: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,10 +65,12 @@ pub struct RootFs {
     pub diff_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct HistoryEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -128,7 +128,7 @@ fn import_into<R: Read>(
             created: Some(now.clone()),
             created_by: Some("skiff import".into()),
             comment: opts.message,
-            empty_layer: false,
+            ..Default::default()
         }],
     };
     let config_bytes = serde_json::to_vec(&config).map_err(|source| ImageError::Corrupt {
@@ -172,7 +172,7 @@ fn import_into<R: Read>(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Compression {
+pub enum Compression {
     None,
     Gzip,
     Zstd,
@@ -182,7 +182,7 @@ pub(super) enum Compression {
 /// returns what was unpacked, the diff id (digest of the uncompressed tar) and the
 /// compression found.
 /// A reader of what `input` holds decompressed: gzip and zstd by their magic, else as is.
-pub(super) fn decoder<'a, R: BufRead + 'a>(
+pub fn decoder<'a, R: BufRead + 'a>(
     mut input: R,
 ) -> Result<(Box<dyn Read + 'a>, Compression), ImageError> {
     let fail = |reason: String| ImageError::Unpack {

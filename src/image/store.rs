@@ -295,15 +295,23 @@ impl ImageStore {
         Ok(out)
     }
 
-    /// Delete layers and blobs that no image and no container (`keep`) refers to anymore.
-    pub fn collect_garbage(&self, keep_layers: &[String]) -> Result<(), ImageError> {
+    /// Delete layers and blobs that no image, no container and no cached build step (`keep_*`)
+    /// refers to anymore.
+    pub fn collect_garbage(
+        &self,
+        keep_layers: &[String],
+        keep_blobs: &[String],
+    ) -> Result<(), ImageError> {
         let _lock = self.lock()?;
         let index = self.read_index()?;
         let mut live_layers: std::collections::HashSet<String> = keep_layers
             .iter()
             .map(|l| l.trim_start_matches("sha256:").to_string())
             .collect();
-        let mut live_blobs = std::collections::HashSet::new();
+        let mut live_blobs: std::collections::HashSet<String> = keep_blobs
+            .iter()
+            .map(|b| b.trim_start_matches("sha256:").to_string())
+            .collect();
         for img in &index.images {
             live_layers.extend(
                 img.layers
