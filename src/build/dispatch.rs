@@ -102,6 +102,7 @@ impl Run<'_> {
             state = self.step(&inst, state, &mut scope, globals, stages, built)?;
         }
         for inst in &stage.body {
+            super::interrupted()?;
             *step_no += 1;
             self.log.line(&format!(
                 "Step {}/{} : {}",

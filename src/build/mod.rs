@@ -55,6 +55,8 @@ pub enum BuildError {
     Image(#[from] ImageError),
     #[error(transparent)]
     Layer(#[from] layer::LayerError),
+    #[error("the build was interrupted ({0})")]
+    Interrupted(String),
 }
 
 impl BuildError {
@@ -170,6 +172,9 @@ impl Log {
 }
 
 pub fn build(ctx: &Ctx, opts: BuildOptions) -> Result<Built, BuildError> {
+    // Ctrl-C and friends stay pending until a step boundary (where the build stops and
+    // cleans up), or reach a RUN step's command through its monitor, as with `run`.
+    crate::monitor::block_forwarded();
     sweep_leftovers(ctx);
     let scratch = ctx.images.scratch_dir("build")?;
     let result = build_in(ctx, opts, &scratch);
@@ -291,10 +296,7 @@ fn open_context(
 type MetaArgs = Vec<(String, Option<String>)>;
 
 /// ARGs before the first FROM, and the stages.
-fn split_stages(
-    all: &[Instruction],
-    file: &str,
-) -> Result<(MetaArgs, Vec<Stage>), BuildError> {
+fn split_stages(all: &[Instruction], file: &str) -> Result<(MetaArgs, Vec<Stage>), BuildError> {
     let mut meta = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
     for inst in all {
@@ -482,6 +484,31 @@ fn sweep_leftovers(ctx: &Ctx) {
             let _ = ctx.remove_container(&r, true);
         }
     }
+}
+
+/// A signal that should end the build, if one is pending (they are blocked while it runs).
+pub fn interrupted() -> Result<(), BuildError> {
+    use nix::sys::signal::Signal;
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending fills the set it is given; it is read only when that succeeded.
+    let pending = unsafe {
+        if libc::sigpending(set.as_mut_ptr()) != 0 {
+            return Ok(());
+        }
+        set.assume_init()
+    };
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: a valid, initialised set and a valid signal number.
+        if unsafe { libc::sigismember(&pending, s as i32) } == 1 {
+            return Err(BuildError::Interrupted(s.as_str().to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// Time of a step for the log.
