@@ -242,7 +242,8 @@ impl Run<'_> {
         let mut next = state.clone();
         next.key = key;
         let now = crate::timefmt::rfc3339(crate::timefmt::now());
-        let created_by = self.apply(inst, &mut next, scope, &args_in_scope, sources)?;
+        let others = Others { stages, built };
+        let created_by = self.apply(inst, &mut next, scope, &args_in_scope, sources, &others)?;
         let empty_layer = next.layers.len() == state.layers.len();
         next.config.created = Some(now.clone());
         next.config.rootfs.diff_ids = next.layers.clone();
@@ -264,6 +265,7 @@ impl Run<'_> {
         scope: &Scope,
         args_in_scope: &[String],
         sources: Option<Resolved>,
+        others: &Others,
     ) -> Result<String, BuildError> {
         let esc = self.escape;
         let nop = |s: String| format!("/bin/sh -c #(nop)  {s}");
@@ -310,7 +312,11 @@ impl Run<'_> {
                 let mut shown = Vec::new();
                 let mut words = Vec::new();
                 for p in ports {
-                    words.extend(expand::process_words(p, &Self::lookup_env(st, scope), esc)?);
+                    words.extend(expand::process_fields(
+                        p,
+                        &Self::lookup_env(st, scope),
+                        esc,
+                    )?);
                 }
                 {
                     for p in words {
@@ -404,7 +410,7 @@ impl Run<'_> {
                 flags,
                 cmd,
                 heredocs,
-            } => self.run(st, flags, cmd, heredocs, &cfg_shell, args_in_scope),
+            } => self.run(st, flags, cmd, heredocs, &cfg_shell, args_in_scope, others),
             Kind::Copy { .. } | Kind::Add { .. } => {
                 let Some(resolved) = sources else {
                     return Err(BuildError::Step("COPY without sources".into()));
@@ -423,18 +429,15 @@ impl Run<'_> {
         heredocs: &[Heredoc],
         shell: &[String],
         args_in_scope: &[String],
+        others: &Others,
     ) -> Result<String, BuildError> {
         let argv = match cmd {
             CmdForm::Exec(v) => v.clone(),
             CmdForm::Shell(text) => {
                 let mut script = text.clone();
                 let only_heredoc = heredocs.len() == 1
-                    && text
-                        .trim()
-                        .trim_start_matches("<<-")
-                        .trim_start_matches("<<")
-                        .trim_matches(['"', '\''])
-                        == heredocs[0].name;
+                    && super::dockerfile::heredoc_name(text.trim()).as_deref()
+                        == Some(heredocs[0].name.as_str());
                 if only_heredoc {
                     // `RUN <<EOF`: the heredoc is the script.
                     script = heredocs[0].content.clone();
@@ -460,7 +463,7 @@ impl Run<'_> {
         }
         let mut volumes = Vec::new();
         for m in flag_all(flags, "mount") {
-            volumes.push(self.mount(&m, st)?);
+            volumes.push(self.mount(&m, others)?);
         }
         let spec = RunSpec {
             argv: argv.clone(),
@@ -495,7 +498,7 @@ impl Run<'_> {
     }
 
     /// `RUN --mount=...` as a bind for the step's container.
-    fn mount(&self, spec: &str, _st: &ImageState) -> Result<String, BuildError> {
+    fn mount(&self, spec: &str, others: &Others) -> Result<String, BuildError> {
         let mut kv: HashMap<&str, &str> = HashMap::new();
         for part in spec.split(',') {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
@@ -536,19 +539,29 @@ impl Run<'_> {
                 let target = target.ok_or_else(|| {
                     BuildError::Step(format!("RUN --mount={spec}: a bind mount needs target="))
                 })?;
-                if kv.contains_key("from") {
-                    return Err(BuildError::Step(format!(
-                        "RUN --mount={spec}: bind mounts from another stage are not supported yet; COPY --from the files instead"
-                    )));
-                }
                 let source = kv
                     .get("source")
                     .or_else(|| kv.get("src"))
                     .copied()
                     .unwrap_or("");
-                let found = self
-                    .context
-                    .resolve(if source.is_empty() { "." } else { source })?;
+                let source = if source.is_empty() { "." } else { source };
+                let found = if let Some(from) = kv.get("from") {
+                    // Another stage's (or image's) files: copied out into scratch, bound from there.
+                    let state = match super::stage_index(others.stages, from)
+                        .and_then(|i| others.built[i].clone())
+                    {
+                        Some(s) => s,
+                        None => image_state(self.ctx, from, false, self.opts.pull_image)?,
+                    };
+                    let dir = self
+                        .scratch
+                        .join(format!("mount-{}", &crate::ids::random_id()[..12]));
+                    std::fs::create_dir_all(&dir).map_err(BuildError::io("creating", &dir))?;
+                    super::step::extract_from(self.ctx, &state, &[source.to_string()], &dir)?;
+                    Context::new(dir, super::ignore::Matcher::parse("")).resolve(source)?
+                } else {
+                    self.context.resolve(source)?
+                };
                 let rw = kv.contains_key("rw") || kv.contains_key("readwrite");
                 let path = found
                     .first()
@@ -609,16 +622,14 @@ impl Run<'_> {
         } else {
             std::fs::create_dir_all(&dir).map_err(BuildError::io("creating", &dir))?;
             let own = Context::new(dir.clone(), super::ignore::Matcher::parse(""));
-            for (i, w) in words.iter().enumerate() {
-                if let Some(h) = heredocs.iter().find(|h| {
-                    w.trim_start_matches("<<-")
-                        .trim_start_matches("<<")
-                        .trim_matches(['"', '\''])
-                        == h.name
-                }) {
+            for (raw, w) in sources.iter().zip(&words) {
+                let named = super::dockerfile::heredoc_name(raw);
+                if let Some(h) = heredocs
+                    .iter()
+                    .find(|h| named.as_deref() == Some(h.name.as_str()))
+                {
                     let content = if h.expand {
-                        expand::process_word(&h.content.replace('"', "\\\""), &lookup, self.escape)
-                            .unwrap_or_else(|_| h.content.clone())
+                        expand::process_heredoc(&h.content, &lookup)?
                     } else {
                         h.content.clone()
                     };
@@ -629,7 +640,6 @@ impl Run<'_> {
                         rel: h.name.clone(),
                         is_dir: false,
                     });
-                    let _ = i;
                 } else if is_add && (w.starts_with("http://") || w.starts_with("https://")) {
                     let name = download(w, flag(flags, "checksum").as_deref(), &dir)?;
                     found.push(Source {
@@ -714,6 +724,12 @@ impl Run<'_> {
             resolved.hash
         ))
     }
+}
+
+/// The other stages, for `RUN --mount=...,from=`.
+struct Others<'a> {
+    stages: &'a [Stage],
+    built: &'a [Option<ImageState>],
 }
 
 /// The sources of a COPY/ADD, found before the cache is asked (their hash is in its key).

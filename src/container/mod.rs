@@ -140,12 +140,19 @@ impl Ctx {
 
     /// The container's layer directories, top-most first (overlay's lowerdir order): the
     /// image's own, or its keep-id copies.
+    ///
+    /// A layer may appear twice in one image (two steps that changed the same way, e.g. an
+    /// empty RUN): layers are stored by diff id, and overlayfs refuses a directory twice in
+    /// `lowerdir` (ELOOP). Only its top-most occurrence is kept, which shows the same tree: the
+    /// upper copy covers every path the lower one has, whiteouts included.
     pub fn lower_dirs(&self, record: &ContainerRecord) -> Vec<std::path::PathBuf> {
+        let mut seen = std::collections::HashSet::new();
         record
             .config
             .layers
             .iter()
             .rev()
+            .filter(|l| seen.insert(l.as_str()))
             .map(|l| match record.config.keep_id {
                 Some(k) => self.images.shifted_layer_dir(l, k),
                 None => self.images.layer_dir(l),
