@@ -421,6 +421,7 @@ impl Run<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &mut self,
         st: &mut ImageState,
