@@ -22,7 +22,7 @@ fn fail(message: impl std::fmt::Display, code: i32) -> ! {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(cli::guard_command_args(std::env::args_os().collect())) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -330,8 +330,9 @@ fn every_instruction() {
             "-u",
             "0",
             "--entrypoint",
-            "/bin/sh",
+            "",
             "every:1",
+            "sh",
             "-c",
             script,
         ])
@@ -351,8 +352,17 @@ fn every_instruction() {
     // The image's own defaults: user 1, workdir /a/b/c, ENTRYPOINT + CMD.
     assert_eq!(env.ok(&["run", "--rm", "every:1"]), "hi from 1");
     assert_eq!(
-        env.ok(&["run", "--rm", "every:1", "-c", "id -u; pwd"]),
-        "1\n/a/b/c"
+        env.ok(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "",
+            "every:1",
+            "sh",
+            "-c",
+            "id -u; id -g; pwd"
+        ]),
+        "1\n1\n/a/b/c"
     );
 
     // The history has the steps (newest first), metadata ones as #(nop).
@@ -416,6 +426,38 @@ fn entrypoint_exec_form_with_cmd_default_args() {
     build_ok(&env, &["-t", "ep2"], ctx2.path());
     assert_eq!(env.ok(&["run", "--rm", "ep2"]), "only");
     assert_eq!(config_json(&env, "ep2")["Cmd"], serde_json::Value::Null);
+}
+
+/// docker stops reading its own flags at the image: `run IMAGE -x ...` gives `-x ...` to the
+/// entrypoint (here `sh -c`, the common way to pass a script to an ENTRYPOINT ["/bin/sh"]).
+#[test]
+fn run_args_after_the_image_may_start_with_a_dash() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nENTRYPOINT [\"/bin/sh\"]\nCMD [\"-c\", \"echo default\"]\n",
+    )]);
+    build_ok(&env, &["-t", "shep"], ctx.path());
+    assert_eq!(env.ok(&["run", "--rm", "shep"]), "default");
+    assert_eq!(
+        env.ok(&["run", "--rm", "shep", "-c", "echo replaced"]),
+        "replaced"
+    );
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/echo",
+            "busybox",
+            "-d",
+            "x"
+        ]),
+        "-d x"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -840,7 +882,6 @@ fn built_image_save_load_through_skopeo() {
     assert!(out.status.success(), "skopeo: {}", stderr(&out));
     let other = Env::root();
     other.ok(&["load", "-i", s(&oci)]);
-    assert_eq!(other.ok(&["inspect", "-f", "{{.Id}}", "savedbuild:1"]), id);
     assert_eq!(other.ok(&["run", "--rm", "savedbuild:1"]), "saved");
     // The whiteout survived as a whiteout.
     other.ok(&[
@@ -852,6 +893,14 @@ fn built_image_save_load_through_skopeo() {
         "-e",
         "/etc/group",
     ]);
+    other.ok(&["run", "--rm", "savedbuild:1", "test", "-e", "/etc/passwd"]);
+    // skopeo re-encodes the config as Go does (`>` as \u003e, `&` as \u0026); docker's
+    // configs are Go-encoded already, so their id survives the trip. skiff's must too.
+    assert_eq!(
+        other.ok(&["inspect", "-f", "{{.Id}}", "savedbuild:1"]),
+        id,
+        "the image id changed through skopeo (config JSON not encoded as Go/docker does)"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1047,6 +1096,12 @@ fn bad_input_is_one_line_exit_1_and_leaves_nothing() {
     );
     // An unknown base image that cannot be pulled (no network needed: a closed port).
     build_fails(&env, "FROM 127.0.0.1:1/nope/nope:1\n", &[], "127.0.0.1:1");
+    build_fails(
+        &env,
+        "FROM busybox\nCOPY --chown=nosuchuser present.txt /\n",
+        &[],
+        "nosuchuser",
+    );
     // A bad --chmod.
     build_fails(
         &env,
@@ -1062,7 +1117,7 @@ fn killed_build_leaves_no_step_container() {
         return;
     }
     let env = Env::root();
-    let ctx = context(&[("Dockerfile", "FROM busybox\nRUN sleep 30\n")]);
+    let ctx = context(&[("Dockerfile", "FROM busybox\nRUN sleep 30.0417\n")]);
     let mut child = env
         .cmd(&["build", "-t", "killed", s(ctx.path())])
         .stdout(Stdio::null())
@@ -1090,6 +1145,23 @@ fn killed_build_leaves_no_step_container() {
     env.assert_no_containers();
     assert!(env.run(&["inspect", "killed"]).status.code() != Some(0));
     assert!(build_scratch(&env).is_empty(), "{:?}", build_scratch(&env));
+    // And the RUN's process is gone with its container.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let alive = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .any(|c| c == b"sleep\x0030.0417\x00");
+        if !alive {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed build's RUN process is still running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1166,12 +1238,77 @@ fn dockerfile_on_stdin_and_tar_context_on_stdin() {
     assert!(stderr(&out).contains("stdin"), "{}", stderr(&out));
 }
 
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn tar_entries(file: &Path) -> Vec<String> {
+    stdout(&run_host(Command::new("tar").arg("tf").arg(file)))
+        .lines()
+        .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_string())
+        .filter(|l| !l.is_empty() && l != ".")
+        .collect()
+}
+
 #[test]
-fn output_local_and_tar_iidfile_label() {
+fn output_local_and_tar() {
     if !require_root() {
         return;
     }
     let env = Env::root();
+    let dest = tempfile::Builder::new()
+        .prefix("skiff-build-out-")
+        .tempdir_in("/var/tmp")
+        .expect("tmp");
+    let before = image_ids(&env);
+
+    // A final stage on busybox: its whole filesystem.
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox AS build\nRUN echo artifact > /artifact.txt\n\
+         FROM busybox\nCOPY --from=build /artifact.txt /out/artifact.txt\nRUN rm /etc/group\n",
+    )]);
+    let local = dest.path().join("local");
+    build_ok(
+        &env,
+        &["-o", &format!("type=local,dest={}", local.display())],
+        ctx.path(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(local.join("out/artifact.txt")).expect("artifact"),
+        "artifact\n"
+    );
+    assert!(local.join("bin/busybox").is_file());
+    assert!(local.join("etc/passwd").is_file());
+    assert!(
+        !local.join("etc/group").exists(),
+        "a deleted file was written"
+    );
+    assert!(
+        !local.join("artifact.txt").exists(),
+        "the build stage's file"
+    );
+    let tarfile = dest.path().join("out.tar");
+    build_ok(
+        &env,
+        &["-o", &format!("type=tar,dest={}", tarfile.display())],
+        ctx.path(),
+    );
+    let entries = tar_entries(&tarfile);
+    for want in ["out/artifact.txt", "bin/busybox", "etc/passwd"] {
+        assert!(entries.iter().any(|e| e == want), "{want} in {entries:?}");
+    }
+    assert!(!entries.iter().any(|e| e == "etc/group"), "{entries:?}");
+    // -o makes no image.
+    assert_eq!(image_ids(&env), before);
+
+    // The usual use: a scratch stage holding only the artifacts.
     let ctx = context(&[
         (
             "Dockerfile",
@@ -1180,56 +1317,63 @@ fn output_local_and_tar_iidfile_label() {
         ),
         ("extra.txt", "extra\n"),
     ]);
-    let dest = tempfile::Builder::new()
-        .prefix("skiff-build-out-")
-        .tempdir_in("/var/tmp")
-        .expect("tmp");
-    let before = image_ids(&env);
-    let local = dest.path().join("local");
-    build_ok(
-        &env,
-        &["-o", &format!("type=local,dest={}", local.display())],
-        ctx.path(),
-    );
+    let local = dest.path().join("scratch-local");
+    build_ok(&env, &["-o", s(&local)], ctx.path());
+    assert_eq!(file_names(&local), ["artifact.txt", "extra.txt"]);
     assert_eq!(
         std::fs::read_to_string(local.join("artifact.txt")).expect("artifact"),
         "artifact\n"
     );
-    assert_eq!(
-        std::fs::read_to_string(local.join("extra.txt")).expect("extra"),
-        "extra\n"
-    );
-    let mut names: Vec<String> = std::fs::read_dir(&local)
-        .expect("local")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        ["artifact.txt", "extra.txt"],
-        "only the final stage's files"
-    );
-
-    let tarfile = dest.path().join("out.tar");
+    let tarfile = dest.path().join("scratch.tar");
     build_ok(
         &env,
         &["-o", &format!("type=tar,dest={}", tarfile.display())],
         ctx.path(),
     );
-    let listing = stdout(&run_host(Command::new("tar").arg("tf").arg(&tarfile)));
-    let entries: Vec<&str> = listing
-        .lines()
-        .map(|l| l.trim_start_matches("./"))
-        .filter(|l| !l.is_empty())
-        .collect();
-    assert!(entries.contains(&"artifact.txt"), "{listing}");
-    assert!(entries.contains(&"extra.txt"), "{listing}");
-    assert!(!entries.iter().any(|e| e.starts_with("bin")), "{listing}");
-    // -o makes no image.
+    let mut entries = tar_entries(&tarfile);
+    entries.sort();
+    assert_eq!(entries, ["artifact.txt", "extra.txt"]);
     assert_eq!(image_ids(&env), before);
+}
 
-    // --iidfile and --label.
+/// `FROM scratch` + COPY: the stage has no command; copying into it must not need one.
+#[test]
+fn scratch_stage_with_copy() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let ctx = context(&[
+        ("Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n"),
+        ("hello.txt", "from scratch\n"),
+    ]);
+    build_ok(&env, &["-t", "fromscratch"], ctx.path());
+    let layers = env.ok(&["inspect", "-f", "{{len .RootFS.Layers}}", "fromscratch"]);
+    assert_eq!(layers, "1");
+    let work = tempfile::Builder::new()
+        .prefix("skiff-build-save-")
+        .tempdir_in("/var/tmp")
+        .expect("tmp");
+    let archive = work.path().join("img.tar");
+    env.ok(&["save", "-o", s(&archive), "fromscratch"]);
+    let x = work.path().join("x");
+    std::fs::create_dir(&x).expect("mkdir");
+    let layers = layer_listings(&archive, &x);
+    assert_eq!(layers.len(), 1);
+    assert!(layers[0].1.contains("hello.txt"), "{layers:?}");
+}
+
+#[test]
+fn iidfile_and_label() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let ctx = context(&[("Dockerfile", "FROM busybox\nLABEL from.file=yes\n")]);
+    let dest = tempfile::Builder::new()
+        .prefix("skiff-build-iid-")
+        .tempdir_in("/var/tmp")
+        .expect("tmp");
     let iid = dest.path().join("iid");
     let out = build_ok(
         &env,
@@ -1240,6 +1384,8 @@ fn output_local_and_tar_iidfile_label() {
             "com.example.a=one",
             "--label",
             "com.example.b=two words",
+            "--label",
+            "from.file=overridden",
             "-t",
             "labelled",
         ],
@@ -1252,4 +1398,20 @@ fn output_local_and_tar_iidfile_label() {
     let c = config_json(&env, "labelled");
     assert_eq!(c["Labels"]["com.example.a"], "one", "{c}");
     assert_eq!(c["Labels"]["com.example.b"], "two words", "{c}");
+    assert_eq!(c["Labels"]["from.file"], "overridden", "{c}");
+    // -q prints the same id the iidfile has.
+    let q = build_ok(
+        &env,
+        &[
+            "-q",
+            "--label",
+            "com.example.a=one",
+            "--label",
+            "com.example.b=two words",
+            "--label",
+            "from.file=overridden",
+        ],
+        ctx.path(),
+    );
+    assert_eq!(q.trim(), id);
 }

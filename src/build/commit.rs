@@ -75,7 +75,8 @@ pub fn commit(ctx: &Ctx, req: &CommitRequest) -> Result<String, BuildError> {
         let _paused = (req.pause && record.state.status == Status::Running)
             .then(|| Paused::new(crate::container::resources::processes(record.state.pid)));
         let upper = ctx.store.dir(&record.id).join("upper");
-        layer::store_layer(&ctx.images, &upper, &scratch, true)
+        let stubs = layer::runtime_stubs(&upper);
+        layer::store_layer(&ctx.images, &upper, &scratch, true, &stubs)
     };
     let _ = std::fs::remove_dir_all(&scratch);
     let made = made?;
@@ -142,8 +143,12 @@ pub fn diff(ctx: &Ctx, query: &str) -> Result<Vec<(char, String)>, BuildError> {
     let record = ctx.find(query)?;
     let upper = ctx.store.dir(&record.id).join("upper");
     let lower = ctx.lower_dirs(&record);
+    let stubs = layer::runtime_stubs(&upper);
     let mut out = Vec::new();
     for (rel, path, meta) in layer::walk(&upper).map_err(BuildError::io("reading", &upper))? {
+        if stubs.contains(&rel.as_str()) {
+            continue;
+        }
         let kind = match layer::classify(&path, &meta) {
             Change::Whiteout => 'D',
             Change::Opaque => 'C',

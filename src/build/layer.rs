@@ -68,6 +68,7 @@ pub fn store_layer(
     upper: &Path,
     scratch: &Path,
     keep_dir: bool,
+    skip: &[&str],
 ) -> Result<Made, LayerError> {
     let blob_tmp = scratch.join(format!("blob-{}", &crate::ids::random_id()[..12]));
     let file = std::fs::File::create(&blob_tmp).map_err(io("creating", &blob_tmp))?;
@@ -82,7 +83,7 @@ pub fn store_layer(
         hasher: Sha256::new(),
         count: 0,
     };
-    let (entries, size) = write_diff(upper, &mut inner).map_err(io("reading", upper))?;
+    let (entries, size) = write_diff(upper, skip, &mut inner).map_err(io("reading", upper))?;
     let gz = inner.inner;
     let diff_id = format!("sha256:{}", crate::ids::to_hex(&inner.hasher.finalize()));
     let mut outer = gz.finish().map_err(io("compressing", &blob_tmp))?;
@@ -135,6 +136,18 @@ fn copy_via_tar(blob: &Path, dir: &Path, rootless: bool) -> Result<(), LayerErro
             path: dir.to_path_buf(),
             source: std::io::Error::other(e.to_string()),
         })
+}
+
+/// The mountpoints the runtime makes in a container's upper directory when the image lacks
+/// them: empty files standing under the bind mounts of the container's hosts files. They
+/// are the container's, not its changes (docker leaves them out of diff and commit).
+pub fn runtime_stubs(upper: &Path) -> Vec<&'static str> {
+    ["etc/hosts", "etc/hostname", "etc/resolv.conf"]
+        .into_iter()
+        .filter(|f| {
+            std::fs::symlink_metadata(upper.join(f)).is_ok_and(|m| m.is_file() && m.len() == 0)
+        })
+        .collect()
 }
 
 /// What an entry of an overlay upper directory means.
@@ -205,8 +218,9 @@ pub fn walk(root: &Path) -> std::io::Result<Vec<(String, PathBuf, std::fs::Metad
     Ok(out)
 }
 
-/// Write `upper` as a docker layer tar; returns (entries, bytes of content).
-fn write_diff(upper: &Path, out: &mut impl Write) -> std::io::Result<(usize, u64)> {
+/// Write `upper` as a docker layer tar, without the paths in `skip`; returns (entries, bytes
+/// of content).
+fn write_diff(upper: &Path, skip: &[&str], out: &mut impl Write) -> std::io::Result<(usize, u64)> {
     let mut tar = tar::Builder::new(out);
     tar.mode(tar::HeaderMode::Complete);
     tar.follow_symlinks(false);
@@ -214,6 +228,9 @@ fn write_diff(upper: &Path, out: &mut impl Write) -> std::io::Result<(usize, u64
     let mut entries = 0;
     let mut size = 0;
     for (rel, path, meta) in walk(upper)? {
+        if skip.contains(&rel.as_str()) {
+            continue;
+        }
         entries += 1;
         match classify(&path, &meta) {
             Change::Whiteout => {
@@ -326,7 +343,7 @@ mod tests {
         let marked = xattr::set(up.join("etc/gone"), "user.overlay.whiteout", b"y").is_ok();
         std::os::unix::fs::symlink("new", up.join("etc/link")).expect("link");
         let mut out = Vec::new();
-        let (n, size) = write_diff(up, &mut out).expect("diff");
+        let (n, size) = write_diff(up, &[], &mut out).expect("diff");
         assert_eq!(n, 4);
         assert_eq!(size, 5);
         let mut ar = tar::Archive::new(out.as_slice());

@@ -389,7 +389,7 @@ pub(crate) fn register(
 ) -> Result<ImageRecord, BuildError> {
     let mut config = state.config.clone();
     config.rootfs.diff_ids = state.layers.clone();
-    let config_bytes = serde_json::to_vec(&config)
+    let config_bytes = crate::image::config::go_json(&config)
         .map_err(|e| BuildError::Step(format!("encoding the image config: {e}")))?;
     let config_digest = ctx.images.put_blob(&config_bytes)?;
     let manifest = Manifest {
@@ -402,7 +402,7 @@ pub(crate) fn register(
         },
         layers: state.blobs.clone(),
     };
-    let manifest_bytes = serde_json::to_vec(&manifest)
+    let manifest_bytes = crate::image::config::go_json(&manifest)
         .map_err(|e| BuildError::Step(format!("encoding the manifest: {e}")))?;
     let manifest_digest = ctx.images.put_blob(&manifest_bytes)?;
     let mut names = Vec::new();

@@ -60,6 +60,13 @@ pub fn container<'a>(
         digests: Vec::new(),
     };
     let mut run = run;
+    if run.command.is_empty() {
+        // A container only copied into or out of (COPY, COPY --from, -o): never started, so any
+        // command will do, and it acts as root whatever USER says (as docker's COPY does).
+        run.command = vec!["true".into()];
+        run.entrypoint = Some(String::new());
+        run.user = Some("0:0".into());
+    }
     // Whose step this is: the next build removes the containers of one that was killed.
     let me = std::process::id() as i32;
     let start = crate::state::proc::start_time(me).unwrap_or(0);
@@ -120,7 +127,13 @@ pub fn run(
             .map(|t| t.trim_start_matches('/').to_string()),
     );
     drop_stubs(&upper, &ctx.lower_dirs(&step.record), &stubs);
-    Ok(layer::store_layer(&ctx.images, &upper, scratch, false)?)
+    Ok(layer::store_layer(
+        &ctx.images,
+        &upper,
+        scratch,
+        false,
+        &[],
+    )?)
 }
 
 /// Remove from `upper` the empty files and directories at `paths` that no lower layer has
@@ -209,7 +222,13 @@ pub fn copy(
         put_all(root, &plan, &spec)
     })?;
     let upper = ctx.store.dir(&step.record.id).join("upper");
-    Ok(layer::store_layer(&ctx.images, &upper, scratch, false)?)
+    Ok(layer::store_layer(
+        &ctx.images,
+        &upper,
+        scratch,
+        false,
+        &[],
+    )?)
 }
 
 /// One file or directory to put down.

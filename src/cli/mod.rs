@@ -180,6 +180,86 @@ impl CliError {
     }
 }
 
+/// docker's rule for `run`, `create` and `exec`: everything after the image (or the
+/// container) belongs to the command, even words that look like skiff's flags
+/// (`run IMG -c 'echo hi'`). clap would read `-c` as `--cpu-shares`, so a `--` is put right
+/// after that first positional word, found by walking the flags with clap's own table of
+/// which ones take a value.
+pub fn guard_command_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    // Built, so every argument knows how many values it takes.
+    cli.build();
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut it = args.into_iter();
+    out.extend(it.next()); // the program's name
+    let takes_value = |cmd: &clap::Command, long: Option<&str>, short: Option<char>| {
+        cmd.get_arguments().any(|a| {
+            let named = match (long, short) {
+                (Some(l), _) => {
+                    a.get_long() == Some(l) || a.get_all_aliases().is_some_and(|v| v.contains(&l))
+                }
+                (_, Some(c)) => a.get_short() == Some(c),
+                _ => false,
+            };
+            named && a.get_num_args().is_some_and(|n| n.takes_values())
+        })
+    };
+    let mut sub: Option<clap::Command> = None;
+    let rest: Vec<std::ffi::OsString> = it.collect();
+    let mut i = 0;
+    while i < rest.len() {
+        let word = rest[i].to_string_lossy().into_owned();
+        out.push(rest[i].clone());
+        i += 1;
+        if word == "--" {
+            out.extend(rest[i..].iter().cloned());
+            return out;
+        }
+        let scope = sub.as_ref().unwrap_or(&cli);
+        if let Some(long) = word.strip_prefix("--") {
+            if !long.contains('=') && takes_value(scope, Some(long), None) && i < rest.len() {
+                out.push(rest[i].clone());
+                i += 1;
+            }
+            continue;
+        }
+        if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // `-it`, `-p80:80`, `-e K=V`: the first short taking a value takes the rest of the
+            // word, or the next word.
+            for (k, c) in shorts.char_indices() {
+                if takes_value(scope, None, Some(c)) {
+                    if k + c.len_utf8() == shorts.len() && i < rest.len() {
+                        out.push(rest[i].clone());
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+            continue;
+        }
+        match &sub {
+            None => {
+                // The subcommand: only run, create and exec need the guard.
+                if !matches!(word.as_str(), "run" | "create" | "exec") {
+                    out.extend(rest[i..].iter().cloned());
+                    return out;
+                }
+                sub = cli.find_subcommand(&word).cloned();
+            }
+            Some(_) => {
+                // The image (or container): what follows is the command's.
+                if i < rest.len() {
+                    out.push("--".into());
+                }
+                out.extend(rest[i..].iter().cloned());
+                return out;
+            }
+        }
+    }
+    out
+}
+
 impl Command {
     /// docker's exit code for a failure of this command: `run` and `create` exit 125 for
     /// skiff's own errors (126/127 when the command cannot run), every other command 1.

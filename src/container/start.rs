@@ -357,6 +357,11 @@ fn launch(
             }
         });
     if let Err(e) = prepared {
+        // The child's own failure, when it had one, is the cause: report that.
+        let e = match sync::child_failure(&pair.parent, child.pid) {
+            Some(child_error) => ContainerError::Start(child_error),
+            None => e,
+        };
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.pid),
             nix::sys::signal::Signal::SIGKILL,

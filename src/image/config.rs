@@ -128,3 +128,38 @@ pub fn host_arch() -> &'static str {
         other => other,
     }
 }
+
+/// JSON as Go's encoding/json writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped inside
+/// strings. Registries' and tools' configs are written by Go, and a digest survives a round
+/// trip through them (skopeo re-encodes) only if skiff writes the same bytes.
+pub fn go_json<T: Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let plain = serde_json::to_string(value)?;
+    let mut out = String::with_capacity(plain.len());
+    for c in plain.chars() {
+        match c {
+            // These only ever occur inside strings in JSON text.
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+#[cfg(test)]
+mod go_json_tests {
+    #[test]
+    fn escapes_as_go() {
+        let v = serde_json::json!({"created_by": "a > b && c < d"});
+        let text = String::from_utf8(super::go_json(&v).expect("json")).expect("utf8");
+        assert_eq!(
+            text,
+            r#"{"created_by":"a \u003e b \u0026\u0026 c \u003c d"}"#
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back, v);
+    }
+}

@@ -30,7 +30,17 @@ pub fn mount_rootfs(
         None::<&str>,
     )
     .map_err(|e| os("making / private".into(), e))?;
-    let lowers: Vec<String> = lower.iter().map(|l| l.display().to_string()).collect();
+    let mut lowers: Vec<String> = lower.iter().map(|l| l.display().to_string()).collect();
+    if lowers.is_empty() {
+        // An image with no layers (`FROM scratch`): overlayfs needs at least one lower
+        // directory, so an empty one beside the upper stands in.
+        let empty = work.with_file_name("empty-lower");
+        match nix::unistd::mkdir(&empty, nix::sys::stat::Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(os(format!("creating {}", empty.display()), e)),
+        }
+        lowers.push(empty.display().to_string());
+    }
     let mut data = format!(
         "lowerdir={},upperdir={},workdir={}",
         lowers.join(":"),
@@ -52,8 +62,20 @@ pub fn mount_rootfs(
         Some(data.as_str()),
     )
     .map_err(|e| {
+        // The common cause of EINVAL: the store itself on overlayfs (a CI job's container),
+        // which the kernel refuses as an overlay's upper layer.
+        let on_overlay = nix::sys::statfs::statfs(upper)
+            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
+        let hint = if e == nix::errno::Errno::EINVAL && on_overlay {
+            " (skiff's store is on overlayfs, which the kernel refuses as an overlay's upper layer: give --root a directory on another filesystem, such as a volume or a tmpfs)".to_string()
+        } else {
+            String::new()
+        };
         os(
-            format!("mounting the container's overlay on {}", target.display()),
+            format!(
+                "mounting the container's overlay on {}{hint}",
+                target.display()
+            ),
             e,
         )
     })

@@ -144,6 +144,55 @@ pub fn wait_for_exec(fd: &impl AsFd) -> Result<Option<OwnedFd>, ChildError> {
     }
 }
 
+/// After the parent's own step failed: the child's error, if the child already sent one or
+/// died without exec'ing. The child's failure is the cause then, and the parent's (a broken
+/// pipe, a namespace gone) only its consequence. None: the child is alive and well.
+pub fn child_failure(fd: &impl AsFd, pid: i32) -> Option<ChildError> {
+    // Looked at, not reaped (WNOWAIT): the caller still kills and reaps it by its pid.
+    // SAFETY: waitid fills `info`, which is zeroed first and read only after success.
+    let died = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        if rc != 0 || info.si_pid() == 0 {
+            None
+        } else if info.si_code == libc::CLD_EXITED {
+            Some(format!("exited with status {}", info.si_status()))
+        } else {
+            let sig = nix::sys::signal::Signal::try_from(info.si_status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|_| format!("signal {}", info.si_status()));
+            Some(format!("was killed by {sig}"))
+        }
+    };
+    // A frame already sent is read without waiting; with the child gone, EOF ends the read.
+    let raw = fd.as_fd().as_raw_fd();
+    // SAFETY: fcntl on a descriptor we hold; the flags are restored below.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if died.is_none() {
+        // SAFETY: as above.
+        unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    }
+    let read = wait_for_exec(fd);
+    if died.is_none() {
+        // SAFETY: as above.
+        unsafe { libc::fcntl(raw, libc::F_SETFL, flags) };
+    }
+    match (read, died) {
+        (Err(e), _) if e.errno != libc::EAGAIN => Some(e),
+        (_, Some(how)) => Some(ChildError::new(
+            Stage::Setup,
+            libc::ECHILD,
+            format!("the container's setup process {how} before the container started"),
+        )),
+        _ => None,
+    }
+}
+
 const TAG_GO: u8 = 2;
 
 /// Parent -> child: "carry on" (the parent has put the child in its cgroup).
