@@ -188,10 +188,15 @@ pub struct Interactive {
 }
 
 /// How the monitor relays a container.
-pub struct Relay {
+/// Something handed a container's output as it comes.
+pub type OutputTap<'a> = dyn FnMut(Stream, &[u8]) + 'a;
+
+pub struct Relay<'a> {
     pub log: Option<LogWriter>,
     /// Copy output to our own stdout/stderr too (attached foreground).
     pub echo: bool,
+    /// Hand output to this too (a build's live view draws a step's output itself).
+    pub tap: Option<&'a mut OutputTap<'a>>,
     /// Forward FORWARDED signals (blocked beforehand with `block_forwarded`).
     pub forward_signals: bool,
     pub interactive: Option<Interactive>,
@@ -199,7 +204,7 @@ pub struct Relay {
 
 /// Relay until the process exits and its output is drained; returns docker's exit code
 /// (the status, or 128+N for a signal).
-pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay) -> i32 {
+pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay<'_>) -> i32 {
     let sigfd = if relay.forward_signals {
         SignalFd::with_flags(&forwarded_set(), SfdFlags::SFD_CLOEXEC).ok()
     } else {
@@ -286,6 +291,9 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay) ->
                     if relay.echo {
                         let target = if *stream == Stream::Stdout { 1 } else { 2 };
                         write_all_fd(target, &buf[..n]);
+                    }
+                    if let Some(tap) = relay.tap.as_mut() {
+                        tap(*stream, &buf[..n]);
                     }
                     if let Some(i) = relay.interactive.as_mut() {
                         let kind = if *stream == Stream::Stdout {

@@ -612,6 +612,17 @@ fn add_tar_gz_and_url_with_checksum() {
             .arg(ctx.path())
             .arg("payload"),
     );
+    // docker's builder also unpacks bzip2 and xz archives.
+    for (flag, name) in [("cjf", "payload.tar.bz2"), ("cJf", "payload.tar.xz")] {
+        run_host(
+            Command::new("tar")
+                .arg(flag)
+                .arg(ctx.path().join(name))
+                .arg("-C")
+                .arg(ctx.path())
+                .arg("payload"),
+        );
+    }
     std::fs::remove_dir_all(ctx.path().join("payload")).expect("rm payload");
     let body = b"downloaded over http\n".to_vec();
     let sum = sha256_hex(&body);
@@ -621,7 +632,7 @@ fn add_tar_gz_and_url_with_checksum() {
         ctx.path(),
         "Dockerfile",
         &format!(
-            "FROM busybox\nADD payload.tar.gz /unpacked/\nADD {url} /dl/\nADD --checksum=sha256:{sum} {url} /checked.txt\nCOPY payload.tar.gz /copied/\n"
+            "FROM busybox\nADD payload.tar.gz /unpacked/\nADD payload.tar.bz2 /bz2/\nADD payload.tar.xz /xz/\nADD {url} /dl/\nADD --checksum=sha256:{sum} {url} /checked.txt\nCOPY payload.tar.gz /copied/\n"
         ),
     );
     build_ok(&env, &["-t", "adder"], ctx.path());
@@ -629,6 +640,10 @@ fn add_tar_gz_and_url_with_checksum() {
     assert_eq!(
         sh("cat /unpacked/payload/inner/hello.txt"),
         "from the archive"
+    );
+    assert_eq!(
+        sh("cat /bz2/payload/inner/hello.txt /xz/payload/inner/hello.txt"),
+        "from the archive\nfrom the archive"
     );
     // COPY does not extract.
     assert_eq!(sh("ls /copied"), "payload.tar.gz");
@@ -1414,4 +1429,60 @@ fn iidfile_and_label() {
         ctx.path(),
     );
     assert_eq!(q.trim(), id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 16. The live view a terminal gets (`--progress tty` forces it on a pipe)
+
+#[test]
+fn live_view_redraws_steps_and_keeps_a_failing_steps_output() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo live-one && printf '10%%\\r100%%\\n'\nENV X=1\n",
+    )]);
+    let first = build_ok(&env, &["--progress", "tty", "-t", "liveview"], ctx.path());
+    // Each step's line, then the RUN's output under it while it ran, wiped when it ended
+    // (cursor up + clear), and the plain lines' arrows nowhere.
+    assert!(
+        first.contains("=> Step 2/3 : RUN echo live-one"),
+        "{first:?}"
+    );
+    assert!(first.contains("live-one"), "{first:?}");
+    assert!(
+        first.contains("\x1b[2F\x1b[J") || first.contains("\x1b[3F\x1b[J"),
+        "{first:?}"
+    );
+    assert!(!first.contains(" ---> "), "{first:?}");
+    assert!(
+        first.contains("Successfully tagged liveview:latest"),
+        "{first:?}"
+    );
+    let again = build_ok(&env, &["--progress", "tty", "-t", "liveview"], ctx.path());
+    assert!(again.contains("CACHED"), "{again:?}");
+    assert!(!again.contains("live-one\n"), "{again:?}");
+
+    let failing = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo before-the-failure; echo on-stderr >&2; exit 3\n",
+    )]);
+    let out = build(&env, &["--progress", "tty"], failing.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let shown = stdout(&out);
+    // The failed step's output stays on screen after its line, not wiped.
+    let tail = &shown[shown.rfind("=> Step 2/2").expect("step line")..];
+    assert!(
+        tail.contains("before-the-failure\n") && tail.contains("on-stderr\n"),
+        "{shown:?}"
+    );
+    assert!(
+        stderr(&out).contains("returned a non-zero code: 3"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(build_scratch(&env).is_empty());
+    env.ok(&["rmi", "liveview"]);
 }

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use super::context::{Context, Source, StatCache, sources_hash};
 use super::dockerfile::{CmdForm, Flags, Health, Heredoc, Instruction, Kind};
+use super::progress::Log;
 use super::step::{CopySpec, RunSpec};
-use super::{BuildError, BuildOptions, ImageState, Log, Stage, cache, expand};
+use super::{BuildError, BuildOptions, ImageState, Stage, cache, expand};
 use crate::container::Ctx;
 use crate::image::config::{Healthcheck, HistoryEntry};
 
@@ -78,12 +79,9 @@ impl Run<'_> {
         step_no: &mut usize,
     ) -> Result<ImageState, BuildError> {
         *step_no += 1;
-        self.log.line(&format!(
-            "Step {}/{} : {}",
-            step_no, self.total, stage.from.original
-        ));
+        self.log.step(*step_no, self.total, &stage.from.original);
         let mut state = self.from(&stage.from, stages, built, globals)?;
-        self.log.line(&format!(" ---> {}", &state.key[..12]));
+        self.log.done(&state.key, None);
         let mut scope = Scope {
             args: BTreeMap::new(),
         };
@@ -104,17 +102,10 @@ impl Run<'_> {
         for inst in &stage.body {
             super::interrupted()?;
             *step_no += 1;
-            self.log.line(&format!(
-                "Step {}/{} : {}",
-                step_no, self.total, inst.original
-            ));
+            self.log.step(*step_no, self.total, &inst.original);
             let started = Instant::now();
             state = self.step(inst, state, &mut scope, globals, stages, built)?;
-            self.log.line(&format!(
-                " ---> {} ({})",
-                &state.key[..12],
-                super::elapsed(started)
-            ));
+            self.log.done(&state.key, Some(started));
         }
         Ok(state)
     }
@@ -236,7 +227,7 @@ impl Run<'_> {
         if !self.opts.no_cache
             && let Some(hit) = cache::lookup(&self.ctx.paths, &self.ctx.images, &key)
         {
-            self.log.line(" ---> Using cache");
+            self.log.cached();
             return Ok(hit);
         }
         let mut next = state.clone();
@@ -473,14 +464,7 @@ impl Run<'_> {
             add_hosts: self.opts.add_hosts.clone(),
             volumes,
         };
-        let made = super::step::run(
-            self.ctx,
-            st,
-            &spec,
-            self.opts.quiet,
-            self.scratch,
-            &mut |l| self.log.line(l),
-        )?;
+        let made = super::step::run(self.ctx, st, &spec, self.scratch, self.log)?;
         st.layers.push(made.diff_id);
         st.blobs.push(made.blob);
         let shown = match cmd {

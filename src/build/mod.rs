@@ -12,7 +12,9 @@ mod dispatch;
 pub mod dockerfile;
 pub mod expand;
 pub mod ignore;
+mod instruction;
 pub mod layer;
+pub mod progress;
 pub mod step;
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +31,7 @@ use crate::image::config::{
 use crate::image::store::ImageRecord;
 use context::{Context, StatCache};
 use dockerfile::{Instruction, Kind};
+use progress::Log;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -136,6 +139,8 @@ pub struct BuildOptions<'a> {
     pub no_cache: bool,
     pub pull: bool,
     pub quiet: bool,
+    /// What the build shows as it runs.
+    pub progress: progress::Mode,
     pub labels: Vec<(String, String)>,
     pub network: String,
     pub add_hosts: Vec<String>,
@@ -158,19 +163,6 @@ struct Stage {
     body: Vec<Instruction>,
 }
 
-/// Progress lines: plain, one per event, to stdout (docker's classic builder), none when quiet.
-pub struct Log {
-    quiet: bool,
-}
-
-impl Log {
-    pub fn line(&self, s: &str) {
-        if !self.quiet {
-            println!("{s}");
-        }
-    }
-}
-
 pub fn build(ctx: &Ctx, opts: BuildOptions) -> Result<Built, BuildError> {
     // Ctrl-C and friends stay pending until a step boundary (where the build stops and
     // cleans up), or reach a RUN step's command through its monitor, as with `run`.
@@ -183,8 +175,18 @@ pub fn build(ctx: &Ctx, opts: BuildOptions) -> Result<Built, BuildError> {
 }
 
 fn build_in(ctx: &Ctx, mut opts: BuildOptions, scratch: &Path) -> Result<Built, BuildError> {
-    let log = Log { quiet: opts.quiet };
+    let log = Log::new(opts.progress);
     let (context, text, file) = open_context(&mut opts, scratch)?;
+    // A pull draws its own progress: the live view steps aside for it.
+    let pull_image = opts.pull_image;
+    let pull = |name: &str| {
+        log.interrupt();
+        pull_image(name)
+    };
+    let opts = BuildOptions {
+        pull_image: &pull,
+        ..opts
+    };
     let parsed = dockerfile::parse(&text, &file)?;
     let (meta_args, stages) = split_stages(&parsed.instructions, &file)?;
     let build_args: HashMap<String, String> = opts
@@ -255,7 +257,11 @@ fn build_in(ctx: &Ctx, mut opts: BuildOptions, scratch: &Path) -> Result<Built, 
     let short = record.short_id().to_string();
     log.line(&format!("Successfully built {short}"));
     for t in &opts.tags {
-        log.line(&format!("Successfully tagged {t}"));
+        // As docker prints it: `app:latest`, `host:5000/app:1`.
+        let shown = crate::image::reference::Reference::parse(t)
+            .map(|r| crate::image::reference::familiar(&r.canonical()))
+            .unwrap_or_else(|_| t.clone());
+        log.line(&format!("Successfully tagged {shown}"));
     }
     Ok(Built {
         id: Some(record.id),

@@ -87,9 +87,8 @@ pub fn run(
     ctx: &Ctx,
     state: &ImageState,
     spec: &RunSpec,
-    quiet: bool,
     scratch: &Path,
-    log: &mut dyn FnMut(&str),
+    log: &super::progress::Log,
 ) -> Result<Made, BuildError> {
     let mut net = crate::net::config::NetRequest::default();
     if spec.network != "default" {
@@ -105,9 +104,18 @@ pub fn run(
         ..Default::default()
     };
     let step = container(ctx, state, req)?;
-    log(&format!(" ---> Running in {}", &step.record.id[..12]));
-    let code = crate::container::start::run_attached(ctx, &step.record.id, false, !quiet)?;
+    log.running(&step.record.id);
+    let mut draw = |_: crate::monitor::Stream, bytes: &[u8]| log.output(bytes);
+    let code = crate::container::start::run_attached_to(
+        ctx,
+        &step.record.id,
+        false,
+        log.echoes(),
+        log.draws()
+            .then_some(&mut draw as &mut dyn FnMut(crate::monitor::Stream, &[u8])),
+    )?;
     if code != 0 {
+        log.failed();
         return Err(BuildError::RunFailed {
             command: spec.argv.join(" "),
             code,
@@ -349,7 +357,7 @@ fn is_archive(path: &Path) -> bool {
         return false;
     };
     let mut r = std::io::BufReader::new(f);
-    let Ok((mut decoded, _)) = crate::image::import::decoder(&mut r) else {
+    let Ok(mut decoded) = archive_decoder(&mut r) else {
         return false;
     };
     let mut block = [0u8; 512];
@@ -360,10 +368,26 @@ fn is_archive(path: &Path) -> bool {
     &block[257..262] == b"ustar"
 }
 
+/// A reader of an ADD archive decompressed: docker's builder takes gzip, bzip2 and xz
+/// (BuildKit zstd too), told by their magic bytes; layers only ever need gzip and zstd.
+fn archive_decoder<'a, R: std::io::BufRead + 'a>(
+    mut input: R,
+) -> Result<Box<dyn std::io::Read + 'a>, String> {
+    let magic = input.fill_buf().map_err(|e| e.to_string())?;
+    if magic.starts_with(b"BZh") {
+        Ok(Box::new(bzip2::read::MultiBzDecoder::new(input)))
+    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Ok(Box::new(lzma_rust2::XzReader::new(input, true)))
+    } else {
+        let (decoded, _) = crate::image::import::decoder(input).map_err(|e| e.to_string())?;
+        Ok(decoded)
+    }
+}
+
 fn unpack_archive(host: &Path, dest: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
     let f = std::fs::File::open(host).map_err(|e| format!("{}: {e}", host.display()))?;
     let mut r = std::io::BufReader::new(f);
-    let (decoded, _) = crate::image::import::decoder(&mut r).map_err(|e| e.to_string())?;
+    let decoded = archive_decoder(&mut r)?;
     std::fs::create_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     let mut ar = tar::Archive::new(decoded);
     ar.set_preserve_permissions(true);

@@ -241,6 +241,11 @@ pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<i32, CliError> {
         no_cache: a.no_cache,
         pull: a.pull,
         quiet,
+        progress: crate::build::progress::Mode::choose(
+            &a.progress,
+            quiet,
+            std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        ),
         labels,
         network,
         add_hosts: a.add_host.clone(),

@@ -112,6 +112,7 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
             echo: false,
             forward_signals: true,
             interactive: None,
+            tap: None,
         },
     ))
 }

@@ -51,6 +51,17 @@ pub fn run_attached(
     interactive: bool,
     echo: bool,
 ) -> Result<i32, ContainerError> {
+    run_attached_to(ctx, id, interactive, echo, None)
+}
+
+/// [`run_attached`], with the output also handed to `tap` as it comes.
+pub fn run_attached_to<'t>(
+    ctx: &Ctx,
+    id: &str,
+    interactive: bool,
+    echo: bool,
+    tap: Option<&'t mut monitor::OutputTap<'t>>,
+) -> Result<i32, ContainerError> {
     monitor::block_forwarded();
     let stdin = if interactive {
         Stdin::Inherit
@@ -66,6 +77,7 @@ pub fn run_attached(
             echo,
             forward_signals: true,
             interactive: None,
+            tap,
         },
     );
     finish(ctx, id, code);
@@ -146,6 +158,7 @@ pub fn start_detached(
                     echo: false,
                     forward_signals: false,
                     interactive,
+                    tap: None,
                 },
             );
             finish(ctx, id, code);
