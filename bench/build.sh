@@ -93,4 +93,4 @@ row "(c) COPY 2000 files 50MB + RUN, --no-cache" \
 row "(d) (c) after touching one file" \
     "$SKIFF $R build -q -t big $work/ctxbig" \
     "buildah $B bud -q --layers --isolation oci -t big $work/ctxbig" \
-    "head -c 25600 /dev/urandom > $work/ctxbig/src/d7/f7"
+    "sh -c 'head -c 25600 /dev/urandom > $work/ctxbig/src/d7/f7'"
