@@ -68,10 +68,23 @@ fn main() {
         Err(e) => fail(e, 125),
     };
     ctx.cgroup_manager = cli.cgroup_manager;
+    let failure_code = cli.command.failure_code();
+    ctx.storage_opts = match skiff::image::storage::Options::parse(&cli.storage_opt) {
+        Ok(o) => o,
+        Err(e) => fail(e, failure_code(125)),
+    };
+    ctx.storage_driver = cli.storage_driver;
+    // The driver is settled before anything unpacks a layer (its whiteouts depend on it).
+    // One asked for by name is checked against the store's at once, whatever the command;
+    // otherwise a store no driver can serve fails only where a container is mounted.
+    match ctx.storage() {
+        Ok(storage) => ctx.images.set_driver(storage.driver),
+        Err(e) if cli.storage_driver.is_some() => fail(e, failure_code(125)),
+        Err(_) => {}
+    }
     if let Some(bus) = systemd_bus {
         ctx.set_systemd_bus(bus);
     }
-    let failure_code = cli.command.failure_code();
     match cli::dispatch(&ctx, cli.command) {
         Ok(code) => exit(code),
         Err(cli::CliError::Reported(code)) => exit(failure_code(code)),

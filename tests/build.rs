@@ -1442,13 +1442,13 @@ fn live_view_redraws_steps_and_keeps_a_failing_steps_output() {
     let env = Env::root();
     let ctx = context(&[(
         "Dockerfile",
-        "FROM busybox\nRUN echo live-one && printf '10%%\\r100%%\\n'\nENV X=1\n",
+        "FROM busybox\nRUN echo live-one && sleep 0.2 && printf '10%%\\r100%%\\n'\nENV X=1\n",
     )]);
     let first = build_ok(&env, &["--progress", "tty", "-t", "liveview"], ctx.path());
     // Each step's line, then the RUN's output under it while it ran, wiped when it ended
     // (cursor up + clear), and the plain lines' arrows nowhere.
     assert!(
-        first.contains("=> Step 2/3 : RUN echo live-one"),
+        first.contains("=> Step 2/3 : RUN echo live-one && sleep 0.2"),
         "{first:?}"
     );
     assert!(first.contains("live-one"), "{first:?}");

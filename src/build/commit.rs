@@ -145,13 +145,40 @@ pub fn diff(ctx: &Ctx, query: &str) -> Result<Vec<(char, String)>, BuildError> {
     let lower = ctx.lower_dirs(&record);
     let stubs = layer::runtime_stubs(&upper);
     let mut out = Vec::new();
-    for (rel, path, meta) in layer::walk(&upper).map_err(BuildError::io("reading", &upper))? {
-        if stubs.contains(&rel.as_str()) {
+    let entries = layer::walk(&upper).map_err(BuildError::io("reading", &upper))?;
+    // A directory copied up only to hold the runtime's stubs (`/etc` for /etc/hosts) is
+    // no change of the container's.
+    let only_stubs = |dir: &str| {
+        let prefix = format!("{dir}/");
+        let mut inside = entries.iter().filter(|(r, _, _)| r.starts_with(&prefix));
+        inside.clone().next().is_some()
+            && inside.all(|(r, _, m)| {
+                stubs.contains(&r.as_str())
+                    || (m.is_dir() && stubs.iter().any(|s| s.starts_with(&format!("{r}/"))))
+            })
+    };
+    for (rel, path, meta) in &entries {
+        let (rel, path, meta) = (rel.clone(), path, meta);
+        if stubs.contains(&rel.as_str()) || (meta.is_dir() && only_stubs(&rel)) {
             continue;
         }
-        let kind = match layer::classify(&path, &meta) {
+        let kind = match layer::classify(path, meta) {
+            Change::OpaqueMarker => continue,
+            Change::WhiteoutFile => {
+                let (dir, name) = rel.rsplit_once('/').unwrap_or(("", &rel));
+                let gone = name.trim_start_matches(".wh.");
+                let shown = if dir.is_empty() {
+                    format!("/{gone}")
+                } else {
+                    format!("/{dir}/{gone}")
+                };
+                out.push(('D', shown));
+                continue;
+            }
             Change::Whiteout => 'D',
-            Change::Opaque => 'C',
+            // fuse-overlayfs marks the directories it makes opaque.
+            Change::Opaque if in_lower(&lower, &rel) => 'C',
+            Change::Opaque => 'A',
             Change::Plain if in_lower(&lower, &rel) => 'C',
             Change::Plain => 'A',
         };

@@ -101,7 +101,7 @@ pub fn store_layer(
         if keep_dir {
             let copy = scratch.join(format!("diff-{}", &crate::ids::random_id()[..12]));
             std::fs::create_dir(&copy).map_err(io("creating", &copy))?;
-            copy_via_tar(&blob_tmp, &copy, store.paths().rootless)?;
+            copy_via_tar(&blob_tmp, &copy, store.whiteout_style())?;
             std::fs::rename(&copy, &layer_dir).map_err(io("storing", &layer_dir))?;
         } else {
             std::fs::rename(upper, &layer_dir).map_err(io("storing", &layer_dir))?;
@@ -122,13 +122,12 @@ pub fn store_layer(
 }
 
 /// Unpack the blob just written into `dir`, whiteouts in the store's format.
-fn copy_via_tar(blob: &Path, dir: &Path, rootless: bool) -> Result<(), LayerError> {
+fn copy_via_tar(
+    blob: &Path,
+    dir: &Path,
+    style: crate::image::unpack::WhiteoutStyle,
+) -> Result<(), LayerError> {
     let f = std::fs::File::open(blob).map_err(io("reading", blob))?;
-    let style = if rootless {
-        crate::image::unpack::WhiteoutStyle::User
-    } else {
-        crate::image::unpack::WhiteoutStyle::Trusted
-    };
     crate::image::unpack::unpack_layer(flate2::read::GzDecoder::new(f), dir, style)
         .map(drop)
         .map_err(|e| LayerError::Io {
@@ -157,11 +156,26 @@ pub enum Change {
     Whiteout,
     /// A directory that replaced the lower one whole.
     Opaque,
+    /// fuse-overlayfs's `.wh.<name>` file: `<name>` is deleted (the tar keeps it as is).
+    WhiteoutFile,
+    /// fuse-overlayfs's `.wh..wh..opq` file: its directory is opaque (the tar keeps it).
+    OpaqueMarker,
     Plain,
 }
 
 pub fn classify(path: &Path, meta: &std::fs::Metadata) -> Change {
     let ft = meta.file_type();
+    // fuse-overlayfs writes whiteouts as the tar has them where it cannot make devices.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if ft.is_file() && name == ".wh..wh..opq" {
+        return Change::OpaqueMarker;
+    }
+    if ft.is_file() && name.starts_with(".wh.") {
+        return Change::WhiteoutFile;
+    }
     if ft.is_char_device() && meta.rdev() == 0 {
         return Change::Whiteout;
     }
@@ -256,6 +270,14 @@ fn write_diff(upper: &Path, skip: &[&str], out: &mut impl Write) -> std::io::Res
                 h.set_mode(0o644);
                 h.set_mtime(meta.mtime().max(0) as u64);
                 tar.append_data(&mut h, format!("{rel}/.wh..wh..opq"), std::io::empty())?;
+            }
+            Change::WhiteoutFile | Change::OpaqueMarker => {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(0);
+                h.set_mode(0o644);
+                h.set_mtime(meta.mtime().max(0) as u64);
+                tar.append_data(&mut h, &rel, std::io::empty())?;
             }
             Change::Plain => append_entry(&mut tar, &rel, &path, &meta, &mut links, &mut size)?,
         }

@@ -38,6 +38,11 @@ fn facts(ctx: &Ctx) -> Result<Value, CliError> {
         Some(Hierarchy::Legacy { .. }) => ("cgroupfs".to_string(), "1"),
         Some(Hierarchy::Unified(_)) => (ctx.cgroup_driver().map(|d| d.as_str().to_string())?, "2"),
     };
+    let storage = ctx.storage()?;
+    let mut driver_status = vec![json!(["Backing Filesystem", storage.backing_filesystem])];
+    if let Some(p) = &storage.mount_program {
+        driver_status.push(json!(["Mount Program", p]));
+    }
     let uname = nix::sys::utsname::uname().ok();
     let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
         uname
@@ -55,7 +60,8 @@ fn facts(ctx: &Ctx) -> Result<Value, CliError> {
         "ContainersPaused": 0,
         "ContainersStopped": records.len() - running,
         "Images": images,
-        "Driver": "overlay",
+        "Driver": storage.driver.as_str(),
+        "DriverStatus": driver_status,
         "LoggingDriver": "json-file",
         "CgroupDriver": driver,
         "CgroupVersion": version,
@@ -86,6 +92,10 @@ fn text(v: &Value) -> String {
     out.push_str(&format!(" Images: {}\n", s("Images")));
     out.push_str(&format!(" Server Version: {}\n", s("ServerVersion")));
     out.push_str(&format!(" Storage Driver: {}\n", s("Driver")));
+    for pair in v["DriverStatus"].as_array().into_iter().flatten() {
+        let field = |i: usize| pair[i].as_str().unwrap_or_default().to_string();
+        out.push_str(&format!("  {}: {}\n", field(0), field(1)));
+    }
     out.push_str(&format!(" Logging Driver: {}\n", s("LoggingDriver")));
     out.push_str(&format!(" Cgroup Driver: {}\n", s("CgroupDriver")));
     out.push_str(&format!(" Cgroup Version: {}\n", s("CgroupVersion")));

@@ -38,6 +38,13 @@ pub struct Cli {
     /// systemd runs the host on cgroup v2) or cgroupfs
     #[arg(long, global = true, env = "SKIFF_CGROUP_MANAGER", value_name = "MANAGER", value_parser = parse_cgroup_manager)]
     pub cgroup_manager: Option<crate::cgroup::Driver>,
+    /// How containers' root filesystems are made: overlay (the kernel's) or fuse-overlayfs;
+    /// a new store picks the first that works on its filesystem, and keeps it
+    #[arg(long, global = true, env = "SKIFF_STORAGE_DRIVER", value_name = "DRIVER", value_parser = crate::image::storage::Driver::parse)]
+    pub storage_driver: Option<crate::image::storage::Driver>,
+    /// A storage driver option: overlay.mount_program=PATH (the fuse-overlayfs binary)
+    #[arg(long, global = true, value_name = "KEY=VALUE")]
+    pub storage_opt: Vec<String>,
     #[command(subcommand)]
     pub command: Command,
 }

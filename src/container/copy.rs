@@ -428,6 +428,8 @@ enum Enter {
         upper: PathBuf,
         work: PathBuf,
         userxattr: bool,
+        /// fuse-overlayfs, when the store uses it.
+        fuse: Option<PathBuf>,
         ops: Vec<MountOp>,
         /// chroot into it (cp); without, the caller works on host paths too.
         chroot: bool,
@@ -476,6 +478,7 @@ fn enter_plan(
         upper: dir.join("upper"),
         work: dir.join("work"),
         userxattr: ctx.paths.rootless,
+        fuse: ctx.fuse_program()?,
         ops,
         chroot: with_mounts,
     })
@@ -496,11 +499,22 @@ impl Enter {
                 upper,
                 work,
                 userxattr,
+                fuse,
                 ops,
                 chroot,
             } => {
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
                     .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
+                let dev_fuse = match &fuse {
+                    Some(_) => Some(
+                        std::fs::OpenOptions::new()
+                            .read(true)
+                            .write(true)
+                            .open("/dev/fuse")
+                            .map_err(|e| format!("opening /dev/fuse: {e}"))?,
+                    ),
+                    None => None,
+                };
                 crate::mount::apply::mount_rootfs(
                     &mountpoint,
                     &lower,
@@ -508,6 +522,7 @@ impl Enter {
                     &work,
                     userxattr,
                     false,
+                    fuse.as_deref().zip(dev_fuse.map(OwnedFd::from)),
                 )
                 .map_err(|e| e.to_string())?;
                 crate::mount::apply::apply(&mountpoint, &ops).map_err(|e| e.to_string())?;

@@ -87,6 +87,12 @@ pub struct Ctx {
     /// The connection to systemd's manager: made by `main` before joining the rootless user
     /// namespace (see `cgroup::systemd::Bus::connect`), or on first use as root.
     systemd: std::sync::OnceLock<Result<cgroup::systemd::Bus, String>>,
+    /// `--storage-driver`; None: what the store was made with, or the first that works.
+    pub storage_driver: Option<crate::image::storage::Driver>,
+    /// `--storage-opt`.
+    pub storage_opts: crate::image::storage::Options,
+    /// The store's driver, settled on first use (a new store is probed then).
+    storage: std::sync::OnceLock<Result<crate::image::storage::Storage, String>>,
 }
 
 impl Ctx {
@@ -109,7 +115,31 @@ impl Ctx {
             hierarchy: std::sync::OnceLock::new(),
             cgroup_manager: None,
             systemd: std::sync::OnceLock::new(),
+            storage_driver: None,
+            storage_opts: Default::default(),
+            storage: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The storage driver in force for this store (see `image::storage`).
+    pub fn storage(&self) -> Result<&crate::image::storage::Storage, ContainerError> {
+        self.storage
+            .get_or_init(|| {
+                crate::image::storage::open(
+                    &self.paths.root,
+                    self.storage_driver,
+                    &self.storage_opts,
+                    self.paths.rootless,
+                )
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| ContainerError::Invalid(e.clone()))
+    }
+
+    /// The fuse-overlayfs program when the store uses it; None for the kernel's overlay.
+    pub fn fuse_program(&self) -> Result<Option<std::path::PathBuf>, ContainerError> {
+        Ok(self.storage()?.mount_program.clone())
     }
 
     /// Hand over a connection to systemd made before the rootless namespace was joined.

@@ -288,6 +288,21 @@ fn launch(
     if record.config.network.own_namespace() {
         flags |= libc::CLONE_NEWNET;
     }
+    // A fuse-overlayfs store: /dev/fuse opened here, where no devices cgroup applies.
+    let dev_fuse = match ctx.fuse_program()? {
+        Some(program) => Some((
+            program,
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/fuse")
+                .map_err(io_err(
+                    "opening /dev/fuse for the fuse-overlayfs storage driver",
+                ))?,
+        )),
+        None => None,
+    };
+    init.fuse = dev_fuse.as_ref().map(|(p, f)| (p.clone(), f.as_raw_fd()));
     // `container:X`: its namespace, held open until our child has joined it.
     let other_netns = shared_netns(ctx, &record)?;
     init.join_netns = other_netns.as_ref().map(|f| f.as_raw_fd());
@@ -312,7 +327,9 @@ fn launch(
         undo_cgroup(&cgroup, None);
         clone_error(&e)
     })?;
-    drop((out_w, err_w, pair.child, stdin_r, null));
+    // The child has its own copy of /dev/fuse: ours must go, so that its mount fails
+    // (ENOTCONN) rather than hangs if fuse-overlayfs dies.
+    drop((out_w, err_w, pair.child, stdin_r, null, dev_fuse));
     let prepared = keep_id
         .map_or(Ok(()), |k| write_id_maps(child.pid, k))
         .and_then(|()| {
@@ -660,6 +677,7 @@ fn init_spec(
         userxattr: ctx.paths.rootless,
         // Without a device policy, device nodes that came with the image stay unusable.
         nodev: !ctx.device_policy(),
+        fuse: None,
         ops,
         hostname: record.config.hostname.clone(),
         domainname: record.config.domainname.clone(),

@@ -245,11 +245,7 @@ fn extract_and_load<R: Read>(
     if count == 0 {
         return Err(bad("not a tar archive, or an empty one"));
     }
-    let style = if store.paths().rootless {
-        WhiteoutStyle::User
-    } else {
-        WhiteoutStyle::Trusted
-    };
+    let style = store.whiteout_style();
     let mut loaded = Vec::new();
     let mut records = Vec::new();
     if scratch.join("manifest.json").exists() {

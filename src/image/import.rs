@@ -73,11 +73,7 @@ fn import_into<R: Read>(
     let mut buffered = BufReader::with_capacity(256 * 1024, outer);
     let diff_dir = work.join("diff");
     std::fs::create_dir(&diff_dir).map_err(io_err(&diff_dir))?;
-    let style = if store.paths().rootless {
-        WhiteoutStyle::User
-    } else {
-        WhiteoutStyle::Trusted
-    };
+    let style = store.whiteout_style();
     let (stats, diff_id, compression) = unpack_stream(&mut buffered, &diff_dir, style)?;
     if stats.entries == 0 {
         return Err(ImageError::Unpack {

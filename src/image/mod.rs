@@ -9,6 +9,7 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod storage;
 pub mod store;
 pub mod unpack;
 
@@ -24,6 +25,8 @@ pub enum ImageError {
     State(#[from] crate::state::StateError),
     #[error("invalid reference format {0:?}: {1}")]
     Reference(String, &'static str),
+    #[error("{0}")]
+    Storage(String),
     #[error("No such image: {0}")]
     NoSuchImage(String),
     #[error(

@@ -151,11 +151,7 @@ pub fn pull(store: &ImageStore, name: &str, opts: &PullOptions) -> Result<ImageR
         )));
     }
 
-    let style = if store.paths().rootless {
-        WhiteoutStyle::User
-    } else {
-        WhiteoutStyle::Trusted
-    };
+    let style = store.whiteout_style();
     let jobs: Vec<(usize, &super::config::Descriptor)> = manifest
         .layers
         .iter()

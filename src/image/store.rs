@@ -60,6 +60,8 @@ struct Index {
 
 pub struct ImageStore {
     paths: Paths,
+    /// Layers keep the tar's `.wh.` whiteout files (a fuse-overlayfs store).
+    whiteout_files: std::sync::OnceLock<bool>,
 }
 
 impl ImageStore {
@@ -69,7 +71,27 @@ impl ImageStore {
         }
         Ok(ImageStore {
             paths: paths.clone(),
+            whiteout_files: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Say which storage driver the store uses, once, before layers are unpacked.
+    pub fn set_driver(&self, driver: super::storage::Driver) {
+        let _ = self
+            .whiteout_files
+            .set(driver == super::storage::Driver::FuseOverlayfs);
+    }
+
+    /// How layers written into this store mark deleted paths.
+    pub fn whiteout_style(&self) -> super::unpack::WhiteoutStyle {
+        use super::unpack::WhiteoutStyle;
+        if self.whiteout_files.get() == Some(&true) {
+            WhiteoutStyle::Files
+        } else if self.paths.rootless {
+            WhiteoutStyle::User
+        } else {
+            WhiteoutStyle::Trusted
+        }
     }
 
     pub fn paths(&self) -> &Paths {

@@ -11,18 +11,21 @@ const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
 
 /// How overlayfs whiteouts are written: as root the kernel's trusted xattrs, in a user
-/// namespace the `user.overlay.*` ones that an overlay mounted with `userxattr` reads.
+/// namespace the `user.overlay.*` ones that an overlay mounted with `userxattr` reads; for
+/// fuse-overlayfs stores the tar's own `.wh.` files, which it reads and which need neither
+/// device nodes nor trusted xattrs (both refused on an overlayfs-backed store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhiteoutStyle {
     Trusted,
     User,
+    Files,
 }
 
 impl WhiteoutStyle {
     fn opaque_xattr(self) -> &'static str {
         match self {
             WhiteoutStyle::Trusted => "trusted.overlay.opaque",
-            WhiteoutStyle::User => "user.overlay.opaque",
+            WhiteoutStyle::User | WhiteoutStyle::Files => "user.overlay.opaque",
         }
     }
 }
@@ -69,6 +72,18 @@ pub fn unpack_layer<R: Read>(
             .unwrap_or_default();
         let parent_rel = rel.parent().unwrap_or(Path::new("")).to_path_buf();
         let parent = resolve(dest, &parent_rel, &shown)?;
+        if style == WhiteoutStyle::Files
+            && (file_name == OPAQUE_MARKER || file_name.starts_with(WHITEOUT_PREFIX))
+        {
+            // Kept as the tar has it: an empty file named `.wh.<name>` (or the opaque marker).
+            mkdir_p(&parent, &shown)?;
+            let target = parent.join(&file_name);
+            if file_name != OPAQUE_MARKER {
+                remove_existing(&parent.join(&file_name[WHITEOUT_PREFIX.len()..]));
+            }
+            std::fs::File::create(&target).map_err(|e| unpack_err(&shown, e))?;
+            continue;
+        }
         if file_name == OPAQUE_MARKER {
             mkdir_p(&parent, &shown)?;
             set_xattr(&parent, style.opaque_xattr(), b"y").map_err(|e| unpack_err(&shown, e))?;

@@ -21,6 +21,7 @@ pub fn mount_rootfs(
     work: &Path,
     userxattr: bool,
     nodev: bool,
+    fuse: Option<(&Path, std::os::fd::OwnedFd)>,
 ) -> Result<(), ChildError> {
     mount(
         None::<&str>,
@@ -40,6 +41,9 @@ pub fn mount_rootfs(
             Err(e) => return Err(os(format!("creating {}", empty.display()), e)),
         }
         lowers.push(empty.display().to_string());
+    }
+    if let Some((program, dev_fuse)) = fuse {
+        return super::fuse::mount(program, dev_fuse, target, &lowers, upper, work, nodev);
     }
     let mut data = format!(
         "lowerdir={},upperdir={},workdir={}",

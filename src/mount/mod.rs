@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod copyup;
+pub mod fuse;
 pub mod plan;
 pub mod volume;
 

@@ -22,6 +22,10 @@ pub struct InitSpec {
     pub userxattr: bool,
     /// Mount the overlay nodev.
     pub nodev: bool,
+    /// Mount it with this fuse-overlayfs program instead of the kernel's overlayfs, over
+    /// this open /dev/fuse (opened by the parent: the devices cgroup the child may already
+    /// be in does not allow it).
+    pub fuse: Option<(PathBuf, RawFd)>,
     pub ops: Vec<MountOp>,
     pub hostname: String,
     pub domainname: String,
@@ -93,6 +97,13 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         &spec.work,
         spec.userxattr,
         spec.nodev,
+        spec.fuse.as_ref().map(|(p, fd)| {
+            // SAFETY: our own copy of the parent's /dev/fuse (clone copied the fd table),
+            // used by nothing else in this process.
+            (p.as_path(), unsafe {
+                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(*fd)
+            })
+        }),
     )?;
     apply::apply(&spec.mountpoint, &spec.ops)?;
     apply::pivot(&spec.mountpoint)?;

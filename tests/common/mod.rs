@@ -16,6 +16,10 @@ pub struct Env {
     pub root: PathBuf,
     pub runroot: PathBuf,
     pub rootless: bool,
+    /// A filesystem the env mounted for its store (unmounted when it goes).
+    pub mounted: Option<PathBuf>,
+    /// Global flags given to every command (`--storage-driver ...`).
+    pub flags: Vec<String>,
 }
 
 /// Skip (loudly) unless we are root: namespaces, mounts and the test user need it.
@@ -137,13 +141,52 @@ impl Env {
         Env::new(true)
     }
 
+    /// An env whose store lives on a filesystem mounted for it: `overlay` (what `/var/lib`
+    /// is in a CI job's container) or `tmpfs`.
+    pub fn on_filesystem(rootless: bool, fs: &str) -> Env {
+        Env::create(rootless, Some(fs), &[])
+    }
+
+    /// An env whose every command, the first import included, carries these global flags.
+    pub fn with_flags(rootless: bool, flags: &[&str]) -> Env {
+        Env::create(rootless, None, flags)
+    }
+
     fn new(rootless: bool) -> Env {
+        Env::create(rootless, None, &[])
+    }
+
+    /// An env on a mounted filesystem (`fs`) and with global flags, both optional.
+    pub fn create_with(rootless: bool, fs: Option<&str>, flags: &[&str]) -> Env {
+        Env::create(rootless, fs, flags)
+    }
+
+    fn create(rootless: bool, fs: Option<&str>, flags: &[&str]) -> Env {
         let dir = tempfile::Builder::new()
             .prefix("skiff-it-")
             .tempdir_in("/var/tmp")
             .expect("tempdir");
-        let root = dir.path().join("root");
-        let runroot = dir.path().join("run");
+        let mounted = fs.map(|fs| {
+            let m = dir.path().join("m");
+            for sub in ["m", "l", "u", "w"] {
+                std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+            }
+            let mut mount = Command::new("mount");
+            match fs {
+                "overlay" => mount.args(["-t", "overlay", "overlay", "-o"]).arg(format!(
+                    "lowerdir={},upperdir={},workdir={}",
+                    dir.path().join("l").display(),
+                    dir.path().join("u").display(),
+                    dir.path().join("w").display()
+                )),
+                other => mount.args(["-t", other, other]),
+            };
+            run_ok(mount.arg(&m));
+            m
+        });
+        let base = mounted.clone().unwrap_or_else(|| dir.path().to_path_buf());
+        let root = base.join("root");
+        let runroot = base.join("run");
         std::fs::create_dir_all(&root).expect("root");
         std::fs::create_dir_all(&runroot).expect("runroot");
         if rootless {
@@ -155,12 +198,17 @@ impl Env {
                     .arg(dir.path()),
             );
             run_ok(Command::new("chmod").arg("755").arg(dir.path()));
+            if let Some(m) = &mounted {
+                run_ok(Command::new("chmod").arg("755").arg(m));
+            }
         }
         let env = Env {
             dir,
             root,
             runroot,
             rootless,
+            mounted,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
         };
         let tar = std::fs::File::open(busybox_tar()).expect("tar");
         let out = env
@@ -194,6 +242,7 @@ impl Env {
             .arg(&self.root)
             .arg("--runroot")
             .arg(&self.runroot);
+        c.args(&self.flags);
         c.args(args);
         c.stdin(Stdio::null());
         c
@@ -287,6 +336,9 @@ impl Drop for Env {
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
+        }
+        if let Some(m) = &self.mounted {
+            let _ = Command::new("umount").arg("-l").arg(m).output();
         }
     }
 }
