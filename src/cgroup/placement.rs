@@ -39,7 +39,8 @@ impl Driver {
 pub trait Tree {
     fn read(&self, path: &str, file: &str) -> Option<String>;
     fn exists(&self, path: &str) -> bool;
-    /// This user may create children of `path` and write its `cgroup.subtree_control`.
+    /// This user may create children of `path` and write its `cgroup.subtree_control` (v1:
+    /// its `cgroup.procs`).
     fn writable(&self, path: &str) -> bool;
 }
 
@@ -56,8 +57,12 @@ impl Tree for MountedTree<'_> {
     fn writable(&self, path: &str) -> bool {
         let dir = self.0.join(path);
         let w = nix::unistd::AccessFlags::W_OK;
-        nix::unistd::access(&dir, w).is_ok()
-            && nix::unistd::access(&dir.join("cgroup.subtree_control"), w).is_ok()
+        // v1 hierarchies have no subtree_control: their cgroup.procs says as much.
+        let control = match dir.join("cgroup.subtree_control") {
+            c if c.exists() => c,
+            _ => dir.join("cgroup.procs"),
+        };
+        nix::unistd::access(&dir, w).is_ok() && nix::unistd::access(&control, w).is_ok()
     }
 }
 
@@ -131,6 +136,22 @@ pub fn decide(
     let Some(h) = h else {
         return refuse("no cgroup filesystem is mounted on this host".into(), "");
     };
+    if let Hierarchy::Legacy { controllers, .. } = h
+        && !req.rootless
+    {
+        // v1: `tree` is rooted at "/". A CI job's container often has /sys/fs/cgroup
+        // mounted read-only: run without a cgroup rather than fail every container.
+        let read_only = controllers
+            .iter()
+            .map(|(_, m)| m.to_string_lossy().trim_start_matches('/').to_string())
+            .find(|m| !tree.writable(m));
+        if let Some(m) = read_only {
+            return refuse(
+                format!("the cgroup tree is read-only here (/{m})"),
+                "; give the environment skiff runs in a writable /sys/fs/cgroup (for a container: --privileged, or a read-write bind of /sys/fs/cgroup), or drop the limits",
+            );
+        }
+    }
     let Hierarchy::Unified(_) = h else {
         if !req.rootless {
             return Ok(Placement::Cgroupfs {
@@ -452,9 +473,23 @@ mod tests {
             unified: None,
         };
         let root = req(false, "/", true);
+        let writable_v1 = desktop().writable("sys/fs/cgroup/memory");
         assert!(matches!(
-            decide(Some(&v1), &desktop(), &root),
+            decide(Some(&v1), &writable_v1, &root),
             Ok(Placement::Cgroupfs { .. })
+        ));
+        // A read-only cgroup tree (a CI container): limits refused clearly, else no cgroup
+        // with a warning.
+        let err = decide(Some(&v1), &desktop(), &root).expect_err("read-only v1");
+        assert!(
+            err.to_string()
+                .contains("the cgroup tree is read-only here (/sys/fs/cgroup/memory)"),
+            "{err}"
+        );
+        let plain = req(false, "/", false);
+        assert!(matches!(
+            decide(Some(&v1), &desktop(), &plain),
+            Ok(Placement::None { warn: Some(w) }) if w.contains("read-only")
         ));
         let user = req(true, "/", false);
         assert_eq!(

@@ -11,6 +11,7 @@ pub mod networks;
 pub mod object_args;
 pub mod registry;
 pub mod resources;
+pub mod system;
 pub mod volumes;
 
 use std::path::PathBuf;
@@ -134,6 +135,9 @@ pub enum Command {
     Commit(build::CommitArgs),
     /// List the files a container changed (A added, C changed, D deleted)
     Diff(build::DiffArgs),
+    /// Host-wide tasks: check what this host allows
+    #[command(subcommand)]
+    System(system::SystemCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -343,6 +347,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Stats(a) => resources::stats(ctx, a),
         Command::Top(a) => resources::top(ctx, a),
         Command::Info(a) => info::info(ctx, a),
+        Command::System(c) => system::dispatch(ctx, c),
         Command::Build(a) => build::build(ctx, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),
         Command::Commit(a) => build::commit(ctx, a),

@@ -47,9 +47,10 @@ impl Ctx {
         let own = cgroup::own_v2_cgroup(
             &std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
         );
+        // v2: paths relative to its mount; v1: to "/", as the controllers' mounts are.
         let mount = match self.hierarchy() {
             Some(Hierarchy::Unified(m)) => m.clone(),
-            _ => PathBuf::from("/sys/fs/cgroup"),
+            _ => PathBuf::from("/"),
         };
         let req = Request {
             rootless: self.paths.rootless,

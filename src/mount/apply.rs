@@ -30,7 +30,18 @@ pub fn mount_rootfs(
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| os("making / private".into(), e))?;
+    .map_err(|e| {
+        if e == nix::errno::Errno::EINVAL && !root_is_mount_point() {
+            // No way around it: every mount we made would reach the host through the
+            // (shared) mount above the chroot, and pivot_root needs a root mount anyway.
+            os(
+                "making / private: / is not a mount point here (a chroot, as sbuild's and pbuilder's); bind the chroot's directory onto itself before entering it (mount --rbind DIR DIR), or run skiff outside it".into(),
+                e,
+            )
+        } else {
+            os("making / private".into(), e)
+        }
+    })?;
     let mut lowers: Vec<String> = lower.iter().map(|l| l.display().to_string()).collect();
     if lowers.is_empty() {
         // An image with no layers (`FROM scratch`): overlayfs needs at least one lower
@@ -83,6 +94,12 @@ pub fn mount_rootfs(
             e,
         )
     })
+}
+
+/// Whether this process's "/" is a mount point (false in a plain chroot).
+fn root_is_mount_point() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|m| m.lines().any(|l| l.split_whitespace().nth(4) == Some("/")))
 }
 
 pub fn apply(rootfs: &Path, ops: &[MountOp]) -> Result<(), ChildError> {

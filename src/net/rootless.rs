@@ -13,6 +13,9 @@ use super::bridge::{Attachment, NetError};
 use super::config::NetConfig;
 use super::ports::PortMapping;
 
+/// What to do when the tun device cannot be opened (pasta and slirp4netns both need it).
+const TUN_HINT: &str = " (/dev/net/tun must exist with mode 0666: as root, mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200, or in a container run it with --device /dev/net/tun; or use --network none)";
+
 /// `<runroot>/pasta`: the helpers' pid files and slirp4netns' API sockets.
 fn state_dir(runroot: &Path) -> Result<PathBuf, NetError> {
     let dir = runroot.join("pasta");
@@ -229,9 +232,9 @@ fn attach_slirp(runroot: &Path, id: &str, pid: i32, ports: &[PortMapping]) -> Re
     if ready_r.read(&mut byte).map_or(true, |n| n == 0) {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(NetError::Invalid(
-            "slirp4netns failed to set up the network (is /dev/net/tun mode 0666?)".into(),
-        ));
+        return Err(NetError::Invalid(format!(
+            "slirp4netns failed to set up the network{TUN_HINT}"
+        )));
     }
     let _ = std::fs::write(pid_file(runroot, id), child.id().to_string());
     for p in ports {
@@ -313,8 +316,8 @@ fn attach_pasta(
     })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let hint = if err.contains("/dev/net/tun") {
-            " (is /dev/net/tun mode 0666?)"
+        let hint = if err.to_ascii_lowercase().contains("tun") {
+            TUN_HINT
         } else {
             ""
         };

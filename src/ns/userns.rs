@@ -21,9 +21,7 @@ pub enum UsernsError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "cannot create a user namespace ({0}): enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0)"
-    )]
+    #[error("cannot create a user namespace ({0}): {why}", why = userns_refused_why(&host_userns_settings()))]
     Unshare(nix::errno::Errno),
     #[error(
         "{tool} is not installed: rootless skiff needs it to map your subordinate ids (apt-get install uidmap)"
@@ -35,6 +33,45 @@ pub enum UsernsError {
     MapFailed { tool: &'static str, detail: String },
     #[error("joining the rootless user namespace of pid {pid}: {errno}")]
     Join { pid: i32, errno: nix::errno::Errno },
+}
+
+/// The host settings that decide whether an ordinary user may make a user namespace.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UsernsSettings {
+    /// kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10+).
+    pub apparmor_restrict: Option<String>,
+    /// kernel.unprivileged_userns_clone (Debian's older kernels).
+    pub unprivileged_clone: Option<String>,
+    /// user.max_user_namespaces.
+    pub max_user_namespaces: Option<String>,
+}
+
+pub fn host_userns_settings() -> UsernsSettings {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    UsernsSettings {
+        apparmor_restrict: read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
+        unprivileged_clone: read("/proc/sys/kernel/unprivileged_userns_clone"),
+        max_user_namespaces: read("/proc/sys/user/max_user_namespaces"),
+    }
+}
+
+/// Which setting refuses user namespaces here, and how to allow them.
+pub fn userns_refused_why(s: &UsernsSettings) -> String {
+    if s.max_user_namespaces.as_deref() == Some("0") {
+        return "user.max_user_namespaces is 0: sysctl -w user.max_user_namespaces=28633".into();
+    }
+    if s.unprivileged_clone.as_deref() == Some("0") {
+        return "kernel.unprivileged_userns_clone is 0: sysctl -w kernel.unprivileged_userns_clone=1"
+            .into();
+    }
+    if s.apparmor_restrict.as_deref() == Some("1") {
+        return "AppArmor refuses unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1): give skiff a profile that allows them (/etc/apparmor.d/skiff: `abi <abi/4.0>, include <tunables/global> profile skiff /usr/local/bin/skiff flags=(unconfined) { userns, }`, then apparmor_parser -r /etc/apparmor.d/skiff), or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0".into();
+    }
+    "the kernel refuses unprivileged user namespaces here (in a container, its seccomp profile or a missing CAP_SYS_ADMIN may be why): run skiff as root, or where user namespaces are allowed".into()
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> UsernsError {
@@ -279,6 +316,18 @@ fn become_pause() -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_user_namespace_names_the_setting_and_the_fix() {
+        let mut s = UsernsSettings::default();
+        assert!(userns_refused_why(&s).contains("run skiff as root"));
+        s.apparmor_restrict = Some("1".into());
+        assert!(userns_refused_why(&s).contains("apparmor_restrict_unprivileged_userns=1"));
+        s.unprivileged_clone = Some("0".into());
+        assert!(userns_refused_why(&s).contains("unprivileged_userns_clone=1"));
+        s.max_user_namespaces = Some("0".into());
+        assert!(userns_refused_why(&s).contains("user.max_user_namespaces=28633"));
+    }
 
     #[test]
     fn subid_by_name_or_id() {
