@@ -1,8 +1,9 @@
 //! Storage drivers and where CI runs: a store on overlayfs (a CI job's container) goes through
 //! fuse-overlayfs for run in every network mode, build, commit, diff, cp and volumes, root and
-//! rootless; a store on tmpfs keeps the kernel's overlay; a store keeps the driver it was made
-//! with and refuses another; bad storage flags; and the child's own error, not a consequence
-//! of its death, in every network mode, with nothing left behind.
+//! rootless; the copy driver (vfs) forced does the same; a store on tmpfs keeps the kernel's
+//! overlay; a store keeps the driver it was made with and refuses another; bad storage flags;
+//! and the child's own error, not a consequence of its death, in every network mode, with
+//! nothing left behind.
 
 mod common;
 
@@ -267,7 +268,7 @@ fn a_store_keeps_its_driver_and_refuses_another() {
     let out = plain(&["--storage-driver", "zfs", "ps"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
-        stderr(&out).contains("expected overlay or fuse-overlayfs"),
+        stderr(&out).contains("expected overlay, fuse-overlayfs or vfs"),
         "{}",
         stderr(&out)
     );
@@ -327,4 +328,26 @@ fn the_childs_own_error_in_every_network_mode() {
         assert!(!stderr(&out).contains("Broken pipe"), "{}", stderr(&out));
     }
     assert_eq!(env.all_ids(), Vec::<String>::new());
+}
+
+#[test]
+fn copy_driver_forced_runs_everything_root() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::with_flags(false, &["--storage-driver", "vfs"]);
+    let (driver, backing) = info_storage(&env);
+    assert_eq!(driver, "vfs");
+    assert!(backing.contains("\"extfs\""), "{backing}");
+    every_operation_on(&env);
+}
+
+#[test]
+fn copy_driver_forced_runs_everything_rootless() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::with_flags(true, &["--storage-driver", "vfs"]);
+    assert_eq!(info_storage(&env).0, "vfs");
+    every_operation_on(&env);
 }

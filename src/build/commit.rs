@@ -74,9 +74,18 @@ pub fn commit(ctx: &Ctx, req: &CommitRequest) -> Result<String, BuildError> {
     let made = {
         let _paused = (req.pause && record.state.status == Status::Running)
             .then(|| Paused::new(crate::container::resources::processes(record.state.pid)));
-        let upper = ctx.store.dir(&record.id).join("upper");
-        let stubs = layer::runtime_stubs(&upper);
-        layer::store_layer(&ctx.images, &upper, &scratch, true, &stubs)
+        ctx.container_changes(&record, &scratch)
+            .map_err(BuildError::from)
+            .and_then(|upper| {
+                let stubs = layer::runtime_stubs(&upper);
+                Ok(layer::store_layer(
+                    &ctx.images,
+                    &upper,
+                    &scratch,
+                    true,
+                    &stubs,
+                )?)
+            })
     };
     let _ = std::fs::remove_dir_all(&scratch);
     let made = made?;
@@ -141,8 +150,19 @@ fn merge_container_config(cfg: &mut RunConfig, record: &ContainerRecord) {
 /// `diff`: (A|C|D, path) for each path the container changed, parents first.
 pub fn diff(ctx: &Ctx, query: &str) -> Result<Vec<(char, String)>, BuildError> {
     let record = ctx.find(query)?;
-    let upper = ctx.store.dir(&record.id).join("upper");
-    let lower = ctx.lower_dirs(&record);
+    let scratch = ctx.images.scratch_dir("diff")?;
+    let result = diff_of(ctx, &record, &scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn diff_of(
+    ctx: &Ctx,
+    record: &crate::state::container::ContainerRecord,
+    scratch: &Path,
+) -> Result<Vec<(char, String)>, BuildError> {
+    let upper = ctx.container_changes(record, scratch)?;
+    let lower = ctx.lower_dirs(record);
     let stubs = layer::runtime_stubs(&upper);
     let mut out = Vec::new();
     let entries = layer::walk(&upper).map_err(BuildError::io("reading", &upper))?;

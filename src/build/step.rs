@@ -121,7 +121,7 @@ pub fn run(
             code,
         });
     }
-    let upper = ctx.store.dir(&step.record.id).join("upper");
+    let upper = ctx.container_changes(&step.record, scratch)?;
     // The runtime made mountpoints the image lacked (the hosts files, RUN --mount targets):
     // they are the container's, not the step's.
     let mut stubs: Vec<String> = ["etc/hosts", "etc/hostname", "etc/resolv.conf"]
@@ -229,7 +229,7 @@ pub fn copy(
     crate::container::copy::with_bare_rootfs(ctx, &step.record, move |root| {
         put_all(root, &plan, &spec)
     })?;
-    let upper = ctx.store.dir(&step.record.id).join("upper");
+    let upper = ctx.container_changes(&step.record, scratch)?;
     Ok(layer::store_layer(
         &ctx.images,
         &upper,

@@ -430,6 +430,8 @@ enum Enter {
         userxattr: bool,
         /// fuse-overlayfs, when the store uses it.
         fuse: Option<PathBuf>,
+        /// The copy driver's root directory, when the store uses it.
+        copy_root: Option<PathBuf>,
         ops: Vec<MountOp>,
         /// chroot into it (cp); without, the caller works on host paths too.
         chroot: bool,
@@ -479,6 +481,7 @@ fn enter_plan(
         work: dir.join("work"),
         userxattr: ctx.paths.rootless,
         fuse: ctx.fuse_program()?,
+        copy_root: ctx.copy_rootfs(record)?,
         ops,
         chroot: with_mounts,
     })
@@ -500,6 +503,7 @@ impl Enter {
                 work,
                 userxattr,
                 fuse,
+                copy_root,
                 ops,
                 chroot,
             } => {
@@ -522,7 +526,10 @@ impl Enter {
                     &work,
                     userxattr,
                     false,
-                    fuse.as_deref().zip(dev_fuse.map(OwnedFd::from)),
+                    crate::mount::apply::RootDriver::pick(
+                        fuse.as_deref().zip(dev_fuse.map(OwnedFd::from)),
+                        copy_root.as_deref(),
+                    ),
                 )
                 .map_err(|e| e.to_string())?;
                 crate::mount::apply::apply(&mountpoint, &ops).map_err(|e| e.to_string())?;

@@ -181,6 +181,12 @@ fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerErro
                 .map_err(io_err(format!("chown {}", p.display())))?;
         }
     }
+    if let Some(rootfs) = ctx.copy_rootfs(record)? {
+        // The copy driver: the container's own copy of the image, made once here.
+        crate::image::vfs::materialize(&ctx.lower_dirs(record), &rootfs).map_err(io_err(
+            format!("copying the image into {}", rootfs.display()),
+        ))?;
+    }
     let userdata = ctx.userdata_dir(&record.id);
     crate::net::hosts::write_userdata(
         &userdata,

@@ -137,6 +137,37 @@ impl Ctx {
             .map_err(|e| ContainerError::Invalid(e.clone()))
     }
 
+    /// The container's own root directory when the store uses the copy driver (vfs).
+    pub fn copy_rootfs(
+        &self,
+        record: &ContainerRecord,
+    ) -> Result<Option<std::path::PathBuf>, ContainerError> {
+        Ok(
+            (self.storage()?.driver == crate::image::storage::Driver::Vfs)
+                .then(|| self.store.dir(&record.id).join("rootfs")),
+        )
+    }
+
+    /// What the container changed, in the overlay upper layout: its upper directory, or
+    /// with the copy driver the differences from its image, written under `scratch`.
+    pub fn container_changes(
+        &self,
+        record: &ContainerRecord,
+        scratch: &std::path::Path,
+    ) -> Result<std::path::PathBuf, ContainerError> {
+        match self.copy_rootfs(record)? {
+            None => Ok(self.store.dir(&record.id).join("upper")),
+            Some(rootfs) => {
+                let out = scratch.join(format!("changes-{}", &record.id[..12]));
+                let _ = std::fs::remove_dir_all(&out);
+                crate::image::vfs::changes(&self.lower_dirs(record), &rootfs, &out).map_err(
+                    io_err(format!("comparing {} with its image", rootfs.display())),
+                )?;
+                Ok(out)
+            }
+        }
+    }
+
     /// The fuse-overlayfs program when the store uses it; None for the kernel's overlay.
     pub fn fuse_program(&self) -> Result<Option<std::path::PathBuf>, ContainerError> {
         Ok(self.storage()?.mount_program.clone())

@@ -678,6 +678,7 @@ fn init_spec(
         // Without a device policy, device nodes that came with the image stay unusable.
         nodev: !ctx.device_policy(),
         fuse: None,
+        copy_root: ctx.copy_rootfs(record)?,
         ops,
         hostname: record.config.hostname.clone(),
         domainname: record.config.domainname.clone(),

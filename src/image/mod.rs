@@ -12,6 +12,7 @@ pub mod registry;
 pub mod storage;
 pub mod store;
 pub mod unpack;
+pub mod vfs;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {

@@ -8,6 +8,7 @@
 //! - `fuse-overlayfs`: the same layout served by the `fuse-overlayfs` program, for stores
 //!   the kernel refuses: above all a store on overlayfs itself, which is what `/var/lib` is in
 //!   any CI job's container (the kernel will not take an upper directory on overlayfs).
+//! - `vfs`: a copy of the image per container (`image::vfs`), where neither works.
 //!
 //! The choice is probed when a store is first used, by mounting a small overlay in a
 //! throw-away mount namespace on the store's own filesystem, and never changes afterwards:
@@ -26,6 +27,9 @@ pub enum Driver {
     Overlay,
     #[serde(rename = "fuse-overlayfs")]
     FuseOverlayfs,
+    /// A copy of the image per container (see `image::vfs`).
+    #[serde(rename = "vfs")]
+    Vfs,
 }
 
 impl Driver {
@@ -33,6 +37,7 @@ impl Driver {
         match self {
             Driver::Overlay => "overlay",
             Driver::FuseOverlayfs => "fuse-overlayfs",
+            Driver::Vfs => "vfs",
         }
     }
 
@@ -41,11 +46,9 @@ impl Driver {
         match s {
             "overlay" | "overlay2" => Ok(Driver::Overlay),
             "fuse-overlayfs" => Ok(Driver::FuseOverlayfs),
-            "vfs" => Err(format!(
-                "invalid storage driver {s:?}: the vfs copy driver is not built yet; use overlay or fuse-overlayfs"
-            )),
+            "vfs" => Ok(Driver::Vfs),
             _ => Err(format!(
-                "invalid storage driver {s:?}: expected overlay or fuse-overlayfs"
+                "invalid storage driver {s:?}: expected overlay, fuse-overlayfs or vfs"
             )),
         }
     }
@@ -138,18 +141,13 @@ pub fn open(
         (None, None) if has_containers_or_layers(root) => Driver::Overlay,
         (None, None) => match probe_overlay(root, rootless) {
             Ok(()) => Driver::Overlay,
-            Err(_) if fuse_program(opts).is_some() => Driver::FuseOverlayfs,
-            Err(why) => {
-                return Err(invalid(format!(
-                    "the kernel refuses an overlay on {} ({}: {why}) and fuse-overlayfs is not installed: apt-get install fuse-overlayfs, or give --root a directory on another filesystem",
-                    root.display(),
-                    backing_filesystem(root)
-                )));
-            }
+            Err(_) if fuse_program(opts).is_some() && fuse_usable() => Driver::FuseOverlayfs,
+            // The last resort: a copy per container (slow to create, works anywhere).
+            Err(_) => Driver::Vfs,
         },
     };
     let mount_program = match driver {
-        Driver::Overlay => None,
+        Driver::Overlay | Driver::Vfs => None,
         Driver::FuseOverlayfs => Some(fuse_program(opts).ok_or_else(|| {
             invalid(
                 "the fuse-overlayfs storage driver needs the fuse-overlayfs program: apt-get install fuse-overlayfs (or --storage-opt overlay.mount_program=PATH)"
@@ -165,6 +163,15 @@ pub fn open(
         mount_program,
         backing_filesystem: backing_filesystem(root),
     })
+}
+
+/// Whether FUSE can be mounted here: /dev/fuse opens.
+fn fuse_usable() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_ok()
 }
 
 fn has_containers_or_layers(root: &Path) -> bool {
@@ -289,7 +296,7 @@ mod tests {
                 .unwrap_err()
                 .contains("expected overlay")
         );
-        assert!(Driver::parse("vfs").unwrap_err().contains("not built"));
+        assert_eq!(Driver::parse("vfs"), Ok(Driver::Vfs));
         let o = Options::parse(&["overlay.mount_program=/opt/fo".into()]).expect("valid");
         assert_eq!(o.mount_program, Some(PathBuf::from("/opt/fo")));
         assert!(

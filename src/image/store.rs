@@ -60,7 +60,7 @@ struct Index {
 
 pub struct ImageStore {
     paths: Paths,
-    /// Layers keep the tar's `.wh.` whiteout files (a fuse-overlayfs store).
+    /// Layers keep the tar's `.wh.` whiteout files (fuse-overlayfs and vfs stores).
     whiteout_files: std::sync::OnceLock<bool>,
 }
 
@@ -79,7 +79,7 @@ impl ImageStore {
     pub fn set_driver(&self, driver: super::storage::Driver) {
         let _ = self
             .whiteout_files
-            .set(driver == super::storage::Driver::FuseOverlayfs);
+            .set(driver != super::storage::Driver::Overlay);
     }
 
     /// How layers written into this store mark deleted paths.

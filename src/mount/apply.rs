@@ -12,8 +12,32 @@ fn os(what: String, e: nix::errno::Errno) -> ChildError {
     ChildError::os(Stage::Setup, what, e)
 }
 
+/// How a container's root is put together (the store's storage driver).
+pub enum RootDriver<'a> {
+    /// The kernel's overlayfs.
+    Overlay,
+    /// fuse-overlayfs (this program) over an open /dev/fuse (see `mount::fuse`).
+    Fuse(&'a Path, std::os::fd::OwnedFd),
+    /// The copy driver: this directory, bound as it is.
+    Copy(&'a Path),
+}
+
+impl<'a> RootDriver<'a> {
+    /// The driver for a root, from what the caller knows of the store.
+    pub fn pick(
+        fuse: Option<(&'a Path, std::os::fd::OwnedFd)>,
+        copy_root: Option<&'a Path>,
+    ) -> RootDriver<'a> {
+        match (fuse, copy_root) {
+            (_, Some(root)) => RootDriver::Copy(root),
+            (Some((p, fd)), None) => RootDriver::Fuse(p, fd),
+            (None, None) => RootDriver::Overlay,
+        }
+    }
+}
+
 /// Make every mount private so nothing we do propagates back to the host, then mount the
-/// container's overlay on `target`.
+/// container's root on `target`.
 pub fn mount_rootfs(
     target: &Path,
     lower: &[PathBuf],
@@ -21,7 +45,7 @@ pub fn mount_rootfs(
     work: &Path,
     userxattr: bool,
     nodev: bool,
-    fuse: Option<(&Path, std::os::fd::OwnedFd)>,
+    driver: RootDriver<'_>,
 ) -> Result<(), ChildError> {
     mount(
         None::<&str>,
@@ -42,6 +66,26 @@ pub fn mount_rootfs(
             os("making / private".into(), e)
         }
     })?;
+    let fuse = match driver {
+        RootDriver::Overlay => None,
+        RootDriver::Fuse(program, dev_fuse) => Some((program, dev_fuse)),
+        RootDriver::Copy(root) => {
+            // The copy driver: the container's own directory is its root.
+            return mount(
+                Some(root),
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| {
+                os(
+                    format!("binding {} as the container's root", root.display()),
+                    e,
+                )
+            });
+        }
+    };
     let mut lowers: Vec<String> = lower.iter().map(|l| l.display().to_string()).collect();
     if lowers.is_empty() {
         // An image with no layers (`FROM scratch`): overlayfs needs at least one lower

@@ -26,6 +26,8 @@ pub struct InitSpec {
     /// this open /dev/fuse (opened by the parent: the devices cgroup the child may already
     /// be in does not allow it).
     pub fuse: Option<(PathBuf, RawFd)>,
+    /// The copy driver: this directory is bound as the root instead of any overlay.
+    pub copy_root: Option<PathBuf>,
     pub ops: Vec<MountOp>,
     pub hostname: String,
     pub domainname: String,
@@ -90,6 +92,13 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     nix::unistd::setsid().map_err(|e| ChildError::os(Stage::Setup, "setsid", e))?;
     install_stdio(spec.stdio)?;
 
+    let fuse = spec.fuse.as_ref().map(|(p, fd)| {
+        // SAFETY: our own copy of the parent's /dev/fuse (clone copied the fd table), used
+        // by nothing else in this process.
+        (p.as_path(), unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(*fd)
+        })
+    });
     apply::mount_rootfs(
         &spec.mountpoint,
         &spec.lower,
@@ -97,13 +106,7 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         &spec.work,
         spec.userxattr,
         spec.nodev,
-        spec.fuse.as_ref().map(|(p, fd)| {
-            // SAFETY: our own copy of the parent's /dev/fuse (clone copied the fd table),
-            // used by nothing else in this process.
-            (p.as_path(), unsafe {
-                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(*fd)
-            })
-        }),
+        apply::RootDriver::pick(fuse, spec.copy_root.as_deref()),
     )?;
     apply::apply(&spec.mountpoint, &spec.ops)?;
     apply::pivot(&spec.mountpoint)?;
