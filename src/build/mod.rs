@@ -15,6 +15,7 @@ pub mod ignore;
 mod instruction;
 pub mod layer;
 pub mod progress;
+mod run_step;
 pub mod step;
 
 use std::collections::{BTreeMap, HashMap};
