@@ -26,6 +26,7 @@ mkdir -p "$work/bundle/rootfs"
 tar -C "$work/bundle/rootfs" -xf "$work/rootfs.tar"
 cmds=(-n unshare "unshare -pmuin --fork true"
       -n "skiff run --rm" "$SKIFF $R run --rm --network none busybox true"
+      -n "skiff run --rm seccomp=unconfined" "$SKIFF $R run --rm --network none --security-opt seccomp=unconfined busybox true"
       -n "skiff run --rm --cgroups disabled" "$SKIFF $R run --rm --network none --cgroups disabled busybox true"
       -n "skiff run --rm -m 64m --cpus 1 --pids-limit 100" "$SKIFF $R run --rm --network none -m 64m --cpus 1 --pids-limit 100 busybox true")
 if command -v runc >/dev/null; then

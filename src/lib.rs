@@ -15,6 +15,7 @@ pub mod mount;
 pub mod net;
 pub mod ns;
 pub mod securejoin;
+pub mod security;
 pub mod spec;
 pub mod state;
 pub mod timefmt;

@@ -150,6 +150,9 @@ pub struct ContainerConfig {
     /// `--userns=keep-id`: the host uid:gid kept inside (rootless only).
     #[serde(default)]
     pub keep_id: Option<KeepId>,
+    /// `--cap-add`, `--cap-drop`, `--security-opt`.
+    #[serde(default)]
+    pub security: crate::security::Security,
 }
 
 impl ContainerConfig {
@@ -195,6 +198,10 @@ pub struct RunRequest {
     pub cgroupns: Option<String>,
     /// `--cgroups` as typed: enabled or disabled.
     pub cgroups: Option<String>,
+    /// `--cap-add`, `--cap-drop`, `--security-opt` as typed.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
     /// `-v`, `--mount`, `--tmpfs` as typed.
     pub volumes: Vec<String>,
     pub mount: Vec<String>,
@@ -411,6 +418,10 @@ pub fn build(
         mounts,
         volumes_from: req.volumes_from.clone(),
         keep_id: None,
+        security: crate::security::parse(&req.cap_add, &req.cap_drop, &req.security_opt, &|path| {
+            std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))
+        })
+        .map_err(SpecError::Flag)?,
     })
 }
 

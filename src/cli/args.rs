@@ -121,6 +121,16 @@ pub struct RunArgs {
     /// Give the container a cgroup of its own: enabled (default) or disabled
     #[arg(long = "cgroups", value_name = "MODE")]
     pub cgroups: Option<String>,
+    /// Add a Linux capability (NET_ADMIN, CAP_SYS_PTRACE, ALL)
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a Linux capability (CHOWN, ALL)
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Security options: seccomp=unconfined|PROFILE.json, no-new-privileges,
+    /// systempaths=unconfined, label=..., apparmor=...
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
     /// Bind mount or volume: [SOURCE:]DEST[:OPTIONS] (SOURCE: absolute host path or volume name)
     #[arg(short = 'v', long = "volume", value_name = "[SRC:]DST[:OPTS]")]
     pub volume: Vec<String>,

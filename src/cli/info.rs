@@ -50,7 +50,11 @@ fn facts(ctx: &Ctx) -> Result<Value, CliError> {
             .map(|u| f(u).to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let mut security = vec!["name=cgroupns".to_string()];
+    // Containers get the built-in seccomp filter unless they ask otherwise.
+    let mut security = vec![
+        "name=seccomp,profile=builtin".to_string(),
+        "name=cgroupns".to_string(),
+    ];
     if ctx.paths.rootless {
         security.push("name=rootless".into());
     }

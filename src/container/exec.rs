@@ -65,10 +65,12 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
             .user
             .clone()
             .unwrap_or_else(|| record.config.user.clone()),
-        caps: ctx.container_caps(),
+        caps: ctx.caps_of(&record),
         create_cwd: false,
         can_setgroups: ctx.can_setgroups,
         die_with_parent: !req.detach,
+        seccomp: ctx.seccomp_of(&record)?,
+        no_new_privs: record.config.security.no_new_privileges,
     };
     let target = JoinTarget {
         pid: record.state.pid,

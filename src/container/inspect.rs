@@ -24,6 +24,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
         .collect();
     let running = st.status == Status::Running;
     let res = &r.config.resources;
+    let sec = &r.config.security;
     let opt_list = |v: &Vec<String>| if v.is_empty() { Value::Null } else { json!(v) };
     json!({
         "Id": r.id,
@@ -70,21 +71,16 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "DnsOptions": r.config.net.dns_options,
             "ExtraHosts": r.config.net.extra_hosts.iter().map(|(n, a)| format!("{n}:{a}")).collect::<Vec<_>>(),
             "Links": r.config.net.links.iter().map(|(n, a)| format!("/{n}:/{}/{a}", r.name)).collect::<Vec<_>>(),
-            "PortBindings": {},
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
             "AutoRemove": r.config.auto_remove,
             "VolumeDriver": "",
             "VolumesFrom": opt_list(&r.config.volumes_from),
-            "CapAdd": Value::Null,
-            "CapDrop": Value::Null,
-            "Dns": [],
-            "DnsOptions": [],
-            "DnsSearch": [],
-            "ExtraHosts": Value::Null,
+            "CapAdd": opt_list(&sec.cap_add),
+            "CapDrop": opt_list(&sec.cap_drop),
+            "SecurityOpt": opt_list(&sec.security_opt),
             "IpcMode": "private",
             "PidMode": "",
             "Privileged": false,
-            "PublishAllPorts": false,
             "ReadonlyRootfs": false,
             "UTSMode": "",
             "UsernsMode": "",
@@ -106,8 +102,8 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "PidsLimit": res.pids_limit,
             "BlkioWeight": res.blkio_weight.unwrap_or(0),
             "Ulimits": if r.config.ulimits.is_empty() { json!([]) } else { json!(r.config.ulimits) },
-            "MaskedPaths": crate::mount::plan::MASKED_PATHS,
-            "ReadonlyPaths": crate::mount::plan::READONLY_PATHS,
+            "MaskedPaths": if sec.system_paths_unconfined { &[][..] } else { crate::mount::plan::MASKED_PATHS },
+            "ReadonlyPaths": if sec.system_paths_unconfined { &[][..] } else { crate::mount::plan::READONLY_PATHS },
         },
         "GraphDriver": {
             "Data": {
@@ -115,7 +111,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
                 "UpperDir": dir.join("upper"),
                 "WorkDir": dir.join("work"),
             },
-            "Name": "overlay",
+            "Name": ctx.storage().map(|s| s.driver.as_str()).unwrap_or("overlay"),
         },
         "Mounts": mounts_json(ctx, &r.config.mounts),
         "Config": {

@@ -230,6 +230,21 @@ impl Ctx {
                 if controllers.iter().any(|(c, _)| c == "devices"))
     }
 
+    /// The capabilities of a container's processes: the defaults with its `--cap-add` and
+    /// `--cap-drop`.
+    pub fn caps_of(&self, record: &ContainerRecord) -> ::caps::CapsHashSet {
+        crate::security::effective_caps(&self.container_caps(), &record.config.security)
+    }
+
+    /// The seccomp filter of a container's processes (empty: unconfined).
+    pub fn seccomp_of(
+        &self,
+        record: &ContainerRecord,
+    ) -> Result<Vec<seccompiler::BpfProgram>, ContainerError> {
+        crate::ns::seccomp::filter_for(&record.config.security.seccomp, &self.caps_of(record))
+            .map_err(|e| ContainerError::Invalid(format!("compiling the seccomp filter: {e}")))
+    }
+
     /// docker's default capabilities, without CAP_MKNOD where no device policy backs it.
     pub fn container_caps(&self) -> ::caps::CapsHashSet {
         let mut set = crate::ns::caps::default_set();

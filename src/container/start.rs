@@ -657,6 +657,7 @@ fn init_spec(
         tty_gid,
         shm_size: record.config.shm_size(),
         mounts,
+        system_paths_unconfined: record.config.security.system_paths_unconfined,
     });
     let mut env = record.config.env.clone();
     for (vars, _) in links {
@@ -687,10 +688,12 @@ fn init_spec(
             env,
             cwd: record.config.working_dir.clone(),
             user: record.config.user.clone(),
-            caps: ctx.container_caps(),
+            caps: ctx.caps_of(record),
             create_cwd: true,
             can_setgroups: ctx.can_setgroups,
             die_with_parent: true,
+            seccomp: ctx.seccomp_of(record)?,
+            no_new_privs: record.config.security.no_new_privileges,
         },
         stdio: [stdin, 1, 2],
         init: record.config.init,

@@ -88,6 +88,8 @@ pub struct RootfsInput {
     pub shm_size: u64,
     /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` and image volumes, in order.
     pub mounts: Vec<UserMount>,
+    /// `--security-opt systempaths=unconfined`: no masked or read-only /proc and /sys paths.
+    pub system_paths_unconfined: bool,
 }
 
 /// docker's default devices: (name, major, minor).
@@ -236,8 +238,10 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
             readonly: false,
         });
     }
-    ops.extend(MASKED_PATHS.iter().map(|m| MountOp::Mask(p(m))));
-    ops.extend(READONLY_PATHS.iter().map(|r| MountOp::ReadOnly(p(r))));
+    if !input.system_paths_unconfined {
+        ops.extend(MASKED_PATHS.iter().map(|m| MountOp::Mask(p(m))));
+        ops.extend(READONLY_PATHS.iter().map(|r| MountOp::ReadOnly(p(r))));
+    }
     ops
 }
 
@@ -333,7 +337,23 @@ mod tests {
             tty_gid: Some(5),
             shm_size: 64 << 20,
             mounts: Vec::new(),
+            system_paths_unconfined: false,
         }
+    }
+
+    #[test]
+    fn system_paths_unconfined_has_no_masks() {
+        let masked = plan(&input(false, false));
+        assert!(masked.iter().any(|o| matches!(o, MountOp::Mask(_))));
+        let open = plan(&RootfsInput {
+            system_paths_unconfined: true,
+            ..input(false, false)
+        });
+        assert!(
+            !open
+                .iter()
+                .any(|o| matches!(o, MountOp::Mask(_) | MountOp::ReadOnly(_)))
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub mod initproc;
 pub mod process;
 pub mod pty;
 pub mod rlimits;
+pub mod seccomp;
+pub mod seccomp_profile;
 pub mod spawn;
 pub mod sync;
 pub mod userns;

@@ -29,6 +29,10 @@ pub struct ProcessSpec {
     /// Kill the process when the one that started it dies: a container's pid 1 must not
     /// outlive its monitor, but `exec -d` must outlive the CLI.
     pub die_with_parent: bool,
+    /// The seccomp programs to install (none: unconfined), see `ns::seccomp`.
+    pub seccomp: Vec<seccompiler::BpfProgram>,
+    /// Set no_new_privs before the command (`--security-opt no-new-privileges`).
+    pub no_new_privs: bool,
 }
 
 /// Switch to the container's user, enter its working directory and exec its command.
@@ -59,6 +63,12 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
         // Made while still root and handed to the user, as docker does for a missing -w.
         create_cwd(&spec.cwd, user.uid, user.gid)?;
     }
+    if !spec.no_new_privs {
+        // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: before the switch
+        // to the container's user, which may drop it. What follows until execve is on the
+        // allow-list (setgroups, setres[ug]id, capset, prctl, chdir, execve).
+        super::seccomp::install(&spec.seccomp)?;
+    }
     let gid = nix::unistd::Gid::from_raw(user.gid);
     nix::unistd::setresgid(gid, gid, gid)
         .map_err(|e| ChildError::os(Stage::User, format!("setgid {}", user.gid), e))?;
@@ -79,6 +89,11 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
 
     let argv = to_cstrings(&spec.argv)?;
     let envp = to_cstrings(&env)?;
+    if spec.no_new_privs {
+        nix::sys::prctl::set_no_new_privs()
+            .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_NO_NEW_PRIVS)", e))?;
+        super::seccomp::install(&spec.seccomp)?;
+    }
     let err = nix::unistd::execve(&program, &argv, &envp)
         .err()
         .unwrap_or(Errno::EINVAL);

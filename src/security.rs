@@ -1,0 +1,212 @@
+//! `--cap-add`, `--cap-drop` and `--security-opt` as docker reads them: validated once at
+//! create into a passive record the runtime reads at every start (pure, unit-tested).
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::ns::seccomp::Source as Seccomp;
+
+/// The container's confinement as asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Security {
+    /// `--cap-add`, normalized (`CAP_NET_ADMIN`, or `ALL`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, normalized.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    /// `--security-opt` as given (inspect's HostConfig.SecurityOpt).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(default)]
+    pub seccomp: Seccomp,
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// `systempaths=unconfined`: /proc and /sys paths neither masked nor read-only.
+    #[serde(default)]
+    pub system_paths_unconfined: bool,
+}
+
+/// A capability name as docker takes it (`net_admin`, `CAP_NET_ADMIN`, `ALL`), normalized.
+fn capability(flag: &str, name: &str) -> Result<String, String> {
+    let upper = name.trim().to_ascii_uppercase();
+    if upper == "ALL" {
+        return Ok(upper);
+    }
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    full.parse::<caps::Capability>().map_err(|_| {
+        format!(
+            "invalid {flag} {name:?}: unknown capability; names are those of capabilities(7), with or without CAP_ (NET_ADMIN, SYS_PTRACE), or ALL"
+        )
+    })?;
+    Ok(full)
+}
+
+/// Parse the flags; `read_profile` reads a seccomp profile's file.
+pub fn parse(
+    cap_add: &[String],
+    cap_drop: &[String],
+    security_opt: &[String],
+    read_profile: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Security, String> {
+    let mut s = Security {
+        cap_add: cap_add
+            .iter()
+            .map(|c| capability("--cap-add", c))
+            .collect::<Result<_, _>>()?,
+        cap_drop: cap_drop
+            .iter()
+            .map(|c| capability("--cap-drop", c))
+            .collect::<Result<_, _>>()?,
+        security_opt: security_opt.to_vec(),
+        ..Security::default()
+    };
+    for opt in security_opt {
+        // docker also takes the old `key:value` form.
+        let (key, value) = opt
+            .split_once('=')
+            .or_else(|| opt.split_once(':'))
+            .unwrap_or((opt.as_str(), ""));
+        match key {
+            "seccomp" => {
+                s.seccomp = match value {
+                    "unconfined" => Seccomp::Unconfined,
+                    "" => {
+                        return Err(format!(
+                            "invalid --security-opt {opt:?}: seccomp needs unconfined or a profile's path"
+                        ));
+                    }
+                    path => {
+                        let text = read_profile(path)
+                            .map_err(|e| format!("invalid --security-opt {opt:?}: {e}"))?;
+                        crate::ns::seccomp::check_profile(&text).map_err(|e| {
+                            format!("invalid --security-opt {opt:?}: the profile {path}: {e}")
+                        })?;
+                        Seccomp::Profile(text)
+                    }
+                }
+            }
+            "no-new-privileges" => {
+                s.no_new_privileges = match value {
+                    "" | "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(format!(
+                            "invalid --security-opt {opt:?}: no-new-privileges takes true or false"
+                        ));
+                    }
+                }
+            }
+            // SELinux and AppArmor are not used by skiff: their settings are accepted, as
+            // docker accepts them on hosts without those modules.
+            "label" | "apparmor" => {}
+            "systempaths" if value == "unconfined" => s.system_paths_unconfined = true,
+            _ => {
+                return Err(format!(
+                    "invalid --security-opt {opt:?}: expected seccomp=unconfined|PROFILE, no-new-privileges[=true|false], systempaths=unconfined, label=..., or apparmor=..."
+                ));
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// The capabilities a container holds: docker's rules for `ALL` and the order (drop, then
+/// add), from the `default` set.
+pub fn effective_caps(default: &caps::CapsHashSet, s: &Security) -> caps::CapsHashSet {
+    let named = |list: &[String]| -> HashSet<caps::Capability> {
+        list.iter()
+            .filter(|c| *c != "ALL")
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    };
+    let mut set = if s.cap_drop.iter().any(|c| c == "ALL") {
+        caps::CapsHashSet::new()
+    } else {
+        let mut d = default.clone();
+        for c in named(&s.cap_drop) {
+            d.remove(&c);
+        }
+        d
+    };
+    if s.cap_add.iter().any(|c| c == "ALL") {
+        set.extend(caps::all());
+    }
+    set.extend(named(&s.cap_add));
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caps::Capability::*;
+
+    fn no_file(_: &str) -> Result<String, String> {
+        Err("no such file".into())
+    }
+
+    #[test]
+    fn capabilities_are_normalized_and_unknown_ones_refused() {
+        let s = parse(
+            &["net_admin".into(), "CAP_SYS_PTRACE".into()],
+            &["all".into()],
+            &[],
+            &no_file,
+        )
+        .expect("valid");
+        assert_eq!(s.cap_add, ["CAP_NET_ADMIN", "CAP_SYS_PTRACE"]);
+        assert_eq!(s.cap_drop, ["ALL"]);
+        let e = parse(&["FLY".into()], &[], &[], &no_file).unwrap_err();
+        assert!(
+            e.contains("invalid --cap-add \"FLY\": unknown capability"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn drop_then_add_as_docker() {
+        let default: caps::CapsHashSet = [CAP_CHOWN, CAP_KILL].into_iter().collect();
+        let s = |add: &[&str], drop: &[&str]| Security {
+            cap_add: add.iter().map(|x| x.to_string()).collect(),
+            cap_drop: drop.iter().map(|x| x.to_string()).collect(),
+            ..Security::default()
+        };
+        let all_but = effective_caps(&default, &s(&["CAP_NET_ADMIN"], &["ALL"]));
+        assert_eq!(all_but, [CAP_NET_ADMIN].into_iter().collect());
+        let minus = effective_caps(&default, &s(&[], &["CAP_CHOWN"]));
+        assert_eq!(minus, [CAP_KILL].into_iter().collect());
+        let every = effective_caps(&default, &s(&["ALL"], &[]));
+        assert!(every.contains(&CAP_SYS_ADMIN));
+    }
+
+    #[test]
+    fn security_options() {
+        let s = parse(
+            &[],
+            &[],
+            &[
+                "seccomp=unconfined".into(),
+                "no-new-privileges".into(),
+                "label=disable".into(),
+                "apparmor=unconfined".into(),
+                "systempaths=unconfined".into(),
+            ],
+            &no_file,
+        )
+        .expect("valid");
+        assert_eq!(s.seccomp, Seccomp::Unconfined);
+        assert!(s.no_new_privileges && s.system_paths_unconfined);
+        let e = parse(&[], &[], &["seccomp=/nope.json".into()], &no_file).unwrap_err();
+        assert!(e.contains("no such file"), "{e}");
+        let e = parse(&[], &[], &["speed=fast".into()], &no_file).unwrap_err();
+        assert!(e.contains("invalid --security-opt \"speed=fast\""), "{e}");
+        let bad = |_: &str| Ok("{not json".to_string());
+        let e = parse(&[], &[], &["seccomp=/p.json".into()], &bad).unwrap_err();
+        assert!(e.contains("the profile /p.json"), "{e}");
+    }
+}

@@ -1,0 +1,298 @@
+//! Confinement, root and rootless: the default seccomp filter (docker's default profile in
+//! effect: the dangerous calls refused with EPERM, clone3 with ENOSYS, ordinary programs
+//! untouched), `seccomp=unconfined`, a JSON profile, `no-new-privileges`,
+//! `systempaths=unconfined`, `--cap-add`/`--cap-drop`, exec under the container's filter,
+//! inspect's HostConfig, and bad input (one line, exit 125, nothing left).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Env, require_root, stderr};
+
+/// The static helper of tests/helpers/syscalls.c, built once per test binary.
+fn syscall_helper() -> Option<PathBuf> {
+    static HELPER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    HELPER
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("skiff-sec-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).ok()?;
+            let out = dir.join("syscalls");
+            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/syscalls.c");
+            let ok = Command::new("cc")
+                .args(["-static", "-O1", "-o"])
+                .arg(&out)
+                .arg(src)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("skipped: cc -static failed (apt-get install build-essential)");
+                return None;
+            }
+            Command::new("chmod")
+                .args(["-R", "a+rX"])
+                .arg(&dir)
+                .status()
+                .ok()?;
+            Some(out)
+        })
+        .clone()
+}
+
+const CALLS: &[&str] = &[
+    "clone",
+    "clone_newuser",
+    "clone3",
+    "unshare_user",
+    "keyctl",
+    "add_key",
+    "bpf",
+    "reboot",
+    "swapon",
+    "kexec_load",
+    "open_by_handle_at",
+    "io_uring_setup",
+    "mount",
+    "personality_query",
+    "personality_norandom",
+];
+
+/// `name=errno` for each call, run in a container with `flags`.
+fn calls(env: &Env, flags: &[&str]) -> std::collections::HashMap<String, i32> {
+    let helper = syscall_helper().expect("helper");
+    let bind = format!("{}:/syscalls:ro", helper.display());
+    let mut args = vec!["run", "--rm", "--network", "none", "-v", &bind];
+    args.extend_from_slice(flags);
+    args.push("busybox");
+    args.push("/syscalls");
+    args.extend_from_slice(CALLS);
+    env.ok(&args)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().expect("errno")))
+        .collect()
+}
+
+fn default_filter_refuses_as_docker(env: &Env) {
+    let status = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "grep",
+        "-E",
+        "^(Seccomp|NoNewPrivs):",
+        "/proc/self/status",
+    ]);
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t0"), "{status}");
+    if syscall_helper().is_none() {
+        return;
+    }
+    let got = calls(env, &[]);
+    let eperm = [
+        "clone_newuser",
+        "unshare_user",
+        "keyctl",
+        "add_key",
+        "bpf",
+        "reboot",
+        "swapon",
+        "kexec_load",
+        "open_by_handle_at",
+        "io_uring_setup",
+        "mount",
+        "personality_norandom",
+    ];
+    for c in eperm {
+        assert_eq!(got[c], libc::EPERM, "{c}: {got:?}");
+    }
+    assert_eq!(got["clone3"], libc::ENOSYS, "{got:?}");
+    assert_eq!(got["clone"], 0, "{got:?}");
+    assert_eq!(got["personality_query"], 0, "{got:?}");
+    // Unconfined: the kernel answers (no EPERM where the filter alone refused).
+    let open = calls(env, &["--security-opt", "seccomp=unconfined"]);
+    assert_ne!(open["clone3"], libc::ENOSYS, "{open:?}");
+    assert_ne!(open["keyctl"], libc::EPERM, "{open:?}");
+    assert_ne!(open["io_uring_setup"], libc::EPERM, "{open:?}");
+    assert_eq!(open["personality_norandom"], 0, "{open:?}");
+    // Ordinary programs are untouched: a pipeline, a fork, ping on loopback's raw socket.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a | tr a b; (sleep 0.1 &) ; wait; ping -c1 -W1 127.0.0.1 >/dev/null && echo pinged",
+    ]);
+    assert_eq!(out, "b\npinged");
+}
+
+#[test]
+fn default_filter_root() {
+    if !require_root() {
+        return;
+    }
+    default_filter_refuses_as_docker(&Env::root());
+}
+
+#[test]
+fn default_filter_rootless() {
+    if !require_root() {
+        return;
+    }
+    default_filter_refuses_as_docker(&Env::rootless());
+}
+
+#[test]
+fn options_profiles_and_capabilities() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let sh = |flags: &[&str], script: &str| {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sh", "-c", script]);
+        env.ok(&args)
+    };
+    assert_eq!(
+        sh(
+            &["--security-opt", "seccomp=unconfined"],
+            "grep Seccomp: /proc/self/status"
+        ),
+        "Seccomp:\t0"
+    );
+    assert_eq!(
+        sh(
+            &["--security-opt", "no-new-privileges"],
+            "grep NoNewPrivs /proc/self/status"
+        ),
+        "NoNewPrivs:\t1"
+    );
+    // A profile in docker's format that refuses mkdir with EACCES.
+    let profile = env.dir.path().join("deny-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#,
+    )
+    .expect("profile");
+    let opt = format!("seccomp={}", profile.display());
+    assert_eq!(
+        sh(
+            &["--security-opt", &opt],
+            "mkdir /x 2>&1; touch /y && echo touched"
+        ),
+        "mkdir: can't create directory '/x': Permission denied\ntouched"
+    );
+    // Masked and read-only paths, or none.
+    let ro = "grep -c ' /proc/sys ' /proc/self/mountinfo || true";
+    assert_eq!(sh(&[], ro), "1");
+    assert_eq!(sh(&["--security-opt", "systempaths=unconfined"], ro), "0");
+    // Capabilities.
+    assert_eq!(
+        sh(&["--cap-drop", "ALL"], "chown 1 /tmp 2>&1; echo $?"),
+        "chown: /tmp: Operation not permitted\n1"
+    );
+    assert_eq!(
+        sh(&["--cap-drop", "chown"], "grep CapEff /proc/self/status"),
+        "CapEff:\t00000000a80425fa"
+    );
+    assert_eq!(
+        sh(
+            &["--cap-add", "NET_ADMIN"],
+            "ip link set lo mtu 1400 && echo set"
+        ),
+        "set"
+    );
+    assert_eq!(sh(&[], "ip link set lo mtu 1400 2>/dev/null; echo $?"), "2");
+    // CAP_SYS_ADMIN lets the filter allow mount and unshare, as docker's profile does.
+    assert_eq!(
+        sh(
+            &["--cap-add", "SYS_ADMIN"],
+            "mkdir -p /m && mount -t tmpfs t /m && echo mounted"
+        ),
+        "mounted"
+    );
+    // exec runs under the container's filter and capabilities; inspect records them.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "sec-exec",
+        "--cap-add",
+        "net_admin",
+        "--security-opt",
+        "no-new-privileges=true",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        env.ok(&[
+            "exec",
+            "sec-exec",
+            "grep",
+            "-E",
+            "^(Seccomp|NoNewPrivs):",
+            "/proc/self/status"
+        ]),
+        "NoNewPrivs:\t1\nSeccomp:\t2"
+    );
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{json .HostConfig.CapAdd}} {{json .HostConfig.SecurityOpt}} {{json .HostConfig.CapDrop}}", "sec-exec"]),
+        r#"["CAP_NET_ADMIN"] ["no-new-privileges=true"] null"#
+    );
+    env.ok(&["rm", "-f", "sec-exec"]);
+    let info = env.ok(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert!(info.contains("name=seccomp,profile=builtin"), "{info}");
+}
+
+#[test]
+fn bad_security_input_is_one_line_and_leaves_nothing() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let bad = env.dir.path().join("bad.json");
+    std::fs::write(&bad, "{not json").expect("bad profile");
+    let bad_opt = format!("seccomp={}", bad.display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--cap-add", "FLY"],
+            "invalid --cap-add \"FLY\": unknown capability",
+        ),
+        (
+            vec!["--cap-drop", "CAP_NOPE"],
+            "invalid --cap-drop \"CAP_NOPE\"",
+        ),
+        (
+            vec!["--security-opt", "speed=fast"],
+            "invalid --security-opt \"speed=fast\": expected",
+        ),
+        (vec!["--security-opt", &bad_opt], "not a seccomp profile"),
+        (
+            vec!["--security-opt", "seccomp=/no/such.json"],
+            "reading /no/such.json",
+        ),
+        (
+            vec!["--security-opt", "no-new-privileges=maybe"],
+            "takes true or false",
+        ),
+    ];
+    for (flags, needle) in cases {
+        let mut args = vec!["run", "--rm", "--name", "sec-bad"];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        env.fails(&args, 125, needle);
+        assert_eq!(
+            env.all_ids(),
+            Vec::<String>::new(),
+            "{flags:?} left a container"
+        );
+    }
+    let out = env.run(&["create", "--cap-add", "FLY", "busybox"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+}
