@@ -296,3 +296,75 @@ fn bad_security_input_is_one_line_and_leaves_nothing() {
     let out = env.run(&["create", "--cap-add", "FLY", "busybox"]);
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
 }
+
+/// Found tried as a new user would: `cp -` of a gzip tar or of garbage, and `export` or
+/// `cp CTR:PATH -` into a reader that stops early, must all end (never hang).
+#[test]
+fn cp_from_stdin_and_early_closing_readers_never_hang() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    env.ok(&["run", "-d", "--name", "pipes", "busybox", "sleep", "60"]);
+    let src = env.dir.path().join("src");
+    std::fs::create_dir_all(&src).expect("src");
+    std::fs::write(src.join("note"), "from a gzip tar\n").expect("note");
+    let tgz = Command::new("tar")
+        .arg("czf")
+        .arg("-")
+        .arg("-C")
+        .arg(&src)
+        .arg("note")
+        .output()
+        .expect("tar");
+    let with_input = |args: &[&str], input: &[u8]| {
+        let mut child = env
+            .cmd(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdin = child.stdin.take().expect("stdin");
+        std::io::Write::write_all(&mut stdin, input).expect("write");
+        drop(stdin);
+        child.wait_with_output().expect("wait")
+    };
+    let out = with_input(&["cp", "-", "pipes:/tmp"], &tgz.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        env.ok(&["exec", "pipes", "cat", "/tmp/note"]),
+        "from a gzip tar"
+    );
+    let out = with_input(&["cp", "-", "pipes:/tmp"], b"garbage\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("stdin is not a tar archive"),
+        "{}",
+        stderr(&out)
+    );
+    // Readers that stop after 100 bytes: both commands end, quietly.
+    let readers: [&[&str]; 2] = [&["export", "pipes"], &["cp", "pipes:/bin", "-"]];
+    for args in readers {
+        let mut child = env
+            .cmd(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut first = [0u8; 100];
+        std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first)
+            .expect("first bytes");
+        drop(child.stdout.take());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                assert!(status.success(), "{args:?}: {status}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{args:?} hangs");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    env.ok(&["rm", "-f", "pipes"]);
+}

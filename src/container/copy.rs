@@ -239,7 +239,10 @@ fn to_container(
     };
     let (data_r, mut data_w) = pipe()?;
     let path = path.to_string();
+    let writer = std::os::fd::AsRawFd::as_raw_fd(&data_w);
     let child = in_container(ctx, record, move || {
+        // The fork gave the helper our write end too: closed, so the end of the input is seen.
+        let _ = nix::unistd::close(writer);
         let dst_kind = kind_of(Path::new(&path), true);
         let target = match src_kind {
             None => match dst_kind {
@@ -253,7 +256,16 @@ fn to_container(
                 plan_target(&path, dst_kind, parent_is_dir, kind, content_only)?
             }
         };
-        // In the container, files belong to its root unless -a keeps the owners.
+        // In the container, files belong to its root unless -a keeps the owners. A tar from
+        // stdin may be compressed (docker takes gzip too).
+        if src_kind.is_none() {
+            let mut input = std::io::BufReader::new(&data_r);
+            let decoded = crate::image::import::decoder(&mut input)
+                .map_err(|e| format!("reading the archive from stdin: {e}"))?
+                .0;
+            return extract(decoded, &target, archive)
+                .map_err(|e| format!("stdin is not a tar archive (plain, gzip or zstd): {e}"));
+        }
         extract(&data_r, &target, archive)
     })?;
     let written = if host == "-" {
@@ -278,7 +290,10 @@ fn from_container(
 ) -> Result<(), ContainerError> {
     let (mut data_r, data_w) = pipe()?;
     let src = path.to_string();
+    let reader = std::os::fd::AsRawFd::as_raw_fd(&data_r);
     let child = in_container(ctx, record, move || {
+        // Our read end, inherited by the fork: closed, so a reader that goes away is seen.
+        let _ = nix::unistd::close(reader);
         let mut out = data_w;
         let Some(kind) = kind_of(Path::new(&src), follow) else {
             return Err(format!("could not find the file {src} in the container"));
@@ -293,9 +308,15 @@ fn from_container(
     let result = if !got_kind {
         Ok(())
     } else if host == "-" {
-        std::io::copy(&mut data_r, &mut std::io::stdout())
-            .map(drop)
-            .map_err(|e| e.to_string())
+        match std::io::copy(&mut data_r, &mut std::io::stdout()) {
+            // The reader went away (`cp CTR:/x - | head`): stop there, quietly.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                drop(data_r);
+                let _ = child.wait();
+                return Ok(());
+            }
+            other => other.map(drop).map_err(|e| e.to_string()),
+        }
     } else {
         let src_kind = if kind[0] == b'd' {
             Kind::Dir

@@ -14,12 +14,25 @@ use super::{ContainerError, Ctx};
 pub fn export(ctx: &Ctx, name: &str, out: &mut dyn Write) -> Result<(), ContainerError> {
     let record = ctx.find(name)?;
     let (mut data_r, data_w) = pipe()?;
+    let reader = std::os::fd::AsRawFd::as_raw_fd(&data_r);
     let helper = with_rootfs(ctx, &record, move |root| {
+        // The fork gave the helper our read end too: with it open, a reader that goes away
+        // (`export | head`) would never be noticed and the helper would block for ever.
+        let _ = nix::unistd::close(reader);
         write_tree(root, data_w).map_err(|e| format!("exporting the filesystem: {e}"))
     })?;
     let copied = std::io::copy(&mut data_r, out);
     drop(data_r);
-    helper.wait()?;
+    let helped = helper.wait();
+    // Our reader went away (`export | head`): the export ends there, quietly, as a
+    // pipeline expects; the helper's broken pipe is that same event.
+    if copied
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    {
+        return Ok(());
+    }
+    helped?;
     copied
         .and_then(|_| out.flush())
         .map_err(super::io_err("writing the export"))
