@@ -26,6 +26,67 @@ pub struct Security {
     /// `systempaths=unconfined`: /proc and /sys paths neither masked nor read-only.
     #[serde(default)]
     pub system_paths_unconfined: bool,
+    /// `--read-only`: the root filesystem read-only (/dev, /dev/shm, /run, /tmp, /var/tmp
+    /// stay writable, as podman's `--read-only-tmpfs`).
+    #[serde(default)]
+    pub read_only: bool,
+    /// `--sysctl`, validated as namespaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sysctls: Vec<(String, String)>,
+    /// `--group-add`: more groups (names from the image's /etc/group, or numbers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// `--oom-score-adj` (-1000 to 1000).
+    #[serde(default)]
+    pub oom_score_adj: Option<i64>,
+}
+
+/// `--sysctl KEY=VALUE`s, as docker allows them: only keys of a namespace the container has
+/// its own of (net.* with its own network namespace; the IPC ones with its own IPC one).
+pub fn parse_sysctls(list: &[String], own_network: bool) -> Result<Vec<(String, String)>, String> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    list.iter()
+        .map(|item| {
+            let (k, v) = item.split_once('=').ok_or_else(|| {
+                format!("invalid --sysctl {item:?}: expected KEY=VALUE, such as net.ipv4.ip_forward=1")
+            })?;
+            let key = k.trim().replace('/', ".");
+            if key.is_empty() || key.split('.').any(|p| p.is_empty() || p == "..") {
+                return Err(format!("invalid --sysctl {item:?}: {k:?} is not a sysctl name"));
+            }
+            if key.starts_with("net.") {
+                if !own_network {
+                    return Err(format!(
+                        "invalid --sysctl {item:?}: {key} is not allowed in the host's network namespace: drop --network host"
+                    ));
+                }
+            } else if !(IPC.contains(&key.as_str()) || key.starts_with("fs.mqueue.")) {
+                return Err(format!(
+                    "invalid --sysctl {item:?}: {key} is not namespaced: only net.*, kernel.msg*, kernel.sem, kernel.shm* and fs.mqueue.* can be set for one container"
+                ));
+            }
+            Ok((key, v.to_string()))
+        })
+        .collect()
+}
+
+/// `--oom-score-adj` within the kernel's range.
+pub fn parse_oom_score_adj(v: Option<i64>) -> Result<Option<i64>, String> {
+    match v {
+        Some(n) if !(-1000..=1000).contains(&n) => Err(format!(
+            "invalid --oom-score-adj {n}: it must be between -1000 and 1000"
+        )),
+        other => Ok(other),
+    }
 }
 
 /// A capability name as docker takes it (`net_admin`, `CAP_NET_ADMIN`, `ALL`), normalized.
@@ -182,6 +243,43 @@ mod tests {
         assert_eq!(minus, [CAP_KILL].into_iter().collect());
         let every = effective_caps(&default, &s(&["ALL"], &[]));
         assert!(every.contains(&CAP_SYS_ADMIN));
+    }
+
+    #[test]
+    fn sysctls_must_be_namespaced() {
+        assert_eq!(
+            parse_sysctls(
+                &["net.ipv4.ip_forward=1".into(), "kernel.shmmax=1024".into()],
+                true
+            )
+            .expect("valid"),
+            vec![
+                ("net.ipv4.ip_forward".to_string(), "1".to_string()),
+                ("kernel.shmmax".to_string(), "1024".to_string())
+            ]
+        );
+        assert!(
+            parse_sysctls(&["net.ipv4.ip_forward=1".into()], false)
+                .unwrap_err()
+                .contains("host's network namespace")
+        );
+        assert!(
+            parse_sysctls(&["vm.swappiness=1".into()], true)
+                .unwrap_err()
+                .contains("not namespaced")
+        );
+        assert!(
+            parse_sysctls(&["nokey".into()], true)
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
+        assert!(
+            parse_sysctls(&["net...x=1".into()], true)
+                .unwrap_err()
+                .contains("not a sysctl name")
+        );
+        assert!(parse_oom_score_adj(Some(1001)).is_err());
+        assert_eq!(parse_oom_score_adj(Some(-5)), Ok(Some(-5)));
     }
 
     #[test]

@@ -202,6 +202,10 @@ pub struct RunRequest {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub security_opt: Vec<String>,
+    pub read_only: bool,
+    pub sysctls: Vec<String>,
+    pub group_add: Vec<String>,
+    pub oom_score_adj: Option<i64>,
     /// `-v`, `--mount`, `--tmpfs` as typed.
     pub volumes: Vec<String>,
     pub mount: Vec<String>,
@@ -384,6 +388,7 @@ pub fn build(
         .flat_map(|m| m.keys().cloned())
         .collect();
     let (network, net) = crate::net::config::build(&req.net, &exposed).map_err(SpecError::Flag)?;
+    let security = security(req, network)?;
     if network == NetworkMode::Container && req.hostname.is_some() {
         // docker's rule: the namespace, and so the name, are the other container's.
         return Err(SpecError::Flag(
@@ -418,11 +423,26 @@ pub fn build(
         mounts,
         volumes_from: req.volumes_from.clone(),
         keep_id: None,
-        security: crate::security::parse(&req.cap_add, &req.cap_drop, &req.security_opt, &|path| {
-            std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))
-        })
-        .map_err(SpecError::Flag)?,
+        security,
     })
+}
+
+/// `--cap-*`, `--security-opt`, `--read-only`, `--sysctl`, `--group-add`, `--oom-score-adj`.
+fn security(
+    req: &RunRequest,
+    network: NetworkMode,
+) -> Result<crate::security::Security, SpecError> {
+    let read =
+        |path: &str| std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"));
+    let mut s = crate::security::parse(&req.cap_add, &req.cap_drop, &req.security_opt, &read)
+        .map_err(SpecError::Flag)?;
+    s.read_only = req.read_only;
+    s.sysctls = crate::security::parse_sysctls(&req.sysctls, network != NetworkMode::Host)
+        .map_err(SpecError::Flag)?;
+    s.group_add = req.group_add.clone();
+    s.oom_score_adj =
+        crate::security::parse_oom_score_adj(req.oom_score_adj).map_err(SpecError::Flag)?;
+    Ok(s)
 }
 
 /// An ordered environment where a later KEY=... replaces an earlier one in place.

@@ -368,3 +368,103 @@ fn cp_from_stdin_and_early_closing_readers_never_hang() {
     }
     env.ok(&["rm", "-f", "pipes"]);
 }
+
+fn read_only_sysctl_groups(env: &Env) {
+    let sh = |flags: &[&str], script: &str| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sh", "-c", script]);
+        env.ok(&args)
+    };
+    assert_eq!(
+        sh(
+            &["--network", "none", "--read-only"],
+            "touch /x 2>&1; touch /tmp/x /run/x /var/tmp/x /dev/shm/x && echo writable"
+        ),
+        "touch: /x: Read-only file system\nwritable"
+    );
+    assert_eq!(
+        sh(
+            &["--sysctl", "net.ipv4.ip_forward=1"],
+            "cat /proc/sys/net/ipv4/ip_forward"
+        ),
+        "1"
+    );
+    assert_eq!(
+        sh(
+            &[
+                "--network",
+                "none",
+                "--group-add",
+                "nogroup",
+                "--group-add",
+                "1234"
+            ],
+            "id -G"
+        ),
+        "0 1234 65534"
+    );
+    assert_eq!(
+        sh(
+            &["--network", "none", "--oom-score-adj", "500"],
+            "cat /proc/self/oom_score_adj"
+        ),
+        "500"
+    );
+}
+
+#[test]
+fn read_only_sysctl_group_add_oom_root() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    read_only_sysctl_groups(&env);
+    env.ok(&[
+        "create",
+        "--name",
+        "hc",
+        "--read-only",
+        "--sysctl",
+        "net.core.somaxconn=1024",
+        "--group-add",
+        "7",
+        "--oom-score-adj",
+        "10",
+        "busybox",
+    ]);
+    assert_eq!(
+        env.ok(&[
+            "inspect", "-f",
+            "{{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.Sysctls}} {{json .HostConfig.GroupAdd}} {{.HostConfig.OomScoreAdj}}",
+            "hc",
+        ]),
+        r#"true {"net.core.somaxconn":"1024"} ["7"] 10"#
+    );
+    env.ok(&["rm", "hc"]);
+    for (flags, needle) in [
+        (
+            &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"][..],
+            "not allowed in the host's network namespace",
+        ),
+        (
+            &["--sysctl", "vm.swappiness=1"][..],
+            "vm.swappiness is not namespaced",
+        ),
+        (&["--oom-score-adj", "2000"][..], "between -1000 and 1000"),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        env.fails(&args, 125, needle);
+    }
+    assert_eq!(env.all_ids(), Vec::<String>::new());
+}
+
+#[test]
+fn read_only_sysctl_group_add_oom_rootless() {
+    if !require_root() {
+        return;
+    }
+    read_only_sysctl_groups(&Env::rootless());
+}

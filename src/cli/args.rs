@@ -131,6 +131,22 @@ pub struct RunArgs {
     /// systempaths=unconfined, label=..., apparmor=...
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,
+    /// Mount the root filesystem read-only (/dev, /dev/shm, /run, /tmp, /var/tmp stay writable)
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// A namespaced kernel parameter: net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*
+    #[arg(long = "sysctl", value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+    /// Add the process to more groups (names from the image's /etc/group, or numbers)
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Tune the kernel's OOM preference for the container (-1000 to 1000)
+    #[arg(
+        long = "oom-score-adj",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub oom_score_adj: Option<i64>,
     /// Bind mount or volume: [SOURCE:]DEST[:OPTIONS] (SOURCE: absolute host path or volume name)
     #[arg(short = 'v', long = "volume", value_name = "[SRC:]DST[:OPTS]")]
     pub volume: Vec<String>,

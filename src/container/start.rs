@@ -658,6 +658,8 @@ fn init_spec(
         shm_size: record.config.shm_size(),
         mounts,
         system_paths_unconfined: record.config.security.system_paths_unconfined,
+        read_only: record.config.security.read_only,
+        sysctls: record.config.security.sysctls.clone(),
     });
     let mut env = record.config.env.clone();
     for (vars, _) in links {
@@ -694,6 +696,8 @@ fn init_spec(
             die_with_parent: true,
             seccomp: ctx.seccomp_of(record)?,
             no_new_privs: record.config.security.no_new_privileges,
+            extra_groups: record.config.security.group_add.clone(),
+            oom_score_adj: record.config.security.oom_score_adj,
         },
         stdio: [stdin, 1, 2],
         init: record.config.init,

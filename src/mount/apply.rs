@@ -356,6 +356,13 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
                 )
             })
         }
+        MountOp::RootReadOnly => remount_readonly(rootfs, Path::new("/")),
+        MountOp::Sysctl { key, value } => {
+            let file = rootfs.join("proc/sys").join(key.replace('.', "/"));
+            std::fs::write(&file, value.as_bytes()).map_err(|e| {
+                ChildError::io(Stage::Setup, format!("setting sysctl {key}={value}"), &e)
+            })
+        }
         MountOp::ReadOnly(path) => {
             let dest = resolve(rootfs, path)?;
             if dest.symlink_metadata().is_err() {

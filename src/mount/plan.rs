@@ -37,6 +37,13 @@ pub enum MountOp {
     Mask(PathBuf),
     /// Make a path read-only (bind onto itself, remount read-only).
     ReadOnly(PathBuf),
+    /// `--read-only`: the container's root mount itself read-only (its submounts as they are).
+    RootReadOnly,
+    /// `--sysctl`: write `value` to /proc/sys/<key with dots as slashes>.
+    Sysctl {
+        key: String,
+        value: String,
+    },
     /// A user's bind or volume: like Bind, with a propagation mode (empty: none set).
     UserBind {
         source: PathBuf,
@@ -90,6 +97,10 @@ pub struct RootfsInput {
     pub mounts: Vec<UserMount>,
     /// `--security-opt systempaths=unconfined`: no masked or read-only /proc and /sys paths.
     pub system_paths_unconfined: bool,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--sysctl`s, validated.
+    pub sysctls: Vec<(String, String)>,
 }
 
 /// docker's default devices: (name, major, minor).
@@ -147,6 +158,11 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
             data: "mode=755,size=65536k".into(),
         },
     ]);
+    // Before /proc/sys is made read-only (with the masks, last).
+    ops.extend(input.sysctls.iter().map(|(key, value)| MountOp::Sysctl {
+        key: key.clone(),
+        value: value.clone(),
+    }));
     let mut pts_data = "newinstance,ptmxmode=0666,mode=0620".to_string();
     if let Some(gid) = input.tty_gid {
         pts_data.push_str(&format!(",gid={gid}"));
@@ -241,6 +257,22 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
     if !input.system_paths_unconfined {
         ops.extend(MASKED_PATHS.iter().map(|m| MountOp::Mask(p(m))));
         ops.extend(READONLY_PATHS.iter().map(|r| MountOp::ReadOnly(p(r))));
+    }
+    if input.read_only {
+        // podman's --read-only-tmpfs: where programs expect to write, unless the user
+        // mounted something there.
+        for dir in ["/run", "/tmp", "/var/tmp"] {
+            if !input.mounts.iter().any(|m| m.destination == p(dir)) {
+                ops.push(MountOp::Fs {
+                    target: p(dir),
+                    fstype: "tmpfs",
+                    flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    data: "mode=1777".into(),
+                });
+            }
+        }
+        // Last: everything above may create mountpoints in the root.
+        ops.push(MountOp::RootReadOnly);
     }
     ops
 }
@@ -338,7 +370,31 @@ mod tests {
             shm_size: 64 << 20,
             mounts: Vec::new(),
             system_paths_unconfined: false,
+            read_only: false,
+            sysctls: Vec::new(),
         }
+    }
+
+    #[test]
+    fn read_only_root_comes_last_with_writable_tmpfs_and_sysctls_before_proc_sys() {
+        let ops = plan(&RootfsInput {
+            read_only: true,
+            sysctls: vec![("net.ipv4.ip_forward".into(), "1".into())],
+            ..input(false, false)
+        });
+        assert_eq!(ops.last(), Some(&MountOp::RootReadOnly));
+        for dir in ["/run", "/tmp", "/var/tmp"] {
+            assert!(ops.iter().any(|o| matches!(o, MountOp::Fs { target, fstype: "tmpfs", .. } if target == std::path::Path::new(dir))));
+        }
+        let sysctl = ops
+            .iter()
+            .position(|o| matches!(o, MountOp::Sysctl { .. }))
+            .expect("sysctl");
+        let proc_sys_ro = ops
+            .iter()
+            .position(|o| o == &MountOp::ReadOnly(PathBuf::from("/proc/sys")))
+            .expect("ro");
+        assert!(sysctl < proc_sys_ro);
     }
 
     #[test]

@@ -33,6 +33,22 @@ pub struct ProcessSpec {
     pub seccomp: Vec<seccompiler::BpfProgram>,
     /// Set no_new_privs before the command (`--security-opt no-new-privileges`).
     pub no_new_privs: bool,
+    /// `--group-add`: more groups, by name (the image's /etc/group) or number.
+    pub extra_groups: Vec<String>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i64>,
+}
+
+/// The gid of a `--group-add` entry: a number, or a name in the image's /etc/group.
+fn group_id(entry: &str, group_file: &str) -> Option<u32> {
+    entry.parse().ok().or_else(|| {
+        group_file.lines().find_map(|l| {
+            let mut f = l.split(':');
+            (f.next() == Some(entry))
+                .then(|| f.nth(1)?.parse().ok())
+                .flatten()
+        })
+    })
 }
 
 /// Switch to the container's user, enter its working directory and exec its command.
@@ -48,14 +64,29 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
         env.push(format!("HOME={}", user.home));
     }
 
+    if let Some(adj) = spec.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            ChildError::io(Stage::Setup, format!("setting oom_score_adj to {adj}"), &e)
+        })?;
+    }
     caps::limit_bounding(&spec.caps)?;
     // Keep the permitted set across setuid only as long as needed to set it explicitly below.
     if spec.can_setgroups {
-        let gids: Vec<nix::unistd::Gid> = user
-            .groups
-            .iter()
-            .map(|g| nix::unistd::Gid::from_raw(*g))
-            .collect();
+        let mut all = user.groups.clone();
+        for entry in &spec.extra_groups {
+            let gid = group_id(entry, &group).ok_or_else(|| {
+                ChildError::new(
+                    Stage::User,
+                    libc::ENOENT,
+                    format!("--group-add {entry}: no such group in the image's /etc/group"),
+                )
+            })?;
+            if !all.contains(&gid) {
+                all.push(gid);
+            }
+        }
+        let gids: Vec<nix::unistd::Gid> =
+            all.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
         nix::unistd::setgroups(&gids)
             .map_err(|e| ChildError::os(Stage::User, format!("setgroups {:?}", user.groups), e))?;
     }
@@ -221,4 +252,17 @@ pub fn install_stdio(stdio: [i32; 3]) -> Result<(), ChildError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_add_takes_numbers_and_names() {
+        let groups = "root:x:0:\naudio:x:29:\nstaff:x:50:alice\n";
+        assert_eq!(group_id("29", groups), Some(29));
+        assert_eq!(group_id("staff", groups), Some(50));
+        assert_eq!(group_id("video", groups), None);
+    }
 }
