@@ -39,6 +39,24 @@ pub struct Security {
     /// `--oom-score-adj` (-1000 to 1000).
     #[serde(default)]
     pub oom_score_adj: Option<i64>,
+    /// `--pid host`, `--ipc host`, `--uts host`: the host's namespace instead of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pid_host: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipc_host: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uts_host: bool,
+}
+
+/// `--pid`, `--ipc`, `--uts`: `host`, or the container's own (`private`, empty).
+pub fn parse_namespace_mode(flag: &str, value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("") | Some("private") => Ok(false),
+        Some("host") => Ok(true),
+        Some(other) => Err(format!(
+            "invalid {flag} {other:?}: expected host or private (sharing another container's is not supported yet)"
+        )),
+    }
 }
 
 /// `--sysctl KEY=VALUE`s, as docker allows them: only keys of a namespace the container has

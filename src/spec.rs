@@ -206,6 +206,10 @@ pub struct RunRequest {
     pub sysctls: Vec<String>,
     pub group_add: Vec<String>,
     pub oom_score_adj: Option<i64>,
+    /// `--pid`, `--ipc`, `--uts` as typed.
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    pub uts: Option<String>,
     /// `-v`, `--mount`, `--tmpfs` as typed.
     pub volumes: Vec<String>,
     pub mount: Vec<String>,
@@ -442,6 +446,17 @@ fn security(
     s.group_add = req.group_add.clone();
     s.oom_score_adj =
         crate::security::parse_oom_score_adj(req.oom_score_adj).map_err(SpecError::Flag)?;
+    let mode = crate::security::parse_namespace_mode;
+    s.pid_host = mode("--pid", req.pid.as_deref()).map_err(SpecError::Flag)?;
+    s.ipc_host = mode("--ipc", req.ipc.as_deref()).map_err(SpecError::Flag)?;
+    s.uts_host = mode("--uts", req.uts.as_deref()).map_err(SpecError::Flag)?;
+    if s.ipc_host
+        && let Some((k, _)) = s.sysctls.iter().find(|(k, _)| !k.starts_with("net."))
+    {
+        return Err(SpecError::Flag(format!(
+            "invalid --sysctl {k}: it is not allowed in the host's IPC namespace: drop --ipc host"
+        )));
+    }
     Ok(s)
 }
 

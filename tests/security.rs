@@ -468,3 +468,86 @@ fn read_only_sysctl_group_add_oom_rootless() {
     }
     read_only_sysctl_groups(&Env::rootless());
 }
+
+fn host_namespaces(env: &Env) {
+    let sh = |flags: &[&str], script: &str| {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sh", "-c", script]);
+        env.ok(&args)
+    };
+    let host_pid1 = std::fs::read_to_string("/proc/1/comm").expect("comm");
+    assert_eq!(sh(&["--pid", "host"], "cat /proc/1/comm"), host_pid1.trim());
+    assert_eq!(sh(&[], "cat /proc/1/comm; true"), "sh");
+    let host_ipc = std::fs::read_link("/proc/self/ns/ipc").expect("ipc");
+    assert_eq!(
+        sh(&["--ipc", "host"], "readlink /proc/self/ns/ipc"),
+        host_ipc.display().to_string()
+    );
+    assert_ne!(
+        sh(&[], "readlink /proc/self/ns/ipc"),
+        host_ipc.display().to_string()
+    );
+    let host_name = nix::unistd::gethostname().expect("hostname");
+    assert_eq!(
+        sh(&["--uts", "host"], "hostname"),
+        host_name.to_string_lossy()
+    );
+    // exec joins such a container without touching the host's namespaces.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hostns",
+        "--pid",
+        "host",
+        "--uts",
+        "host",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        env.ok(&["exec", "hostns", "cat", "/proc/1/comm"]),
+        host_pid1.trim()
+    );
+    env.ok(&["rm", "-f", "hostns"]);
+}
+
+#[test]
+fn host_pid_ipc_uts_root() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    host_namespaces(&env);
+    env.fails(
+        &[
+            "run",
+            "--rm",
+            "--ipc",
+            "host",
+            "--sysctl",
+            "kernel.shmmax=1",
+            "busybox",
+            "true",
+        ],
+        125,
+        "not allowed in the host's IPC namespace",
+    );
+    env.fails(
+        &["run", "--rm", "--pid", "container:x", "busybox", "true"],
+        125,
+        "invalid --pid \"container:x\"",
+    );
+}
+
+#[test]
+fn host_pid_ipc_uts_rootless() {
+    if !require_root() {
+        return;
+    }
+    host_namespaces(&Env::rootless());
+}

@@ -147,6 +147,15 @@ pub struct RunArgs {
         allow_negative_numbers = true
     )]
     pub oom_score_adj: Option<i64>,
+    /// PID namespace: host, or the container's own (default)
+    #[arg(long = "pid", value_name = "MODE")]
+    pub pid: Option<String>,
+    /// IPC namespace: host, or the container's own (default)
+    #[arg(long = "ipc", value_name = "MODE")]
+    pub ipc: Option<String>,
+    /// UTS namespace (hostname): host, or the container's own (default)
+    #[arg(long = "uts", value_name = "MODE")]
+    pub uts: Option<String>,
     /// Bind mount or volume: [SOURCE:]DEST[:OPTIONS] (SOURCE: absolute host path or volume name)
     #[arg(short = 'v', long = "volume", value_name = "[SRC:]DST[:OPTS]")]
     pub volume: Vec<String>,

@@ -39,8 +39,9 @@ pub fn create_from(
     let id = ids::random_id();
     let host_env = |k: &str| std::env::var(k).ok();
     let mut run = req.run.clone();
-    if run.net.networks.iter().any(|n| n == "host") && run.hostname.is_none() {
-        // docker: a container on the host's network also carries the host's name.
+    let host_uts = run.uts.as_deref() == Some("host");
+    if (host_uts || run.net.networks.iter().any(|n| n == "host")) && run.hostname.is_none() {
+        // docker: a container on the host's network (or UTS namespace) carries the host's name.
         run.hostname = nix::unistd::gethostname()
             .ok()
             .map(|h| h.to_string_lossy().into_owned());

@@ -283,8 +283,22 @@ fn launch(
     };
     // No CLONE_NEWCGROUP: the child unshares its cgroup namespace after joining its cgroup,
     // so that the namespace's root is the container's own cgroup.
-    let mut flags =
-        libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    let sec = &record.config.security;
+    let mut flags = libc::CLONE_NEWNS;
+    for (host, flag) in [
+        (sec.pid_host, libc::CLONE_NEWPID),
+        (sec.uts_host, libc::CLONE_NEWUTS),
+        (sec.ipc_host, libc::CLONE_NEWIPC),
+    ] {
+        if !host {
+            flags |= flag;
+        }
+    }
+    if sec.uts_host {
+        // The host's own name stays: nothing to set.
+        init.hostname.clear();
+        init.domainname.clear();
+    }
     if record.config.network.own_namespace() {
         flags |= libc::CLONE_NEWNET;
     }
@@ -660,6 +674,9 @@ fn init_spec(
         system_paths_unconfined: record.config.security.system_paths_unconfined,
         read_only: record.config.security.read_only,
         sysctls: record.config.security.sysctls.clone(),
+        pid_host: record.config.security.pid_host,
+        ipc_host: record.config.security.ipc_host,
+        host_mqueue: std::path::Path::new("/dev/mqueue").is_dir(),
     });
     let mut env = record.config.env.clone();
     for (vars, _) in links {

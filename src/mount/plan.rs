@@ -101,6 +101,12 @@ pub struct RootfsInput {
     pub read_only: bool,
     /// `--sysctl`s, validated.
     pub sysctls: Vec<(String, String)>,
+    /// `--pid host`, `--ipc host`: rootless, the host's /proc and /dev/mqueue are bound (a
+    /// user namespace cannot mount them for the host's namespaces).
+    pub pid_host: bool,
+    pub ipc_host: bool,
+    /// The host has a /dev/mqueue to bind (it may not, in a container).
+    pub host_mqueue: bool,
 }
 
 /// docker's default devices: (name, major, minor).
@@ -144,20 +150,27 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
     // Copy-up (and :U) first, while the rootfs shows only the image and the container's own
     // changes: the files skiff mounts later (/etc/hosts, ...) are not the image's content.
     let mut ops: Vec<MountOp> = input.mounts.iter().flat_map(prepare_ops).collect();
-    ops.extend([
+    ops.push(if input.rootless && input.pid_host {
+        MountOp::Bind {
+            source: p("/proc"),
+            target: p("/proc"),
+            recursive: true,
+            readonly: false,
+        }
+    } else {
         MountOp::Fs {
             target: p("/proc"),
             fstype: "proc",
             flags: nosuid_nodev_noexec,
             data: String::new(),
-        },
-        MountOp::Fs {
-            target: p("/dev"),
-            fstype: "tmpfs",
-            flags: MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-            data: "mode=755,size=65536k".into(),
-        },
-    ]);
+        }
+    });
+    ops.extend([MountOp::Fs {
+        target: p("/dev"),
+        fstype: "tmpfs",
+        flags: MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        data: "mode=755,size=65536k".into(),
+    }]);
     // Before /proc/sys is made read-only (with the masks, last).
     ops.extend(input.sysctls.iter().map(|(key, value)| MountOp::Sysctl {
         key: key.clone(),
@@ -179,12 +192,21 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
         flags: nosuid_nodev_noexec,
         data: format!("mode=1777,size={}", input.shm_size),
     });
-    ops.push(MountOp::Fs {
-        target: p("/dev/mqueue"),
-        fstype: "mqueue",
-        flags: nosuid_nodev_noexec,
-        data: String::new(),
-    });
+    if !(input.rootless && input.ipc_host) {
+        ops.push(MountOp::Fs {
+            target: p("/dev/mqueue"),
+            fstype: "mqueue",
+            flags: nosuid_nodev_noexec,
+            data: String::new(),
+        });
+    } else if input.host_mqueue {
+        ops.push(MountOp::Bind {
+            source: p("/dev/mqueue"),
+            target: p("/dev/mqueue"),
+            recursive: false,
+            readonly: false,
+        });
+    }
     if input.rootless && input.host_network {
         // sysfs belongs to the network namespace's owner: a user namespace cannot mount the
         // host's, so bind it (read-only where the kernel lets us).
@@ -372,6 +394,9 @@ mod tests {
             system_paths_unconfined: false,
             read_only: false,
             sysctls: Vec::new(),
+            pid_host: false,
+            ipc_host: false,
+            host_mqueue: false,
         }
     }
 

@@ -53,8 +53,15 @@ pub fn exec_in(
     } else {
         Some(open("user")?)
     };
+    // A namespace the container shares with us (`--pid/--ipc/--uts host`) is not joined:
+    // rootless, setns into the host's would be refused.
+    let shared = |name: &str| {
+        std::fs::read_link(format!("/proc/{}/ns/{name}", target.pid)).ok()
+            == std::fs::read_link(format!("/proc/self/ns/{name}")).ok()
+    };
     let others: Vec<(File, CloneFlags)> = NAMESPACES
         .iter()
+        .filter(|(name, _)| !shared(name))
         .map(|(name, flag)| open(name).map(|f| (f, *flag)))
         .collect::<Result<_, _>>()?;
     // The pid may have been reused between reading the state and opening its namespaces.
@@ -66,8 +73,11 @@ pub fn exec_in(
         ));
     }
     // setns on a pid namespace only affects children: the child we clone next is born inside.
-    setns(pid_ns.as_fd(), CloneFlags::CLONE_NEWPID)
-        .map_err(|e| ChildError::os(Stage::Setup, "joining the container's pid namespace", e))?;
+    if !shared("pid") {
+        setns(pid_ns.as_fd(), CloneFlags::CLONE_NEWPID).map_err(|e| {
+            ChildError::os(Stage::Setup, "joining the container's pid namespace", e)
+        })?;
+    }
     let pair = sync::pair().map_err(|e| ChildError::io(Stage::Setup, "socketpair", &e))?;
     let child_fd = std::os::fd::AsRawFd::as_raw_fd(&pair.child);
     let spawned = clone_child(0, child_fd, || {

@@ -110,8 +110,11 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     )?;
     apply::apply(&spec.mountpoint, &spec.ops)?;
     apply::pivot(&spec.mountpoint)?;
-    nix::unistd::sethostname(&spec.hostname)
-        .map_err(|e| ChildError::os(Stage::Setup, format!("sethostname {}", spec.hostname), e))?;
+    if !spec.hostname.is_empty() {
+        nix::unistd::sethostname(&spec.hostname).map_err(|e| {
+            ChildError::os(Stage::Setup, format!("sethostname {}", spec.hostname), e)
+        })?;
+    }
     if !spec.domainname.is_empty() {
         // SAFETY: pointer and length describe a live byte slice.
         let rc =
