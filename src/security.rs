@@ -46,6 +46,123 @@ pub struct Security {
     pub ipc_host: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub uts_host: bool,
+    /// `--privileged`: every capability, no seccomp filter, no masked or read-only system
+    /// paths, /sys writable, every host device.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    /// `--device`s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+}
+
+/// A host device given to a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub host: String,
+    pub container: String,
+    /// `r`, `w`, `m` as given (default rwm).
+    pub permissions: String,
+    pub block: bool,
+    pub major: u64,
+    pub minor: u64,
+}
+
+impl Device {
+    /// Its rule for the devices cgroup.
+    pub fn rule(&self) -> String {
+        let kind = if self.block { 'b' } else { 'c' };
+        format!("{kind} {}:{} {}", self.major, self.minor, self.permissions)
+    }
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]`; `stat` tells what the host path is
+/// (Some((block, major, minor)) for a device node).
+pub fn parse_device(
+    spec: &str,
+    stat: &dyn Fn(&str) -> Option<(bool, u64, u64)>,
+) -> Result<Device, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let is_perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let (host, container, permissions) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, p] if is_perms(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p] if is_perms(p) => (*h, *c, *p),
+        _ => {
+            return Err(format!(
+                "invalid --device {spec:?}: expected HOST[:CONTAINER][:PERMISSIONS], permissions of r, w, m"
+            ));
+        }
+    };
+    if !host.starts_with('/') || !container.starts_with('/') {
+        return Err(format!("invalid --device {spec:?}: paths must be absolute"));
+    }
+    let (block, major, minor) = stat(host)
+        .ok_or_else(|| format!("invalid --device {spec:?}: {host} is not a device on this host"))?;
+    Ok(Device {
+        host: host.to_string(),
+        container: container.to_string(),
+        permissions: permissions.to_string(),
+        block,
+        major,
+        minor,
+    })
+}
+
+/// Every device node under the host's /dev, for `--privileged` (not /dev/pts, /dev/shm or
+/// /dev/mqueue, which the container has its own of).
+pub fn host_devices() -> Vec<Device> {
+    let mut out = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("/dev")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                if !["/dev/pts", "/dev/shm", "/dev/mqueue"]
+                    .iter()
+                    .any(|d| path.as_os_str() == *d)
+                {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let shown = path.display().to_string();
+            if let Some((block, major, minor)) = stat_device(&shown)
+                && !ft.is_symlink()
+            {
+                out.push(Device {
+                    host: shown.clone(),
+                    container: shown,
+                    permissions: "rwm".into(),
+                    block,
+                    major,
+                    minor,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.container.cmp(&b.container));
+    out
+}
+
+/// What a path on this host is, as `parse_device` wants it.
+pub fn stat_device(path: &str) -> Option<(bool, u64, u64)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::metadata(path).ok()?;
+    let ft = m.file_type();
+    if !(ft.is_char_device() || ft.is_block_device()) {
+        return None;
+    }
+    let rdev = m.rdev();
+    Some((
+        ft.is_block_device(),
+        nix::sys::stat::major(rdev),
+        nix::sys::stat::minor(rdev),
+    ))
 }
 
 /// `--pid`, `--ipc`, `--uts`: `host`, or the container's own (`private`, empty).
@@ -198,6 +315,9 @@ pub fn parse(
 /// The capabilities a container holds: docker's rules for `ALL` and the order (drop, then
 /// add), from the `default` set.
 pub fn effective_caps(default: &caps::CapsHashSet, s: &Security) -> caps::CapsHashSet {
+    if s.privileged {
+        return caps::all();
+    }
     let named = |list: &[String]| -> HashSet<caps::Capability> {
         list.iter()
             .filter(|c| *c != "ALL")
@@ -261,6 +381,42 @@ mod tests {
         assert_eq!(minus, [CAP_KILL].into_iter().collect());
         let every = effective_caps(&default, &s(&["ALL"], &[]));
         assert!(every.contains(&CAP_SYS_ADMIN));
+    }
+
+    #[test]
+    fn devices_parse_as_docker() {
+        let stat = |p: &str| (p == "/dev/null").then_some((false, 1, 3));
+        let d = parse_device("/dev/null:/dev/xnull:rw", &stat).expect("valid");
+        assert_eq!(
+            (d.container.as_str(), d.permissions.as_str()),
+            ("/dev/xnull", "rw")
+        );
+        assert_eq!(d.rule(), "c 1:3 rw");
+        assert_eq!(
+            parse_device("/dev/null", &stat).expect("one").container,
+            "/dev/null"
+        );
+        assert_eq!(
+            parse_device("/dev/null:r", &stat)
+                .expect("perms")
+                .permissions,
+            "r"
+        );
+        assert!(
+            parse_device("/dev/nope", &stat)
+                .unwrap_err()
+                .contains("not a device")
+        );
+        assert!(
+            parse_device("/dev/null:/x:q", &stat)
+                .unwrap_err()
+                .contains("PERMISSIONS")
+        );
+        assert!(
+            parse_device("dev/null", &stat)
+                .unwrap_err()
+                .contains("absolute")
+        );
     }
 
     #[test]

@@ -206,6 +206,9 @@ pub struct RunRequest {
     pub sysctls: Vec<String>,
     pub group_add: Vec<String>,
     pub oom_score_adj: Option<i64>,
+    pub privileged: bool,
+    /// `--device` as typed.
+    pub devices: Vec<String>,
     /// `--pid`, `--ipc`, `--uts` as typed.
     pub pid: Option<String>,
     pub ipc: Option<String>,
@@ -446,6 +449,13 @@ fn security(
     s.group_add = req.group_add.clone();
     s.oom_score_adj =
         crate::security::parse_oom_score_adj(req.oom_score_adj).map_err(SpecError::Flag)?;
+    s.privileged = req.privileged;
+    s.devices = req
+        .devices
+        .iter()
+        .map(|d| crate::security::parse_device(d, &crate::security::stat_device))
+        .collect::<Result<_, _>>()
+        .map_err(SpecError::Flag)?;
     let mode = crate::security::parse_namespace_mode;
     s.pid_host = mode("--pid", req.pid.as_deref()).map_err(SpecError::Flag)?;
     s.ipc_host = mode("--ipc", req.ipc.as_deref()).map_err(SpecError::Flag)?;

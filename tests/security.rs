@@ -551,3 +551,67 @@ fn host_pid_ipc_uts_rootless() {
     }
     host_namespaces(&Env::rootless());
 }
+
+#[test]
+fn devices_and_privileged() {
+    if !require_root() {
+        return;
+    }
+    for env in [Env::root(), Env::rootless()] {
+        assert_eq!(
+            env.ok(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--device",
+                "/dev/null:/dev/xnull",
+                "busybox",
+                "sh",
+                "-c",
+                "echo gone > /dev/xnull && echo written",
+            ]),
+            "written"
+        );
+        env.fails(
+            &["run", "--rm", "--device", "/dev/nope", "busybox", "true"],
+            125,
+            "invalid --device \"/dev/nope\": /dev/nope is not a device on this host",
+        );
+        assert_eq!(env.all_ids(), Vec::<String>::new());
+    }
+    let env = Env::root();
+    // Privileged: no filter, the host's devices, mount allowed, /sys writable.
+    let out = env.ok(&[
+        "run", "--rm", "--network", "none", "--privileged", "busybox", "sh", "-c",
+        "grep Seccomp: /proc/self/status; ls /dev | wc -l; mkdir /m && mount -t tmpfs t /m && echo mounted; grep ' /sys ' /proc/self/mountinfo | grep -c ' rw,'",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Seccomp:\t0", "{out}");
+    let host_devices = std::fs::read_dir("/dev").expect("/dev").count();
+    let seen: usize = lines[1].trim().parse().expect("count");
+    assert!(
+        seen > 20 && seen + 10 >= host_devices / 2,
+        "{out} vs {host_devices} on the host"
+    );
+    assert_eq!(&lines[2..], ["mounted", "1"], "{out}");
+    env.ok(&[
+        "create",
+        "--name",
+        "priv",
+        "--privileged",
+        "--device",
+        "/dev/null:/dev/n2:rw",
+        "busybox",
+    ]);
+    assert_eq!(
+        env.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Privileged}} {{json .HostConfig.Devices}}",
+            "priv"
+        ]),
+        r#"true [{"CgroupPermissions":"rw","PathInContainer":"/dev/n2","PathOnHost":"/dev/null"}]"#
+    );
+    env.ok(&["rm", "priv"]);
+}

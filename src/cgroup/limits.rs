@@ -22,6 +22,10 @@ pub struct Resources {
     /// <= 0: unlimited.
     pub pids_limit: Option<i64>,
     pub blkio_weight: Option<u16>,
+    /// Device rules beyond docker's defaults (`--device`: `c 1:3 rwm`; `--privileged`:
+    /// `a *:* rwm`), for the v1 devices controller.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_rules: Vec<String>,
 }
 
 /// The resource flags as typed, before validation (shared by run/create and update).
@@ -97,8 +101,12 @@ fn size_flag(flag: &str, value: &str) -> Result<i64, String> {
 }
 
 impl Resources {
+    /// No limit asked for (device rules are the runtime's, not limits).
     pub fn is_empty(&self) -> bool {
-        *self == Resources::default()
+        Resources {
+            device_rules: Vec::new(),
+            ..self.clone()
+        } == Resources::default()
     }
 
     /// Apply `flags` over `self` (empty for a new container; the current limits for `update`)
@@ -273,7 +281,11 @@ pub fn v1_writes(r: &Resources, devices: bool) -> Vec<Write> {
     let mut out = Vec::new();
     if devices {
         out.push(w("devices", &["devices.deny"], "a"));
-        for rule in DEVICE_RULES {
+        for rule in DEVICE_RULES
+            .iter()
+            .copied()
+            .chain(r.device_rules.iter().map(String::as_str))
+        {
             out.push(w("devices", &["devices.allow"], rule));
         }
     }

@@ -147,6 +147,13 @@ pub struct RunArgs {
         allow_negative_numbers = true
     )]
     pub oom_score_adj: Option<i64>,
+    /// Give the container every capability, every host device, no seccomp filter and
+    /// writable system paths
+    #[arg(long = "privileged")]
+    pub privileged: bool,
+    /// Add a host device: HOST[:CONTAINER][:PERMISSIONS] (permissions of r, w, m)
+    #[arg(long = "device", value_name = "DEVICE")]
+    pub device: Vec<String>,
     /// PID namespace: host, or the container's own (default)
     #[arg(long = "pid", value_name = "MODE")]
     pub pid: Option<String>,

@@ -184,6 +184,8 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             sysctls: a.sysctl,
             group_add: a.group_add,
             oom_score_adj: a.oom_score_adj,
+            privileged: a.privileged,
+            devices: a.device,
             pid: a.pid,
             ipc: a.ipc,
             uts: a.uts,

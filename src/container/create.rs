@@ -74,6 +74,13 @@ pub fn create_from(
         config.cgroups_enabled(),
         !config.resources.is_empty(),
     )?;
+    // What the devices cgroup must let through besides docker's defaults.
+    if config.security.privileged {
+        config.resources.device_rules.push("a *:* rwm".into());
+    }
+    for d in &config.security.devices {
+        config.resources.device_rules.push(d.rule());
+    }
     if run.userns.as_deref() == Some("keep-id") {
         config.keep_id = Some(keep_id(ctx)?);
         if run.user.is_none() {

@@ -80,7 +80,12 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "SecurityOpt": opt_list(&sec.security_opt),
             "IpcMode": if sec.ipc_host { "host" } else { "private" },
             "PidMode": if sec.pid_host { "host" } else { "" },
-            "Privileged": false,
+            "Privileged": sec.privileged,
+            "Devices": sec.devices.iter().map(|d| json!({
+                "PathOnHost": d.host,
+                "PathInContainer": d.container,
+                "CgroupPermissions": d.permissions,
+            })).collect::<Vec<_>>(),
             "ReadonlyRootfs": sec.read_only,
             "GroupAdd": opt_list(&sec.group_add),
             "OomScoreAdj": sec.oom_score_adj.unwrap_or(0),

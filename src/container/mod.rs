@@ -233,7 +233,14 @@ impl Ctx {
     /// The capabilities of a container's processes: the defaults with its `--cap-add` and
     /// `--cap-drop`.
     pub fn caps_of(&self, record: &ContainerRecord) -> ::caps::CapsHashSet {
-        crate::security::effective_caps(&self.container_caps(), &record.config.security)
+        let wanted =
+            crate::security::effective_caps(&self.container_caps(), &record.config.security);
+        // "All" (`--privileged`, `--cap-add ALL`) means all that skiff itself may hand on:
+        // a host (or an outer container) may have narrowed its bounding set.
+        match ::caps::read(None, ::caps::CapSet::Bounding) {
+            Ok(bounding) => wanted.intersection(&bounding).copied().collect(),
+            Err(_) => wanted,
+        }
     }
 
     /// The seccomp filter of a container's processes (empty: unconfined).
@@ -241,7 +248,12 @@ impl Ctx {
         &self,
         record: &ContainerRecord,
     ) -> Result<Vec<seccompiler::BpfProgram>, ContainerError> {
-        crate::ns::seccomp::filter_for(&record.config.security.seccomp, &self.caps_of(record))
+        let source = if record.config.security.privileged {
+            &crate::ns::seccomp::Source::Unconfined
+        } else {
+            &record.config.security.seccomp
+        };
+        crate::ns::seccomp::filter_for(source, &self.caps_of(record))
             .map_err(|e| ContainerError::Invalid(format!("compiling the seccomp filter: {e}")))
     }
 

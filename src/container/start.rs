@@ -671,12 +671,22 @@ fn init_spec(
         tty_gid,
         shm_size: record.config.shm_size(),
         mounts,
-        system_paths_unconfined: record.config.security.system_paths_unconfined,
+        system_paths_unconfined: record.config.security.system_paths_unconfined
+            || record.config.security.privileged,
         read_only: record.config.security.read_only,
         sysctls: record.config.security.sysctls.clone(),
         pid_host: record.config.security.pid_host,
         ipc_host: record.config.security.ipc_host,
         host_mqueue: std::path::Path::new("/dev/mqueue").is_dir(),
+        devices: {
+            let sec = &record.config.security;
+            let mut all = sec.devices.clone();
+            if sec.privileged {
+                all.extend(crate::security::host_devices());
+            }
+            all
+        },
+        privileged: record.config.security.privileged,
     });
     let mut env = record.config.env.clone();
     for (vars, _) in links {
@@ -696,7 +706,7 @@ fn init_spec(
         work: dir.join("work"),
         userxattr: ctx.paths.rootless,
         // Without a device policy, device nodes that came with the image stay unusable.
-        nodev: !ctx.device_policy(),
+        nodev: !ctx.device_policy() && !record.config.security.privileged,
         fuse: None,
         copy_root: ctx.copy_rootfs(record)?,
         ops,

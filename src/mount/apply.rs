@@ -238,12 +238,26 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             target,
             major,
             minor,
+        }
+        | MountOp::MknodBlock {
+            target,
+            major,
+            minor,
         } => {
             use nix::sys::stat::{Mode, SFlag, makedev, mknod};
             let dest = resolve(rootfs, target)?;
+            if let Some(parent) = dest.parent() {
+                // --device may name a node in a directory of its own (/dev/net/tun).
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let kind = if matches!(op, MountOp::MknodBlock { .. }) {
+                SFlag::S_IFBLK
+            } else {
+                SFlag::S_IFCHR
+            };
             mknod(
                 &dest,
-                SFlag::S_IFCHR,
+                kind,
                 Mode::from_bits_truncate(0o666),
                 makedev(*major, *minor),
             )

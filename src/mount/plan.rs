@@ -29,6 +29,12 @@ pub enum MountOp {
         major: u64,
         minor: u64,
     },
+    /// A block device node (`--device`, `--privileged`).
+    MknodBlock {
+        target: PathBuf,
+        major: u64,
+        minor: u64,
+    },
     Symlink {
         link: PathBuf,
         to: PathBuf,
@@ -107,6 +113,10 @@ pub struct RootfsInput {
     pub ipc_host: bool,
     /// The host has a /dev/mqueue to bind (it may not, in a container).
     pub host_mqueue: bool,
+    /// Host devices to give the container (`--device`; every one with `--privileged`).
+    pub devices: Vec<crate::security::Device>,
+    /// `--privileged`: /sys writable.
+    pub privileged: bool,
 }
 
 /// docker's default devices: (name, major, minor).
@@ -217,10 +227,15 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
             readonly: true,
         });
     } else {
+        let ro = if input.privileged {
+            MsFlags::empty()
+        } else {
+            MsFlags::MS_RDONLY
+        };
         ops.push(MountOp::Fs {
             target: p("/sys"),
             fstype: "sysfs",
-            flags: nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+            flags: nosuid_nodev_noexec | ro,
             data: String::new(),
         });
     }
@@ -241,6 +256,35 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
                 minor: *minor,
             });
         }
+    }
+    for d in &input.devices {
+        let target = p(&d.container);
+        if DEVICES
+            .iter()
+            .any(|(name, _, _)| p("/dev").join(name) == target)
+        {
+            continue; // already there
+        }
+        ops.push(if input.rootless {
+            MountOp::Bind {
+                source: p(&d.host),
+                target,
+                recursive: false,
+                readonly: !d.permissions.contains('w'),
+            }
+        } else if d.block {
+            MountOp::MknodBlock {
+                target,
+                major: d.major,
+                minor: d.minor,
+            }
+        } else {
+            MountOp::Mknod {
+                target,
+                major: d.major,
+                minor: d.minor,
+            }
+        });
     }
     for (link, to) in [
         ("/dev/fd", "/proc/self/fd"),
@@ -397,6 +441,8 @@ mod tests {
             pid_host: false,
             ipc_host: false,
             host_mqueue: false,
+            devices: Vec::new(),
+            privileged: false,
         }
     }
 
