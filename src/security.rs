@@ -75,11 +75,14 @@ impl Device {
     }
 }
 
+/// (block device?, major, minor) of a device node.
+pub type DeviceNumbers = (bool, u64, u64);
+
 /// `--device HOST[:CONTAINER][:PERMISSIONS]`; `stat` tells what the host path is
 /// (Some((block, major, minor)) for a device node).
 pub fn parse_device(
     spec: &str,
-    stat: &dyn Fn(&str) -> Option<(bool, u64, u64)>,
+    stat: &dyn Fn(&str) -> Option<DeviceNumbers>,
 ) -> Result<Device, String> {
     let parts: Vec<&str> = spec.split(':').collect();
     let is_perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
@@ -150,7 +153,7 @@ pub fn host_devices() -> Vec<Device> {
 }
 
 /// What a path on this host is, as `parse_device` wants it.
-pub fn stat_device(path: &str) -> Option<(bool, u64, u64)> {
+pub fn stat_device(path: &str) -> Option<DeviceNumbers> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let m = std::fs::metadata(path).ok()?;
     let ft = m.file_type();
