@@ -615,3 +615,53 @@ fn devices_and_privileged() {
     );
     env.ok(&["rm", "priv"]);
 }
+
+/// CVE-2019-5736: a container process must never get at the skiff binary through
+/// /proc/PID/exe — not of `--init`'s pid 1 (skiff itself, for the container's life), not of
+/// a `skiff exec` on its way into the container. A watcher in the container tries to read
+/// the exe of every process named skiff while execs come and go; the binary stays as it was.
+#[test]
+fn container_processes_cannot_reach_the_skiff_binary() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    assert_eq!(
+        env.ok(&[
+            "run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c",
+            "grep Name: /proc/1/status; cat /proc/1/exe >/dev/null 2>&1 && echo READ || echo denied",
+        ]),
+        "Name:\tskiff\ndenied"
+    );
+    let before = std::fs::read(common::binary()).expect("binary");
+    let watcher = "while :; do for p in /proc/[0-9]*; do \
+        if grep -q '^Name:.skiff' $p/status 2>/dev/null && cat $p/exe >/dev/null 2>&1; \
+        then echo $p >> /tmp/reached; fi; done; done";
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "watched",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        watcher,
+    ]);
+    for _ in 0..30 {
+        env.ok(&["exec", "watched", "true"]);
+    }
+    assert_eq!(
+        env.ok(&[
+            "exec",
+            "watched",
+            "sh",
+            "-c",
+            "cat /tmp/reached 2>/dev/null | wc -l"
+        ]),
+        "0"
+    );
+    env.ok(&["rm", "-f", "watched"]);
+    assert!(std::fs::read(common::binary()).expect("binary") == before);
+}

@@ -81,6 +81,12 @@ pub fn exec_in(
     let pair = sync::pair().map_err(|e| ChildError::io(Stage::Setup, "socketpair", &e))?;
     let child_fd = std::os::fd::AsRawFd::as_raw_fd(&pair.child);
     let spawned = clone_child(0, child_fd, || {
+        // Until execve this process is the skiff binary inside the container's pid
+        // namespace: non-dumpable, no container process may open its /proc/PID/exe (and
+        // overwrite skiff through it: CVE-2019-5736) or its fds. execve makes the command
+        // dumpable again as usual.
+        nix::sys::prctl::set_dumpable(false)
+            .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_DUMPABLE)", e))?;
         // Into the container's cgroup while the host's cgroupfs is still in view (before mnt).
         super::init::join_cgroup(&target.cgroup_procs)?;
         if let Some(user) = &user_ns {
