@@ -80,13 +80,14 @@ pub fn exec_in(
     }
     let pair = sync::pair().map_err(|e| ChildError::io(Stage::Setup, "socketpair", &e))?;
     let child_fd = std::os::fd::AsRawFd::as_raw_fd(&pair.child);
+    // Until execve the child is the skiff binary inside the container's pid namespace: born
+    // non-dumpable (it inherits this at clone, so there is no window), no container process
+    // may open its /proc/PID/exe (and overwrite skiff through it: CVE-2019-5736) or its fds.
+    // execve makes the command dumpable again as usual.
+    let was_dumpable = nix::sys::prctl::get_dumpable().unwrap_or(true);
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_DUMPABLE)", e))?;
     let spawned = clone_child(0, child_fd, || {
-        // Until execve this process is the skiff binary inside the container's pid
-        // namespace: non-dumpable, no container process may open its /proc/PID/exe (and
-        // overwrite skiff through it: CVE-2019-5736) or its fds. execve makes the command
-        // dumpable again as usual.
-        nix::sys::prctl::set_dumpable(false)
-            .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_DUMPABLE)", e))?;
         // Into the container's cgroup while the host's cgroupfs is still in view (before mnt).
         super::init::join_cgroup(&target.cgroup_procs)?;
         if let Some(user) = &user_ns {
@@ -109,8 +110,11 @@ pub fn exec_in(
                 .map_err(|e| ChildError::io(Stage::Setup, "sending the pty", &e))?;
         }
         exec_process(spec)
-    })
-    .map_err(|e| ChildError::io(Stage::Setup, "clone", &e))?;
+    });
+    if was_dumpable {
+        let _ = nix::sys::prctl::set_dumpable(true);
+    }
+    let spawned = spawned.map_err(|e| ChildError::io(Stage::Setup, "clone", &e))?;
     drop(pair.child);
     match sync::wait_for_exec(&pair.parent) {
         Ok(master) => Ok((spawned, master)),
