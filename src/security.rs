@@ -53,6 +53,58 @@ pub struct Security {
     /// `--device`s.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
+    /// `--device-cgroup-rule`s, validated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
+    /// `--security-opt mask=PATH[:PATH...]`: more paths to hide.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mask: Vec<String>,
+    /// `--security-opt unmask=PATH[:PATH...]|ALL`: default masked or read-only paths to leave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmask: Vec<String>,
+}
+
+impl Security {
+    /// The paths hidden in the container (docker's defaults, adjusted by the options).
+    pub fn masked_paths(&self, defaults: &[&str]) -> Vec<String> {
+        self.system_paths(defaults, &self.mask)
+    }
+
+    /// The paths made read-only in the container.
+    pub fn readonly_paths(&self, defaults: &[&str]) -> Vec<String> {
+        self.system_paths(defaults, &[])
+    }
+
+    fn system_paths(&self, defaults: &[&str], extra: &[String]) -> Vec<String> {
+        if self.privileged || self.system_paths_unconfined {
+            return Vec::new();
+        }
+        let all = self.unmask.iter().any(|u| u == "ALL");
+        let mut out: Vec<String> = defaults
+            .iter()
+            .filter(|d| !all && !self.unmask.iter().any(|u| u == *d))
+            .map(|d| d.to_string())
+            .collect();
+        out.extend(extra.iter().cloned());
+        out
+    }
+}
+
+/// `/a:/b` as a list of absolute paths.
+fn path_list(opt: &str, value: &str, allow_all: bool) -> Result<Vec<String>, String> {
+    value
+        .split(':')
+        .map(|p| {
+            if p.starts_with('/') && !p.split('/').any(|c| c == "..") || (allow_all && p == "ALL") {
+                Ok(p.to_string())
+            } else {
+                Err(format!(
+                    "invalid --security-opt {opt:?}: {p:?} is not an absolute path{}",
+                    if allow_all { " (or ALL)" } else { "" }
+                ))
+            }
+        })
+        .collect()
 }
 
 /// A host device given to a container.
@@ -150,6 +202,31 @@ pub fn host_devices() -> Vec<Device> {
     }
     out.sort_by(|a, b| a.container.cmp(&b.container));
     out
+}
+
+/// `--device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'` as the devices cgroup takes it:
+/// TYPE a, b or c; MAJOR and MINOR numbers or *; ACCESS of r, w, m.
+pub fn parse_device_cgroup_rule(rule: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "invalid --device-cgroup-rule {rule:?}: expected 'TYPE MAJOR:MINOR ACCESS' such as 'c 1:3 rwm' (TYPE a, b or c; * for any number)"
+        )
+    };
+    let parts: Vec<&str> = rule.split_whitespace().collect();
+    let [kind, numbers, access] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let number = |n: &str| n == "*" || n.parse::<u32>().is_ok();
+    if !matches!(*kind, "a" | "b" | "c")
+        || !number(major)
+        || !number(minor)
+        || access.is_empty()
+        || !access.chars().all(|c| "rwm".contains(c))
+    {
+        return Err(bad());
+    }
+    Ok(format!("{kind} {major}:{minor} {access}"))
 }
 
 /// What a path on this host is, as `parse_device` wants it.
@@ -305,9 +382,11 @@ pub fn parse(
             // docker accepts them on hosts without those modules.
             "label" | "apparmor" => {}
             "systempaths" if value == "unconfined" => s.system_paths_unconfined = true,
+            "mask" => s.mask.extend(path_list(opt, value, false)?),
+            "unmask" => s.unmask.extend(path_list(opt, value, true)?),
             _ => {
                 return Err(format!(
-                    "invalid --security-opt {opt:?}: expected seccomp=unconfined|PROFILE, no-new-privileges[=true|false], systempaths=unconfined, label=..., or apparmor=..."
+                    "invalid --security-opt {opt:?}: expected seccomp=unconfined|PROFILE, no-new-privileges[=true|false], systempaths=unconfined, mask=PATHS, unmask=PATHS|ALL, label=..., or apparmor=..."
                 ));
             }
         }
@@ -419,6 +498,47 @@ mod tests {
             parse_device("dev/null", &stat)
                 .unwrap_err()
                 .contains("absolute")
+        );
+    }
+
+    #[test]
+    fn device_cgroup_rules() {
+        assert_eq!(
+            parse_device_cgroup_rule("c 1:3  rwm"),
+            Ok("c 1:3 rwm".to_string())
+        );
+        assert_eq!(
+            parse_device_cgroup_rule("b *:* m"),
+            Ok("b *:* m".to_string())
+        );
+        for bad in ["x 1:3 rw", "c 1 rw", "c 1:3 q", "c a:3 r", "c 1:3"] {
+            assert!(parse_device_cgroup_rule(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn masks_follow_mask_unmask_and_privilege() {
+        let defaults = ["/proc/kcore", "/proc/keys"];
+        let s = parse(
+            &[],
+            &[],
+            &[
+                "mask=/proc/cpuinfo:/srv/x".into(),
+                "unmask=/proc/kcore".into(),
+            ],
+            &no_file,
+        )
+        .expect("valid");
+        assert_eq!(
+            s.masked_paths(&defaults),
+            ["/proc/keys", "/proc/cpuinfo", "/srv/x"]
+        );
+        let all = parse(&[], &[], &["unmask=ALL".into()], &no_file).expect("valid");
+        assert!(all.masked_paths(&defaults).is_empty());
+        assert!(
+            parse(&[], &[], &["mask=relative".into()], &no_file)
+                .unwrap_err()
+                .contains("not an absolute path")
         );
     }
 

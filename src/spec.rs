@@ -209,6 +209,7 @@ pub struct RunRequest {
     pub privileged: bool,
     /// `--device` as typed.
     pub devices: Vec<String>,
+    pub device_cgroup_rules: Vec<String>,
     /// `--pid`, `--ipc`, `--uts` as typed.
     pub pid: Option<String>,
     pub ipc: Option<String>,
@@ -450,6 +451,12 @@ fn security(
     s.oom_score_adj =
         crate::security::parse_oom_score_adj(req.oom_score_adj).map_err(SpecError::Flag)?;
     s.privileged = req.privileged;
+    s.device_cgroup_rules = req
+        .device_cgroup_rules
+        .iter()
+        .map(|r| crate::security::parse_device_cgroup_rule(r))
+        .collect::<Result<_, _>>()
+        .map_err(SpecError::Flag)?;
     s.devices = req
         .devices
         .iter()

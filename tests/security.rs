@@ -668,3 +668,58 @@ fn container_processes_cannot_reach_the_skiff_binary() {
     env.ok(&["rm", "-f", "watched"]);
     assert!(std::fs::read(common::binary()).expect("binary") == before);
 }
+
+#[test]
+fn masks_and_device_cgroup_rules() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let sh = |flags: &[&str], script: &str| {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sh", "-c", script]);
+        env.ok(&args)
+    };
+    let keys = "grep -c ' /proc/keys ' /proc/self/mountinfo || true";
+    assert_eq!(sh(&[], keys), "1");
+    assert_eq!(sh(&["--security-opt", "unmask=/proc/keys"], keys), "0");
+    assert_eq!(
+        sh(
+            &["--security-opt", "mask=/etc/passwd"],
+            "wc -c < /etc/passwd"
+        ),
+        "0"
+    );
+    // /dev/fuse is outside docker's default device rules: opening a node of it needs a rule.
+    let open_fuse = "mknod /f c 10 229; (exec 3</f) 2>/dev/null && echo opened || echo refused";
+    assert_eq!(sh(&[], open_fuse), "refused");
+    assert_eq!(
+        sh(&["--device-cgroup-rule", "c 10:229 rw"], open_fuse),
+        "opened"
+    );
+    env.fails(
+        &[
+            "run",
+            "--rm",
+            "--device-cgroup-rule",
+            "c 10 rw",
+            "busybox",
+            "true",
+        ],
+        125,
+        "invalid --device-cgroup-rule \"c 10 rw\"",
+    );
+    env.fails(
+        &[
+            "run",
+            "--rm",
+            "--security-opt",
+            "mask=etc",
+            "busybox",
+            "true",
+        ],
+        125,
+        "is not an absolute path",
+    );
+}

@@ -154,6 +154,9 @@ pub struct RunArgs {
     /// Add a host device: HOST[:CONTAINER][:PERMISSIONS] (permissions of r, w, m)
     #[arg(long = "device", value_name = "DEVICE")]
     pub device: Vec<String>,
+    /// Allow devices in the devices cgroup: 'TYPE MAJOR:MINOR ACCESS' (c 1:3 rwm)
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
     /// PID namespace: host, or the container's own (default)
     #[arg(long = "pid", value_name = "MODE")]
     pub pid: Option<String>,

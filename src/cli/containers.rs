@@ -186,6 +186,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             oom_score_adj: a.oom_score_adj,
             privileged: a.privileged,
             devices: a.device,
+            device_cgroup_rules: a.device_cgroup_rule,
             pid: a.pid,
             ipc: a.ipc,
             uts: a.uts,

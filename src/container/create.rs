@@ -81,6 +81,10 @@ pub fn create_from(
     for d in &config.security.devices {
         config.resources.device_rules.push(d.rule());
     }
+    config
+        .resources
+        .device_rules
+        .extend(config.security.device_cgroup_rules.iter().cloned());
     if run.userns.as_deref() == Some("keep-id") {
         config.keep_id = Some(keep_id(ctx)?);
         if run.user.is_none() {

@@ -81,6 +81,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "IpcMode": if sec.ipc_host { "host" } else { "private" },
             "PidMode": if sec.pid_host { "host" } else { "" },
             "Privileged": sec.privileged,
+            "DeviceCgroupRules": opt_list(&sec.device_cgroup_rules),
             "Devices": sec.devices.iter().map(|d| json!({
                 "PathOnHost": d.host,
                 "PathInContainer": d.container,
@@ -110,8 +111,8 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "PidsLimit": res.pids_limit,
             "BlkioWeight": res.blkio_weight.unwrap_or(0),
             "Ulimits": if r.config.ulimits.is_empty() { json!([]) } else { json!(r.config.ulimits) },
-            "MaskedPaths": if sec.system_paths_unconfined { &[][..] } else { crate::mount::plan::MASKED_PATHS },
-            "ReadonlyPaths": if sec.system_paths_unconfined { &[][..] } else { crate::mount::plan::READONLY_PATHS },
+            "MaskedPaths": sec.masked_paths(crate::mount::plan::MASKED_PATHS),
+            "ReadonlyPaths": sec.readonly_paths(crate::mount::plan::READONLY_PATHS),
         },
         "GraphDriver": {
             "Data": {

@@ -671,8 +671,14 @@ fn init_spec(
         tty_gid,
         shm_size: record.config.shm_size(),
         mounts,
-        system_paths_unconfined: record.config.security.system_paths_unconfined
-            || record.config.security.privileged,
+        masked: record
+            .config
+            .security
+            .masked_paths(crate::mount::plan::MASKED_PATHS),
+        readonly: record
+            .config
+            .security
+            .readonly_paths(crate::mount::plan::READONLY_PATHS),
         read_only: record.config.security.read_only,
         sysctls: record.config.security.sysctls.clone(),
         pid_host: record.config.security.pid_host,

@@ -101,8 +101,10 @@ pub struct RootfsInput {
     pub shm_size: u64,
     /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` and image volumes, in order.
     pub mounts: Vec<UserMount>,
-    /// `--security-opt systempaths=unconfined`: no masked or read-only /proc and /sys paths.
-    pub system_paths_unconfined: bool,
+    /// Paths hidden and made read-only (docker's defaults as `--security-opt` and
+    /// `--privileged` leave them).
+    pub masked: Vec<String>,
+    pub readonly: Vec<String>,
     /// `--read-only`.
     pub read_only: bool,
     /// `--sysctl`s, validated.
@@ -320,10 +322,8 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
             readonly: false,
         });
     }
-    if !input.system_paths_unconfined {
-        ops.extend(MASKED_PATHS.iter().map(|m| MountOp::Mask(p(m))));
-        ops.extend(READONLY_PATHS.iter().map(|r| MountOp::ReadOnly(p(r))));
-    }
+    ops.extend(input.masked.iter().map(|m| MountOp::Mask(p(m))));
+    ops.extend(input.readonly.iter().map(|r| MountOp::ReadOnly(p(r))));
     if input.read_only {
         // podman's --read-only-tmpfs: where programs expect to write, unless the user
         // mounted something there.
@@ -435,7 +435,8 @@ mod tests {
             tty_gid: Some(5),
             shm_size: 64 << 20,
             mounts: Vec::new(),
-            system_paths_unconfined: false,
+            masked: MASKED_PATHS.iter().map(|m| m.to_string()).collect(),
+            readonly: READONLY_PATHS.iter().map(|m| m.to_string()).collect(),
             read_only: false,
             sysctls: Vec::new(),
             pid_host: false,
@@ -473,7 +474,8 @@ mod tests {
         let masked = plan(&input(false, false));
         assert!(masked.iter().any(|o| matches!(o, MountOp::Mask(_))));
         let open = plan(&RootfsInput {
-            system_paths_unconfined: true,
+            masked: Vec::new(),
+            readonly: Vec::new(),
             ..input(false, false)
         });
         assert!(
