@@ -723,3 +723,38 @@ fn masks_and_device_cgroup_rules() {
         "is not an absolute path",
     );
 }
+
+/// CVE-2024-21626 and its kind: the container's processes get descriptors 0, 1 and 2 and
+/// nothing else of skiff's — in every network mode, with --init, with a tty, and in exec.
+#[test]
+fn no_descriptor_leaks_into_the_container() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    // The shell globs its own fd directory: no child process, no pipe of its own; the glob's
+    // directory is the lowest free descriptor, 3, so anything leaked would push it up.
+    let probe = "for f in /proc/$$/fd/*; do printf '%s ' ${f##*/}; done";
+    for flags in [
+        &["--network", "none"][..],
+        &["--network", "host"][..],
+        &[][..],
+        &["--init"][..],
+        &["-t"][..],
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sh", "-c", probe]);
+        assert_eq!(env.ok(&args).trim(), "0 1 2 3", "{flags:?}");
+    }
+    env.ok(&["run", "-d", "--name", "fds", "busybox", "sleep", "60"]);
+    assert_eq!(
+        env.ok(&["exec", "fds", "sh", "-c", probe]).trim(),
+        "0 1 2 3"
+    );
+    assert_eq!(
+        env.ok(&["exec", "-t", "fds", "sh", "-c", probe]).trim(),
+        "0 1 2 3"
+    );
+    env.ok(&["rm", "-f", "fds"]);
+}
