@@ -46,6 +46,11 @@ pub struct Security {
     pub ipc_host: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub uts_host: bool,
+    /// `--pid container:X`, `--ipc container:X`: the other container's namespace, as named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_container: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipc_container: Option<String>,
     /// `--privileged`: every capability, no seccomp filter, no masked or read-only system
     /// paths, /sys writable, every host device.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -245,13 +250,30 @@ pub fn stat_device(path: &str) -> Option<DeviceNumbers> {
     ))
 }
 
-/// `--pid`, `--ipc`, `--uts`: `host`, or the container's own (`private`, empty).
-pub fn parse_namespace_mode(flag: &str, value: Option<&str>) -> Result<bool, String> {
+/// A namespace a container may share instead of having its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shared {
+    Private,
+    Host,
+    Container(String),
+}
+
+/// `--pid`, `--ipc`, `--uts`: `host`, `container:NAME` (not for `--uts`), or the
+/// container's own (`private`, empty).
+pub fn parse_namespace_mode(flag: &str, value: Option<&str>) -> Result<Shared, String> {
     match value {
-        None | Some("") | Some("private") => Ok(false),
-        Some("host") => Ok(true),
+        None | Some("") | Some("private") => Ok(Shared::Private),
+        Some("host") => Ok(Shared::Host),
+        Some(v) if flag != "--uts" && v.starts_with("container:") && v.len() > 10 => {
+            Ok(Shared::Container(v["container:".len()..].to_string()))
+        }
         Some(other) => Err(format!(
-            "invalid {flag} {other:?}: expected host or private (sharing another container's is not supported yet)"
+            "invalid {flag} {other:?}: expected host{} or private",
+            if flag == "--uts" {
+                ""
+            } else {
+                ", container:NAME"
+            }
         )),
     }
 }

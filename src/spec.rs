@@ -463,15 +463,26 @@ fn security(
         .map(|d| crate::security::parse_device(d, &crate::security::stat_device))
         .collect::<Result<_, _>>()
         .map_err(SpecError::Flag)?;
-    let mode = crate::security::parse_namespace_mode;
-    s.pid_host = mode("--pid", req.pid.as_deref()).map_err(SpecError::Flag)?;
-    s.ipc_host = mode("--ipc", req.ipc.as_deref()).map_err(SpecError::Flag)?;
-    s.uts_host = mode("--uts", req.uts.as_deref()).map_err(SpecError::Flag)?;
-    if s.ipc_host
+    use crate::security::Shared;
+    let mode = |flag: &str, v: &Option<String>| {
+        crate::security::parse_namespace_mode(flag, v.as_deref()).map_err(SpecError::Flag)
+    };
+    match mode("--pid", &req.pid)? {
+        Shared::Private => {}
+        Shared::Host => s.pid_host = true,
+        Shared::Container(c) => s.pid_container = Some(c),
+    }
+    match mode("--ipc", &req.ipc)? {
+        Shared::Private => {}
+        Shared::Host => s.ipc_host = true,
+        Shared::Container(c) => s.ipc_container = Some(c),
+    }
+    s.uts_host = mode("--uts", &req.uts)? == Shared::Host;
+    if (s.ipc_host || s.ipc_container.is_some())
         && let Some((k, _)) = s.sysctls.iter().find(|(k, _)| !k.starts_with("net."))
     {
         return Err(SpecError::Flag(format!(
-            "invalid --sysctl {k}: it is not allowed in the host's IPC namespace: drop --ipc host"
+            "invalid --sysctl {k}: it is not allowed in a shared IPC namespace: drop --ipc"
         )));
     }
     Ok(s)

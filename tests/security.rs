@@ -758,3 +758,97 @@ fn no_descriptor_leaks_into_the_container() {
     );
     env.ok(&["rm", "-f", "fds"]);
 }
+
+#[test]
+fn pid_and_ipc_of_another_container() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "nsowner",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    // Its pid 1 is ours to see.
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--pid",
+            "container:nsowner",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '",
+        ])
+        .trim(),
+        "sleep 60"
+    );
+    if let Some(helper) = syscall_helper() {
+        let bind = format!("{}:/syscalls:ro", helper.display());
+        let run = |flags: &[&str], call: &str| {
+            let mut args = vec!["run", "--rm", "--network", "none", "-v", &bind];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(&["busybox", "/syscalls", call]);
+            env.ok(&args)
+        };
+        // A System V segment made in the owner's IPC namespace...
+        assert_eq!(
+            run(&["--ipc", "container:nsowner"], "shm_create"),
+            "shm_create=0"
+        );
+        // ...is there for another container sharing it, not for one of its own.
+        assert_eq!(
+            run(&["--ipc", "container:nsowner"], "shm_find"),
+            "shm_find=0"
+        );
+        assert_eq!(run(&[], "shm_find"), format!("shm_find={}", libc::ENOENT));
+    }
+    assert_eq!(
+        env.ok(&[
+            "create",
+            "--name",
+            "nsuser",
+            "--pid",
+            "container:nsowner",
+            "--ipc",
+            "container:nsowner",
+            "busybox",
+        ])
+        .len(),
+        64
+    );
+    assert_eq!(
+        env.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}}",
+            "nsuser"
+        ]),
+        "container:nsowner container:nsowner"
+    );
+    env.ok(&["rm", "nsuser"]);
+    env.fails(
+        &[
+            "run",
+            "--rm",
+            "--pid",
+            "container:nobody-here",
+            "busybox",
+            "true",
+        ],
+        125,
+        "cannot join the pid namespace of container nobody-here: No such container",
+    );
+    env.ok(&["rm", "-f", "nsowner"]);
+    assert_eq!(env.all_ids(), Vec::<String>::new());
+}

@@ -286,9 +286,15 @@ fn launch(
     let sec = &record.config.security;
     let mut flags = libc::CLONE_NEWNS;
     for (host, flag) in [
-        (sec.pid_host, libc::CLONE_NEWPID),
+        (
+            sec.pid_host || sec.pid_container.is_some(),
+            libc::CLONE_NEWPID,
+        ),
         (sec.uts_host, libc::CLONE_NEWUTS),
-        (sec.ipc_host, libc::CLONE_NEWIPC),
+        (
+            sec.ipc_host || sec.ipc_container.is_some(),
+            libc::CLONE_NEWIPC,
+        ),
     ] {
         if !host {
             flags |= flag;
@@ -320,6 +326,18 @@ fn launch(
     // `container:X`: its namespace, held open until our child has joined it.
     let other_netns = shared_netns(ctx, &record)?;
     init.join_netns = other_netns.as_ref().map(|f| f.as_raw_fd());
+    let other_ipc = match &record.config.security.ipc_container {
+        Some(target) => Some(other_namespace(ctx, target, "ipc")?),
+        None => None,
+    };
+    init.join_ipcns = other_ipc.as_ref().map(|(f, _)| f.as_raw_fd());
+    // /dev/shm stays the container's own: X's lives in X's mount namespace, which a bind
+    // cannot reach (the System V and POSIX queues, the IPC namespace's, are shared).
+    // `--pid container:X`: our children are born in X's pid namespace for this one clone.
+    let pid_switch = match &record.config.security.pid_container {
+        Some(target) => Some(PidSwitch::enter(other_namespace(ctx, target, "pid")?.0)?),
+        None => None,
+    };
     // Bridge networking: the parent plugs the veth in while the child mounts; the command
     // runs only after that.
     let bridged = record.config.network == NetworkMode::Bridge;
@@ -336,8 +354,9 @@ fn launch(
     }
     let child = clone_child(flags as u64, pair.child.as_raw_fd(), || {
         container_main(&init)
-    })
-    .map_err(|e| {
+    });
+    drop(pid_switch);
+    let child = child.map_err(|e| {
         undo_cgroup(&cgroup, None);
         clone_error(&e)
     })?;
@@ -559,6 +578,51 @@ fn resolve_links(
 }
 
 /// `--network container:X`: X's network namespace, X running.
+/// Another container's namespace of `kind` (`pid`, `ipc`), for `--pid/--ipc container:X`.
+fn other_namespace(
+    ctx: &Ctx,
+    target: &str,
+    kind: &str,
+) -> Result<(std::fs::File, i32), ContainerError> {
+    let other = ctx.find(target).map_err(|_| {
+        ContainerError::Invalid(format!(
+            "cannot join the {kind} namespace of container {target}: No such container"
+        ))
+    })?;
+    if other.state.status != Status::Running
+        || !proc::is_alive(other.state.pid, other.state.pid_start)
+    {
+        return Err(ContainerError::Invalid(format!(
+            "cannot join the {kind} namespace of container {target}: it is not running"
+        )));
+    }
+    let ns = std::fs::File::open(format!("/proc/{}/ns/{kind}", other.state.pid))
+        .map_err(io_err(format!("opening the {kind} namespace of {target}")))?;
+    Ok((ns, other.state.pid))
+}
+
+/// While alive, children are born in another pid namespace; dropped, ours again.
+struct PidSwitch {
+    own: std::fs::File,
+}
+
+impl PidSwitch {
+    fn enter(other: std::fs::File) -> Result<PidSwitch, ContainerError> {
+        let own = std::fs::File::open("/proc/self/ns/pid")
+            .map_err(io_err("opening our own pid namespace"))?;
+        nix::sched::setns(&other, nix::sched::CloneFlags::CLONE_NEWPID).map_err(|e| {
+            ContainerError::Invalid(format!("joining the other container's pid namespace: {e}"))
+        })?;
+        Ok(PidSwitch { own })
+    }
+}
+
+impl Drop for PidSwitch {
+    fn drop(&mut self) {
+        let _ = nix::sched::setns(&self.own, nix::sched::CloneFlags::CLONE_NEWPID);
+    }
+}
+
 fn shared_netns(
     ctx: &Ctx,
     record: &ContainerRecord,
@@ -740,6 +804,7 @@ fn init_spec(
         cgroup2_mount: false,
         ulimits: record.config.ulimits.clone(),
         join_netns: None,
+        join_ipcns: None,
     })
 }
 

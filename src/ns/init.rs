@@ -52,6 +52,8 @@ pub struct InitSpec {
     pub tty: Option<(RawFd, Option<(u16, u16)>)>,
     /// `--network container:X`: that container's network namespace, joined first.
     pub join_netns: Option<RawFd>,
+    /// `--ipc container:X`: that container's IPC namespace, joined first too.
+    pub join_ipcns: Option<RawFd>,
 }
 
 fn wait_parent(fd: RawFd) -> Result<(), ChildError> {
@@ -85,6 +87,17 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
             ChildError::os(
                 Stage::Setup,
                 "joining the other container's network namespace",
+                e,
+            )
+        })?;
+    }
+    if let Some(fd) = spec.join_ipcns {
+        // SAFETY: the parent keeps the namespace file open until we have exec'd.
+        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWIPC).map_err(|e| {
+            ChildError::os(
+                Stage::Setup,
+                "joining the other container's IPC namespace",
                 e,
             )
         })?;
