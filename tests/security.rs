@@ -535,7 +535,7 @@ fn host_pid_ipc_uts_root() {
             "true",
         ],
         125,
-        "not allowed in the host's IPC namespace",
+        "not allowed in a shared IPC namespace",
     );
     env.fails(
         &["run", "--rm", "--pid", "container:x", "busybox", "true"],
