@@ -538,9 +538,9 @@ fn host_pid_ipc_uts_root() {
         "not allowed in a shared IPC namespace",
     );
     env.fails(
-        &["run", "--rm", "--pid", "container:x", "busybox", "true"],
+        &["run", "--rm", "--uts", "container:x", "busybox", "true"],
         125,
-        "invalid --pid \"container:x\"",
+        "invalid --uts \"container:x\": expected host or private",
     );
 }
 
