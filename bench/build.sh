@@ -24,6 +24,8 @@ R="--root $work/skiff/root --runroot $work/skiff/run"
 B="--root $work/buildah/root --runroot $work/buildah/run --storage-driver overlay"
 cleanup() {
     for id in $($SKIFF $R ps -aq 2>/dev/null); do $SKIFF $R rm -f "$id" >/dev/null 2>&1; done
+    # The RUN steps' default network: its bridge, nft table and FORWARD rules are the host's.
+    for n in $($SKIFF $R network ls -q 2>/dev/null); do $SKIFF $R network rm "$n" >/dev/null 2>&1; done
     command -v buildah >/dev/null && buildah $B rm -a >/dev/null 2>&1
     command -v buildah >/dev/null && buildah $B rmi -a -f >/dev/null 2>&1
     umount -R "$work/buildah" 2>/dev/null || true

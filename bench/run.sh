@@ -16,7 +16,7 @@ command -v hyperfine >/dev/null || { echo "bench: apt-get install hyperfine" >&2
 cargo build --release -q
 SKIFF=$PWD/target/release/skiff
 work=$(mktemp -d /var/tmp/skiff-bench.XXXXXX)
-trap 'for id in $($SKIFF $R ps -aq 2>/dev/null); do $SKIFF $R rm -f "$id" >/dev/null 2>&1; done; rm -rf "$work"' EXIT
+trap 'for id in $($SKIFF $R ps -aq 2>/dev/null); do $SKIFF $R rm -f "$id" >/dev/null 2>&1; done; for n in $($SKIFF $R network ls -q 2>/dev/null); do $SKIFF $R network rm "$n" >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 R="--root $work/root --runroot $work/run"
 contrib/busybox-rootfs.sh > "$work/rootfs.tar"
 $SKIFF $R import - busybox < "$work/rootfs.tar" >/dev/null
