@@ -29,12 +29,24 @@ cmds=(-n unshare "unshare -pmuin --fork true"
       -n "skiff run --rm seccomp=unconfined" "$SKIFF $R run --rm --network none --security-opt seccomp=unconfined busybox true"
       -n "skiff run --rm --cgroups disabled" "$SKIFF $R run --rm --network none --cgroups disabled busybox true"
       -n "skiff run --rm -m 64m --cpus 1 --pids-limit 100" "$SKIFF $R run --rm --network none -m 64m --cpus 1 --pids-limit 100 busybox true")
-if command -v runc >/dev/null; then
-    (cd "$work/bundle" && runc spec)
+if command -v crun >/dev/null || command -v runc >/dev/null; then
+    (cd "$work/bundle" && { command -v runc >/dev/null && runc spec || crun spec; })
     sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' "$work/bundle/config.json"
-    cmds+=(-n "crun run" "crun run --bundle $work/bundle bench-crun")
-    command -v crun >/dev/null || unset 'cmds[-1]' 'cmds[-2]'
-    cmds+=(-n "runc run" "runc run --bundle $work/bundle bench-runc")
+    # A second bundle whose spec carries skiff's built-in filter (docker's default profile
+    # in effect), so crun and skiff are compared with the same seccomp work.
+    cp -a "$work/bundle" "$work/bundle-seccomp"
+    python3 - "$work/bundle-seccomp/config.json" "$(python3 bench/oci-seccomp.py src/ns/seccomp.rs)" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["linux"]["seccomp"] = json.loads(sys.argv[2])
+json.dump(spec, open(sys.argv[1], "w"))
+PY
+    # crun places no cgroup on this hybrid host: compare with skiff's --cgroups disabled.
+    if command -v crun >/dev/null; then
+        cmds+=(-n "crun run (no seccomp)" "crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun")
+        cmds+=(-n "crun run (docker's profile)" "crun --cgroup-manager=disabled run --bundle $work/bundle-seccomp bench-crun2")
+    fi
+    command -v runc >/dev/null && cmds+=(-n "runc run" "runc run --bundle $work/bundle bench-runc")
 fi
 if command -v podman >/dev/null; then
     cmds+=(-n "podman run --rm" "podman run --rm --network none docker.io/library/busybox true")

@@ -253,7 +253,8 @@ impl Ctx {
         } else {
             &record.config.security.seccomp
         };
-        crate::ns::seccomp::filter_for(source, &self.caps_of(record))
+        let cache = self.paths.runroot.join("seccomp");
+        crate::ns::seccomp_cache::filter(&cache, source, &self.caps_of(record))
             .map_err(|e| ContainerError::Invalid(format!("compiling the seccomp filter: {e}")))
     }
 

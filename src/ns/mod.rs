@@ -10,6 +10,7 @@ pub mod process;
 pub mod pty;
 pub mod rlimits;
 pub mod seccomp;
+pub mod seccomp_cache;
 pub mod seccomp_profile;
 pub mod spawn;
 pub mod sync;

@@ -572,6 +572,10 @@ pub fn install(programs: &[BpfProgram]) -> Result<(), ChildError> {
             libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
+                // No SECCOMP_FILTER_FLAG_SPEC_ALLOW: as with runc and libseccomp's default,
+                // a filtered task also gets the kernel's speculation mitigations (SSBD,
+                // IBPB/STIBP where the kernel applies them to seccomp tasks). That is most
+                // of the filter's cost here (about 0.9 ms a run; with the flag, none).
                 0,
                 &prog as *const libc::sock_fprog,
             )
