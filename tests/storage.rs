@@ -327,6 +327,26 @@ fn the_childs_own_error_in_every_network_mode() {
         );
         assert!(!stderr(&out).contains("Broken pipe"), "{}", stderr(&out));
     }
+    // A missing -w on a read-only root: the child cannot make it, and says so.
+    for mode in ["none", "host", "default"] {
+        let out = env.run(&[
+            "run",
+            "--rm",
+            "--network",
+            mode,
+            "--read-only",
+            "-w",
+            "/nonexistent",
+            "busybox",
+            "true",
+        ]);
+        assert_eq!(out.status.code(), Some(125), "{mode}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("creating working directory /nonexistent: Read-only file system"),
+            "{mode}: {}",
+            stderr(&out)
+        );
+    }
     assert_eq!(env.all_ids(), Vec::<String>::new());
 }
 
