@@ -174,13 +174,14 @@ pub fn compile(
         let target = if act == SeccompAction::Allow {
             &mut allowed
         } else {
-            match others.iter().position(|(a, _)| *a == act) {
-                Some(i) => &mut others[i].1,
+            let i = match others.iter().position(|(a, _)| *a == act) {
+                Some(i) => i,
                 None => {
                     others.push((act.clone(), BTreeMap::new()));
-                    &mut others.last_mut().expect("just pushed").1
+                    others.len() - 1
                 }
-            }
+            };
+            &mut others[i].1
         };
         for name in names {
             let Some(nr) = numbers.get(name.as_str()) else {
