@@ -109,3 +109,28 @@ fn no_tun_device_rootless_names_the_device_and_none_still_works() {
     );
     assert_eq!(e.trim().lines().count(), 1, "{e}");
 }
+
+/// The first lines of a CI job: `version` and `info` answer, as docker's do, with no daemon.
+#[test]
+fn version_answers_like_docker() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let text = env.ok(&["version"]);
+    assert!(text.starts_with("Client: skiff\n Version:"), "{text}");
+    assert!(text.contains("\nServer: skiff"), "{text}");
+    let ours = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        env.ok(&["version", "--format", "{{.Server.Version}}"]),
+        ours
+    );
+    assert_eq!(
+        env.ok(&["version", "-f", "{{.Client.Os}}/{{.Client.Arch}}"]),
+        "linux/amd64"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["version", "--format", "{{json .}}"])).expect("json");
+    assert_eq!(json["Client"]["Version"], ours);
+    assert!(env.run(&["version", "--format", "{{.Nope"]).status.code() == Some(1));
+}

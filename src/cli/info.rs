@@ -124,6 +124,46 @@ fn text(v: &Value) -> String {
 }
 
 /// PRETTY_NAME from os-release.
+/// `version`: docker's Client and Server sections (one binary is both: there is no daemon),
+/// as text or through `--format` (`{{.Server.Version}}`, `{{json .}}`).
+pub fn version(a: InfoArgs) -> Result<i32, CliError> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let side = json!({
+        "Version": env!("CARGO_PKG_VERSION"),
+        "ApiVersion": "none (daemonless)",
+        "Os": "linux",
+        "Arch": arch,
+        "KernelVersion": kernel,
+    });
+    let v = json!({"Client": side.clone(), "Server": side});
+    if let Some(f) = a.format.as_deref() {
+        let out = if f == "json" || f == "{{json .}}" {
+            v.to_string()
+        } else {
+            render(&compile(f)?, &v)?
+        };
+        println!("{out}");
+        return Ok(0);
+    }
+    let s = |k: &str| v["Client"][k].as_str().unwrap_or_default().to_string();
+    print!(
+        "Client: skiff\n Version:           {}\n OS/Arch:           linux/{}\n\nServer: skiff (no daemon: this same binary)\n Engine:\n  Version:          {}\n  OS/Arch:          linux/{}\n  Kernel Version:   {}\n",
+        s("Version"),
+        s("Arch"),
+        s("Version"),
+        s("Arch"),
+        s("KernelVersion")
+    );
+    Ok(0)
+}
+
 fn os_name() -> String {
     let text = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))

@@ -126,6 +126,8 @@ pub enum Command {
     Top(TopArgs),
     /// Show what skiff sees of this host: cgroups, storage, counts
     Info(InfoArgs),
+    /// Show skiff's version (docker's Client and Server sections, `--format`)
+    Version(InfoArgs),
     /// Build an image from a Dockerfile
     Build(build::BuildArgs),
     /// Manage the build cache
@@ -347,6 +349,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Stats(a) => resources::stats(ctx, a),
         Command::Top(a) => resources::top(ctx, a),
         Command::Info(a) => info::info(ctx, a),
+        Command::Version(a) => info::version(a),
         Command::System(c) => system::dispatch(ctx, c),
         Command::Build(a) => build::build(ctx, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),
