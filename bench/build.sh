@@ -7,18 +7,8 @@
 #   (d) (c) again after touching one file (the COPY and what follows miss; only that file is hashed)
 # As root: bench/build.sh   (needs hyperfine, buildah; busybox-static for the base image)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-# buildah's RUN steps go through crun (--isolation oci, like skiff's real containers), which
-# refuses this host's hybrid cgroup layout: everything runs in one mount namespace with
-# /sys/fs/cgroup/unified unmounted (as bench/run.sh does); all tools see the same world.
-if [ -z "${SKIFF_BENCH_INNER:-}" ]; then
-    exec unshare -m env SKIFF_BENCH_INNER=1 "$0" "$@"
-fi
-mount --make-rprivate /
-umount /sys/fs/cgroup/unified 2>/dev/null || true
-command -v hyperfine >/dev/null || { echo "bench: apt-get install hyperfine" >&2; exit 1; }
-cargo build --release -q
-SKIFF=$PWD/target/release/skiff
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /var/tmp/skiff-bench-build.XXXXXX)
 R="--root $work/skiff/root --runroot $work/skiff/run"
 B="--root $work/buildah/root --runroot $work/buildah/run --storage-driver overlay"

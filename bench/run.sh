@@ -5,16 +5,8 @@
 # Everything runs inside one private mount namespace with /sys/fs/cgroup/unified unmounted,
 # because crun refuses this host's hybrid cgroup layout otherwise; all tools see the same world.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-if [ -z "${SKIFF_BENCH_INNER:-}" ]; then
-    exec unshare -m env SKIFF_BENCH_INNER=1 "$0" "$@"
-fi
-mount --make-rprivate /
-umount /sys/fs/cgroup/unified 2>/dev/null || true
-
-command -v hyperfine >/dev/null || { echo "bench: apt-get install hyperfine" >&2; exit 1; }
-cargo build --release -q
-SKIFF=$PWD/target/release/skiff
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /var/tmp/skiff-bench.XXXXXX)
 trap 'for id in $($SKIFF $R ps -aq 2>/dev/null); do $SKIFF $R rm -f "$id" >/dev/null 2>&1; done; for n in $($SKIFF $R network ls -q 2>/dev/null); do $SKIFF $R network rm "$n" >/dev/null 2>&1; done; rm -rf "$work"' EXIT
 R="--root $work/root --runroot $work/run"

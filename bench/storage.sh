@@ -5,15 +5,8 @@
 #   bench/storage.sh        (as root; needs hyperfine, busybox-static, fuse-overlayfs)
 # Runs in a private mount namespace with /sys/fs/cgroup/unified unmounted, as bench/run.sh.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-if [ -z "${SKIFF_BENCH_INNER:-}" ]; then
-    exec unshare -m env SKIFF_BENCH_INNER=1 "$0" "$@"
-fi
-mount --make-rprivate /
-umount /sys/fs/cgroup/unified 2>/dev/null || true
-command -v hyperfine >/dev/null || { echo "bench: apt-get install hyperfine" >&2; exit 1; }
-cargo build --release -q
-SKIFF=$PWD/target/release/skiff
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /var/tmp/skiff-bench-storage.XXXXXX)
 mkdir -p "$work"/{l,u,w,ovl}
 mount -t overlay overlay -o "lowerdir=$work/l,upperdir=$work/u,workdir=$work/w" "$work/ovl"

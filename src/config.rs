@@ -96,6 +96,14 @@ pub fn ensure_dir(path: &Path, mode: u32) -> std::io::Result<()> {
     }
 }
 
+/// A program on $PATH (or, with no $PATH, in the usual directories).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

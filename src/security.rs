@@ -39,18 +39,14 @@ pub struct Security {
     /// `--oom-score-adj` (-1000 to 1000).
     #[serde(default)]
     pub oom_score_adj: Option<i64>,
-    /// `--pid host`, `--ipc host`, `--uts host`: the host's namespace instead of its own.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub pid_host: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub ipc_host: bool,
+    /// `--pid`, `--ipc`: its own namespace, the host's, or another container's.
+    #[serde(default, skip_serializing_if = "Shared::is_private")]
+    pub pid: Shared,
+    #[serde(default, skip_serializing_if = "Shared::is_private")]
+    pub ipc: Shared,
+    /// `--uts host`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub uts_host: bool,
-    /// `--pid container:X`, `--ipc container:X`: the other container's namespace, as named.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid_container: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ipc_container: Option<String>,
     /// `--privileged`: every capability, no seccomp filter, no masked or read-only system
     /// paths, /sys writable, every host device.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -251,11 +247,42 @@ pub fn stat_device(path: &str) -> Option<DeviceNumbers> {
 }
 
 /// A namespace a container may share instead of having its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Shared {
+    #[default]
     Private,
     Host,
+    /// Another container's, as named.
     Container(String),
+}
+
+impl Shared {
+    pub fn is_private(&self) -> bool {
+        *self == Shared::Private
+    }
+
+    /// Not a namespace of the container's own.
+    pub fn is_shared(&self) -> bool {
+        !self.is_private()
+    }
+
+    /// The other container, for `container:X`.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            Shared::Container(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// docker's HostConfig.PidMode / IpcMode text (`private_name` for its own).
+    pub fn docker_mode(&self, private_name: &str) -> String {
+        match self {
+            Shared::Private => private_name.to_string(),
+            Shared::Host => "host".to_string(),
+            Shared::Container(c) => format!("container:{c}"),
+        }
+    }
 }
 
 /// `--pid`, `--ipc`, `--uts`: `host`, `container:NAME` (not for `--uts`), or the

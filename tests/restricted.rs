@@ -80,6 +80,16 @@ fn read_only_cgroup_tree_runs_without_a_cgroup_and_refuses_limits() {
         "{o}"
     );
     assert!(o.contains("check=0"), "{o}");
+    let json = env.ok(&["system", "check", "--json"]);
+    let checks: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert!(
+        checks
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|c| c["check"] == "storage" && c["status"] == "ok"),
+        "{json}"
+    );
     assert_eq!(env.all_ids(), Vec::<String>::new());
 }
 

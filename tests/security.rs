@@ -58,6 +58,14 @@ const CALLS: &[&str] = &[
     "personality_norandom",
 ];
 
+/// `run --rm FLAGS busybox sh -c SCRIPT`, required to succeed; its trimmed output.
+fn sh_in(env: &Env, flags: &[&str], script: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    env.ok(&args)
+}
+
 /// `name=errno` for each call, run in a container with `flags`.
 fn calls(env: &Env, flags: &[&str]) -> std::collections::HashMap<String, i32> {
     let helper = syscall_helper().expect("helper");
@@ -153,10 +161,7 @@ fn options_profiles_and_capabilities() {
     }
     let env = Env::root();
     let sh = |flags: &[&str], script: &str| {
-        let mut args = vec!["run", "--rm", "--network", "none"];
-        args.extend_from_slice(flags);
-        args.extend_from_slice(&["busybox", "sh", "-c", script]);
-        env.ok(&args)
+        sh_in(&env, &[&["--network", "none"], flags].concat(), script)
     };
     assert_eq!(
         sh(
@@ -370,12 +375,7 @@ fn cp_from_stdin_and_early_closing_readers_never_hang() {
 }
 
 fn read_only_sysctl_groups(env: &Env) {
-    let sh = |flags: &[&str], script: &str| {
-        let mut args = vec!["run", "--rm"];
-        args.extend_from_slice(flags);
-        args.extend_from_slice(&["busybox", "sh", "-c", script]);
-        env.ok(&args)
-    };
+    let sh = |flags: &[&str], script: &str| sh_in(env, flags, script);
     assert_eq!(
         sh(
             &["--network", "none", "--read-only"],
@@ -471,10 +471,7 @@ fn read_only_sysctl_group_add_oom_rootless() {
 
 fn host_namespaces(env: &Env) {
     let sh = |flags: &[&str], script: &str| {
-        let mut args = vec!["run", "--rm", "--network", "none"];
-        args.extend_from_slice(flags);
-        args.extend_from_slice(&["busybox", "sh", "-c", script]);
-        env.ok(&args)
+        sh_in(env, &[&["--network", "none"], flags].concat(), script)
     };
     let host_pid1 = std::fs::read_to_string("/proc/1/comm").expect("comm");
     assert_eq!(sh(&["--pid", "host"], "cat /proc/1/comm"), host_pid1.trim());
@@ -676,10 +673,7 @@ fn masks_and_device_cgroup_rules() {
     }
     let env = Env::root();
     let sh = |flags: &[&str], script: &str| {
-        let mut args = vec!["run", "--rm", "--network", "none"];
-        args.extend_from_slice(flags);
-        args.extend_from_slice(&["busybox", "sh", "-c", script]);
-        env.ok(&args)
+        sh_in(&env, &[&["--network", "none"], flags].concat(), script)
     };
     let keys = "grep -c ' /proc/keys ' /proc/self/mountinfo || true";
     assert_eq!(sh(&[], keys), "1");

@@ -231,6 +231,40 @@ fn a_store_keeps_its_driver_and_refuses_another() {
     };
     let out = plain(&["info", "--format", "{{.Driver}}"]);
     assert_eq!(stdout(&out).trim(), "fuse-overlayfs");
+    // --storage-opt overlay.mount_program: that program serves the containers' roots.
+    let program = env.dir.path().join("my-fuse-overlayfs");
+    std::os::unix::fs::symlink("/usr/bin/fuse-overlayfs", &program).expect("symlink");
+    let opt = format!("overlay.mount_program={}", program.display());
+    let out = plain(&[
+        "--storage-opt",
+        &opt,
+        "info",
+        "--format",
+        "{{json .DriverStatus}}",
+    ]);
+    assert!(
+        stdout(&out).contains(&program.display().to_string()),
+        "{}",
+        stdout(&out)
+    );
+    let out = plain(&[
+        "--storage-opt",
+        &opt,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/2/cmdline | tr '\\0' ' '",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with(&program.display().to_string()),
+        "{}",
+        stdout(&out)
+    );
     for (args, code) in [
         (&["--storage-driver", "overlay", "ps"][..], 1),
         (

@@ -9,16 +9,21 @@ use crate::cgroup::Hierarchy;
 use crate::container::Ctx;
 use crate::state::container::Status;
 
+/// `--format`: `json` (or `{{json .}}`) as is, else the Go template over `v`.
+fn print_formatted(format: &str, v: &Value) -> Result<i32, CliError> {
+    let out = if format == "json" || format == "{{json .}}" {
+        v.to_string()
+    } else {
+        render(&compile(format)?, v)?
+    };
+    println!("{out}");
+    Ok(0)
+}
+
 pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32, CliError> {
     let v = facts(ctx)?;
     if let Some(f) = a.format.as_deref() {
-        let out = if f == "json" || f == "{{json .}}" {
-            v.to_string()
-        } else {
-            render(&compile(f)?, &v)?
-        };
-        println!("{out}");
-        return Ok(0);
+        return print_formatted(f, &v);
     }
     print!("{}", text(&v));
     Ok(0)
@@ -39,7 +44,10 @@ fn facts(ctx: &Ctx) -> Result<Value, CliError> {
         Some(Hierarchy::Unified(_)) => (ctx.cgroup_driver().map(|d| d.as_str().to_string())?, "2"),
     };
     let storage = ctx.storage()?;
-    let mut driver_status = vec![json!(["Backing Filesystem", storage.backing_filesystem])];
+    let mut driver_status = vec![json!([
+        "Backing Filesystem",
+        crate::image::storage::backing_filesystem(&ctx.paths.root)
+    ])];
     if let Some(p) = &storage.mount_program {
         driver_status.push(json!(["Mount Program", p]));
     }
@@ -144,13 +152,7 @@ pub fn version(a: InfoArgs) -> Result<i32, CliError> {
     });
     let v = json!({"Client": side.clone(), "Server": side});
     if let Some(f) = a.format.as_deref() {
-        let out = if f == "json" || f == "{{json .}}" {
-            v.to_string()
-        } else {
-            render(&compile(f)?, &v)?
-        };
-        println!("{out}");
-        return Ok(0);
+        return print_formatted(f, &v);
     }
     let s = |k: &str| v["Client"][k].as_str().unwrap_or_default().to_string();
     print!(

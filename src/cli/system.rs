@@ -5,8 +5,6 @@
 //! mapping), 1 otherwise; what only some features need (limits, networking helpers) is
 //! reported without failing the check.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
 
 use super::CliError;
@@ -62,13 +60,6 @@ fn missing(check: &'static str, status: Status, detail: impl Into<String>, fix: 
         detail: detail.into(),
         fix: Some(fix.to_string()),
     }
-}
-
-fn program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 pub fn dispatch(ctx: &Ctx, command: SystemCommand) -> Result<i32, CliError> {
@@ -151,7 +142,7 @@ fn id_mapping(ctx: &Ctx) -> Option<Check> {
     let (uid, _) = ctx.host_ids;
     let tools = ["newuidmap", "newgidmap"]
         .iter()
-        .all(|t| program(t).is_some());
+        .all(|t| crate::config::find_program(t).is_some());
     Some(if !tools {
         missing(
             "id mapping",
@@ -175,7 +166,11 @@ fn storage(ctx: &Ctx) -> Option<Check> {
     let overlay = crate::image::storage::probe_overlay(&ctx.paths.root, ctx.paths.rootless);
     Some(match ctx.storage() {
         Ok(s) => {
-            let mut detail = format!("{} on {}", s.driver.as_str(), s.backing_filesystem);
+            let mut detail = format!(
+                "{} on {}",
+                s.driver.as_str(),
+                crate::image::storage::backing_filesystem(&ctx.paths.root)
+            );
             if let Err(why) = overlay {
                 detail.push_str(&format!(" (the kernel's overlay is refused here: {why})"));
             }
@@ -242,7 +237,7 @@ fn helper(ctx: &Ctx, name: &'static str, package: &str, what: &str) -> Option<Ch
     if !ctx.paths.rootless && name == "slirp4netns" {
         return None;
     }
-    Some(match program(name) {
+    Some(match crate::config::find_program(name) {
         Some(p) => ok(name, p.display().to_string()),
         None => missing(
             name,
@@ -257,7 +252,7 @@ fn nft(ctx: &Ctx) -> Option<Check> {
     if ctx.paths.rootless {
         return None;
     }
-    Some(match program("nft") {
+    Some(match crate::config::find_program("nft") {
         Some(p) => ok("nft", p.display().to_string()),
         None => missing(
             "nft",

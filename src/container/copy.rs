@@ -532,10 +532,7 @@ impl Enter {
                     .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
                 let dev_fuse = match &fuse {
                     Some(_) => Some(
-                        std::fs::OpenOptions::new()
-                            .read(true)
-                            .write(true)
-                            .open("/dev/fuse")
+                        crate::mount::fuse::open_device()
                             .map_err(|e| format!("opening /dev/fuse: {e}"))?,
                     ),
                     None => None,

@@ -54,6 +54,7 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
     if let Some(u) = &req.user {
         crate::spec::validate_user(u)?;
     }
+    let caps = ctx.caps_of(&record);
     let spec = ProcessSpec {
         argv: req.command.clone(),
         env,
@@ -65,11 +66,11 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
             .user
             .clone()
             .unwrap_or_else(|| record.config.user.clone()),
-        caps: ctx.caps_of(&record),
+        caps: caps.clone(),
         create_cwd: false,
         can_setgroups: ctx.can_setgroups,
         die_with_parent: !req.detach,
-        seccomp: ctx.seccomp_of(&record)?,
+        seccomp: ctx.seccomp_of(&record, &caps)?,
         no_new_privs: record.config.security.no_new_privileges,
         extra_groups: record.config.security.group_add.clone(),
         oom_score_adj: record.config.security.oom_score_adj,

@@ -78,16 +78,8 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "CapAdd": opt_list(&sec.cap_add),
             "CapDrop": opt_list(&sec.cap_drop),
             "SecurityOpt": opt_list(&sec.security_opt),
-            "IpcMode": match (&sec.ipc_container, sec.ipc_host) {
-                (Some(c), _) => format!("container:{c}"),
-                (None, true) => "host".into(),
-                (None, false) => "private".into(),
-            },
-            "PidMode": match (&sec.pid_container, sec.pid_host) {
-                (Some(c), _) => format!("container:{c}"),
-                (None, true) => "host".into(),
-                (None, false) => String::new(),
-            },
+            "IpcMode": sec.ipc.docker_mode("private"),
+            "PidMode": sec.pid.docker_mode(""),
             "Privileged": sec.privileged,
             "DeviceCgroupRules": opt_list(&sec.device_cgroup_rules),
             "Devices": sec.devices.iter().map(|d| json!({

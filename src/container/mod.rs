@@ -11,6 +11,7 @@ pub mod list;
 pub mod logs;
 pub mod remove;
 pub mod resources;
+mod share;
 pub mod start;
 pub mod stop;
 pub mod volumes;
@@ -243,10 +244,11 @@ impl Ctx {
         }
     }
 
-    /// The seccomp filter of a container's processes (empty: unconfined).
+    /// The seccomp filter of a container's processes holding `caps` (empty: unconfined).
     pub fn seccomp_of(
         &self,
         record: &ContainerRecord,
+        caps: &::caps::CapsHashSet,
     ) -> Result<Vec<seccompiler::BpfProgram>, ContainerError> {
         let source = if record.config.security.privileged {
             &crate::ns::seccomp::Source::Unconfined
@@ -254,7 +256,7 @@ impl Ctx {
             &record.config.security.seccomp
         };
         let cache = self.paths.runroot.join("seccomp");
-        crate::ns::seccomp_cache::filter(&cache, source, &self.caps_of(record))
+        crate::ns::seccomp_cache::filter(&cache, source, caps)
             .map_err(|e| ContainerError::Invalid(format!("compiling the seccomp filter: {e}")))
     }
 

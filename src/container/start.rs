@@ -286,15 +286,9 @@ fn launch(
     let sec = &record.config.security;
     let mut flags = libc::CLONE_NEWNS;
     for (host, flag) in [
-        (
-            sec.pid_host || sec.pid_container.is_some(),
-            libc::CLONE_NEWPID,
-        ),
+        (sec.pid.is_shared(), libc::CLONE_NEWPID),
         (sec.uts_host, libc::CLONE_NEWUTS),
-        (
-            sec.ipc_host || sec.ipc_container.is_some(),
-            libc::CLONE_NEWIPC,
-        ),
+        (sec.ipc.is_shared(), libc::CLONE_NEWIPC),
     ] {
         if !host {
             flags |= flag;
@@ -312,30 +306,33 @@ fn launch(
     let dev_fuse = match ctx.fuse_program()? {
         Some(program) => Some((
             program,
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/fuse")
-                .map_err(io_err(
-                    "opening /dev/fuse for the fuse-overlayfs storage driver",
-                ))?,
+            crate::mount::fuse::open_device().map_err(io_err(
+                "opening /dev/fuse for the fuse-overlayfs storage driver",
+            ))?,
         )),
         None => None,
     };
     init.fuse = dev_fuse.as_ref().map(|(p, f)| (p.clone(), f.as_raw_fd()));
     // `container:X`: its namespace, held open until our child has joined it.
-    let other_netns = shared_netns(ctx, &record)?;
+    let other_netns = super::share::shared_netns(ctx, &record)?;
     init.join_netns = other_netns.as_ref().map(|f| f.as_raw_fd());
-    let other_ipc = match &record.config.security.ipc_container {
-        Some(target) => Some(other_namespace(ctx, target, "ipc")?),
+    let other_ipc = match record.config.security.ipc.container() {
+        Some(target) => Some(super::share::other_namespace(
+            ctx,
+            target,
+            "ipc",
+            "IPC namespace",
+        )?),
         None => None,
     };
     init.join_ipcns = other_ipc.as_ref().map(|(f, _)| f.as_raw_fd());
     // /dev/shm stays the container's own: X's lives in X's mount namespace, which a bind
     // cannot reach (the System V and POSIX queues, the IPC namespace's, are shared).
     // `--pid container:X`: our children are born in X's pid namespace for this one clone.
-    let pid_switch = match &record.config.security.pid_container {
-        Some(target) => Some(PidSwitch::enter(other_namespace(ctx, target, "pid")?.0)?),
+    let pid_switch = match record.config.security.pid.container() {
+        Some(target) => Some(super::share::PidSwitch::enter(
+            super::share::other_namespace(ctx, target, "pid", "pid namespace")?.0,
+        )?),
         None => None,
     };
     // Bridge networking: the parent plugs the veth in while the child mounts; the command
@@ -577,110 +574,6 @@ fn resolve_links(
     Ok(out)
 }
 
-/// `--network container:X`: X's network namespace, X running.
-/// Another container's namespace of `kind` (`pid`, `ipc`), for `--pid/--ipc container:X`.
-fn other_namespace(
-    ctx: &Ctx,
-    target: &str,
-    kind: &str,
-) -> Result<(std::fs::File, i32), ContainerError> {
-    let other = ctx.find(target).map_err(|_| {
-        ContainerError::Invalid(format!(
-            "cannot join the {kind} namespace of container {target}: No such container"
-        ))
-    })?;
-    if other.state.status != Status::Running
-        || !proc::is_alive(other.state.pid, other.state.pid_start)
-    {
-        return Err(ContainerError::Invalid(format!(
-            "cannot join the {kind} namespace of container {target}: it is not running"
-        )));
-    }
-    let ns = std::fs::File::open(format!("/proc/{}/ns/{kind}", other.state.pid))
-        .map_err(io_err(format!("opening the {kind} namespace of {target}")))?;
-    Ok((ns, other.state.pid))
-}
-
-/// While alive, children are born in another pid namespace; dropped, ours again.
-struct PidSwitch {
-    own: std::fs::File,
-}
-
-impl PidSwitch {
-    fn enter(other: std::fs::File) -> Result<PidSwitch, ContainerError> {
-        let own = std::fs::File::open("/proc/self/ns/pid")
-            .map_err(io_err("opening our own pid namespace"))?;
-        nix::sched::setns(&other, nix::sched::CloneFlags::CLONE_NEWPID).map_err(|e| {
-            ContainerError::Invalid(format!("joining the other container's pid namespace: {e}"))
-        })?;
-        Ok(PidSwitch { own })
-    }
-}
-
-impl Drop for PidSwitch {
-    fn drop(&mut self) {
-        let _ = nix::sched::setns(&self.own, nix::sched::CloneFlags::CLONE_NEWPID);
-    }
-}
-
-fn shared_netns(
-    ctx: &Ctx,
-    record: &ContainerRecord,
-) -> Result<Option<std::fs::File>, ContainerError> {
-    if record.config.network != NetworkMode::Container {
-        return Ok(None);
-    }
-    let target = &record.config.net.container;
-    let other = ctx.find(target).map_err(|_| {
-        ContainerError::Invalid(format!(
-            "cannot join the network of container {target}: No such container"
-        ))
-    })?;
-    if other.state.status != Status::Running
-        || !proc::is_alive(other.state.pid, other.state.pid_start)
-    {
-        return Err(ContainerError::Invalid(format!(
-            "cannot join the network of container {target}: it is not running"
-        )));
-    }
-    let ns = std::fs::File::open(format!("/proc/{}/ns/net", other.state.pid))
-        .map_err(io_err(format!("opening the network namespace of {target}")))?;
-    // Tell the other container its namespace may outlive it (see `finish`).
-    let _ = std::fs::write(
-        ctx.userdata_dir(&other.id)
-            .join(format!("netns-shared-with.{}", record.id)),
-        b"",
-    );
-    Ok(Some(ns))
-}
-
-/// Whether a running container joined this one's network namespace (`container:` mode):
-/// then the namespace, and its veths, outlive this container.
-fn namespace_shared(ctx: &Ctx, id: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(ctx.userdata_dir(id)) else {
-        return false;
-    };
-    let mut shared = false;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(other) = name.strip_prefix("netns-shared-with.") else {
-            continue;
-        };
-        match ctx.store.load(other) {
-            Ok(r)
-                if r.state.status == Status::Running
-                    && proc::is_alive(r.state.pid, r.state.pid_start) =>
-            {
-                shared = true;
-            }
-            _ => {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-    shared
-}
-
 /// keep-id: map the child's new user namespace (we are root in the user's namespace, whose
 /// size bounds the map).
 fn write_id_maps(pid: i32, keep: KeepId) -> Result<(), ContainerError> {
@@ -745,8 +638,8 @@ fn init_spec(
             .readonly_paths(crate::mount::plan::READONLY_PATHS),
         read_only: record.config.security.read_only,
         sysctls: record.config.security.sysctls.clone(),
-        pid_host: record.config.security.pid_host,
-        ipc_host: record.config.security.ipc_host,
+        pid_host: record.config.security.pid == crate::security::Shared::Host,
+        ipc_host: record.config.security.ipc == crate::security::Shared::Host,
         host_mqueue: std::path::Path::new("/dev/mqueue").is_dir(),
         devices: {
             let sec = &record.config.security;
@@ -769,6 +662,7 @@ fn init_spec(
         // docker gives a container with a tty TERM=xterm.
         env.push("TERM=xterm".into());
     }
+    let caps = ctx.caps_of(record);
     Ok(InitSpec {
         mountpoint,
         lower,
@@ -787,11 +681,11 @@ fn init_spec(
             env,
             cwd: record.config.working_dir.clone(),
             user: record.config.user.clone(),
-            caps: ctx.caps_of(record),
+            caps: caps.clone(),
             create_cwd: true,
             can_setgroups: ctx.can_setgroups,
             die_with_parent: true,
-            seccomp: ctx.seccomp_of(record)?,
+            seccomp: ctx.seccomp_of(record, &caps)?,
             no_new_privs: record.config.security.no_new_privileges,
             extra_groups: record.config.security.group_add.clone(),
             oom_score_adj: record.config.security.oom_score_adj,
@@ -825,7 +719,7 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
     // The network goes after the record says Exited, so `wait`/`attach` see the exit at once;
     // a monitor killed in between leaves stale leases, which the next command drops.
     let networked = !record.state.networks.is_empty();
-    let shared = networked && namespace_shared(ctx, &record.id);
+    let shared = networked && super::share::namespace_shared(ctx, &record.id);
     record.state.networks.clear();
     record.state.status = Status::Exited;
     record.state.exit_code = code;

@@ -11,6 +11,7 @@ pub mod reference;
 pub mod registry;
 pub mod storage;
 pub mod store;
+pub mod tree;
 pub mod unpack;
 pub mod vfs;
 

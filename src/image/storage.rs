@@ -95,8 +95,6 @@ pub struct Storage {
     pub driver: Driver,
     /// The fuse-overlayfs program, for that driver.
     pub mount_program: Option<PathBuf>,
-    /// The store's filesystem in docker's words (`extfs`, `xfs`, `overlayfs`, `tmpfs`...).
-    pub backing_filesystem: &'static str,
 }
 
 fn record_path(root: &Path) -> PathBuf {
@@ -161,17 +159,12 @@ pub fn open(
     Ok(Storage {
         driver,
         mount_program,
-        backing_filesystem: backing_filesystem(root),
     })
 }
 
 /// Whether FUSE can be mounted here: /dev/fuse opens.
 fn fuse_usable() -> bool {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/fuse")
-        .is_ok()
+    crate::mount::fuse::open_device().is_ok()
 }
 
 fn has_containers_or_layers(root: &Path) -> bool {
@@ -182,13 +175,9 @@ fn has_containers_or_layers(root: &Path) -> bool {
 
 /// The fuse-overlayfs program: `--storage-opt overlay.mount_program`, else from PATH.
 fn fuse_program(opts: &Options) -> Option<PathBuf> {
-    if let Some(p) = &opts.mount_program {
-        return Some(p.clone());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|d| d.join("fuse-overlayfs"))
-        .find(|p| p.is_file())
+    opts.mount_program
+        .clone()
+        .or_else(|| crate::config::find_program("fuse-overlayfs"))
 }
 
 /// Whether the kernel mounts an overlay whose layers live on `root`'s filesystem: two

@@ -13,35 +13,10 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use super::tree::walk;
+
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
-
-/// Every path under `root` (relative, `/`-separated), parents before children, names sorted.
-fn walk(root: &Path) -> std::io::Result<Vec<(String, PathBuf, std::fs::Metadata)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![(String::new(), root.to_path_buf())];
-    while let Some((rel, dir)) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        let mut subdirs = Vec::new();
-        for e in entries {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let child = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            let meta = std::fs::symlink_metadata(e.path())?;
-            if meta.is_dir() {
-                subdirs.push((child.clone(), e.path()));
-            }
-            out.push((child, e.path(), meta));
-        }
-        // Depth-first, in name order: reversed onto the stack.
-        stack.extend(subdirs.into_iter().rev());
-    }
-    Ok(out)
-}
 
 fn is_opaque(path: &Path) -> bool {
     ["trusted.overlay.opaque", "user.overlay.opaque"]

@@ -21,6 +21,14 @@ use nix::mount::MsFlags;
 
 use crate::ns::sync::{ChildError, Stage};
 
+/// /dev/fuse, opened for a mount (read and write: the daemon answers through it).
+pub fn open_device() -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+}
+
 /// The `-o` options for fuse-overlayfs: its layers (the mount's own options are ours).
 pub fn options(lower: &[String], upper: &Path, work: &Path) -> String {
     format!(

@@ -76,12 +76,6 @@ fn forward_spec(p: &PortMapping) -> String {
     format!("{addr}{}:{}", p.host_port, p.container_port)
 }
 
-/// Connect the namespace of `pid` with pasta.
-fn in_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-}
-
 /// Connect the namespace of `pid` (the default network): with pasta, or with slirp4netns
 /// when pasta is missing.
 pub fn attach(
@@ -105,6 +99,7 @@ pub fn connect_outside(
     ifname: Option<&str>,
 ) -> Result<Vec<PortMapping>, NetError> {
     let ports = resolve_ports(net)?;
+    let in_path = |name: &str| crate::config::find_program(name).is_some();
     if !in_path("pasta") && in_path("slirp4netns") {
         attach_slirp(runroot, id, pid, &ports)?;
     } else {

@@ -95,13 +95,14 @@ pub fn filter(dir: &Path, source: &Source, caps: &CapsHashSet) -> Result<Vec<Bpf
     }
     let programs = filter_for(source, caps)?;
     // Best effort: a cache that cannot be written only costs the next run a compile.
-    let _ = (|| -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".{key}.{}", std::process::id()));
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&encode(&programs))?;
-        std::fs::rename(&tmp, &path)
-    })();
+    let tmp = dir.join(format!(".{key}.{}", std::process::id()));
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::File::create(&tmp))
+        .and_then(|mut f| f.write_all(&encode(&programs)))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
     Ok(programs)
 }
 

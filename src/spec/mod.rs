@@ -1,6 +1,11 @@
 //! CLI values + image config -> a validated `ContainerConfig`. Pure: no syscalls, so every rule
 //! here is unit-tested. The runtime below never parses a user string again.
 
+mod env;
+
+use env::EnvList;
+pub use env::{parse_env, parse_env_file};
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -467,18 +472,10 @@ fn security(
     let mode = |flag: &str, v: &Option<String>| {
         crate::security::parse_namespace_mode(flag, v.as_deref()).map_err(SpecError::Flag)
     };
-    match mode("--pid", &req.pid)? {
-        Shared::Private => {}
-        Shared::Host => s.pid_host = true,
-        Shared::Container(c) => s.pid_container = Some(c),
-    }
-    match mode("--ipc", &req.ipc)? {
-        Shared::Private => {}
-        Shared::Host => s.ipc_host = true,
-        Shared::Container(c) => s.ipc_container = Some(c),
-    }
+    s.pid = mode("--pid", &req.pid)?;
+    s.ipc = mode("--ipc", &req.ipc)?;
     s.uts_host = mode("--uts", &req.uts)? == Shared::Host;
-    if (s.ipc_host || s.ipc_container.is_some())
+    if s.ipc.is_shared()
         && let Some((k, _)) = s.sysctls.iter().find(|(k, _)| !k.starts_with("net."))
     {
         return Err(SpecError::Flag(format!(
@@ -486,77 +483,6 @@ fn security(
         )));
     }
     Ok(s)
-}
-
-/// An ordered environment where a later KEY=... replaces an earlier one in place.
-#[derive(Default)]
-struct EnvList(Vec<String>);
-
-impl EnvList {
-    fn key(kv: &str) -> &str {
-        kv.split_once('=').map_or(kv, |(k, _)| k)
-    }
-    fn has(&self, key: &str) -> bool {
-        self.0.iter().any(|kv| Self::key(kv) == key)
-    }
-    fn set(&mut self, kv: String) {
-        let key = Self::key(&kv).to_string();
-        match self.0.iter_mut().find(|e| Self::key(e) == key) {
-            Some(slot) => *slot = kv,
-            None => self.0.push(kv),
-        }
-    }
-    fn into_vec(self) -> Vec<String> {
-        self.0
-    }
-}
-
-/// `-e KEY=VALUE` as is; `-e KEY` takes the host's value, and is dropped when the host has none
-/// (docker's rule).
-pub fn parse_env(
-    spec: &str,
-    host_env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<String>, SpecError> {
-    let (key, value) = match spec.split_once('=') {
-        Some((k, v)) => (k, Some(v)),
-        None => (spec, None),
-    };
-    if key.is_empty() {
-        return Err(SpecError::EmptyEnvName(spec.to_string()));
-    }
-    if key.chars().any(char::is_whitespace) {
-        return Err(SpecError::EnvNameSpace(spec.to_string()));
-    }
-    Ok(match value {
-        Some(v) => Some(format!("{key}={v}")),
-        None => host_env(key).map(|v| format!("{key}={v}")),
-    })
-}
-
-pub fn parse_env_file(
-    path: &str,
-    contents: &str,
-    host_env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<String>, SpecError> {
-    let mut out = Vec::new();
-    for (n, raw) in contents.lines().enumerate() {
-        let line = raw.trim_start();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match parse_env(line, host_env) {
-            Ok(Some(kv)) => out.push(kv),
-            Ok(None) => {}
-            Err(e) => {
-                return Err(SpecError::EnvFile {
-                    path: path.to_string(),
-                    line: n + 1,
-                    reason: e.to_string(),
-                });
-            }
-        }
-    }
-    Ok(out)
 }
 
 pub fn validate_user(user: &str) -> Result<(), SpecError> {
