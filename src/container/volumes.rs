@@ -222,10 +222,13 @@ pub fn copy_up_at_create(ctx: &Ctx, record: &ContainerRecord) -> Result<(), Cont
         return Ok(());
     }
     super::copy::with_bare_rootfs(ctx, record, move |root| {
+        let root = crate::mount::target::RootDir::open(root).map_err(|e| e.to_string())?;
         for (dest, data) in &todo {
-            let src = crate::securejoin::secure_join(root, dest).map_err(|e| e.to_string())?;
-            if src.is_dir() && crate::mount::copyup::is_empty_dir(data) {
-                crate::mount::copyup::copy_tree(&src, data)
+            let Some(src) = root.find(dest).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            if crate::mount::copyup::is_empty_dir(data) {
+                crate::mount::copyup::copy_tree_from(std::os::fd::AsFd::as_fd(&src), data)
                     .map_err(|e| format!("copying {} into its volume: {e}", dest.display()))?;
             }
         }

@@ -1,12 +1,15 @@
 //! Execute a mount plan inside the child's new mount namespace, then pivot_root into it.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+
+use pathrs::Handle;
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use super::plan::MountOp;
+use super::target::{Kind, RootDir, fd_path};
 use crate::ns::sync::{ChildError, Stage};
-use crate::securejoin::secure_join;
 
 fn os(what: String, e: nix::errno::Errno) -> ChildError {
     ChildError::os(Stage::Setup, what, e)
@@ -147,50 +150,33 @@ fn root_is_mount_point() -> bool {
 }
 
 pub fn apply(rootfs: &Path, ops: &[MountOp]) -> Result<(), ChildError> {
+    let root = RootDir::open(rootfs)?;
     for op in ops {
-        apply_one(rootfs, op)?;
+        apply_one(&root, op)?;
     }
     Ok(())
 }
 
-fn resolve(rootfs: &Path, path: &Path) -> Result<PathBuf, ChildError> {
-    secure_join(rootfs, path).map_err(|e| ChildError::new(Stage::Setup, libc::ELOOP, e.to_string()))
-}
-
-fn mkdir_all(path: &Path) -> Result<(), ChildError> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(path)
-        .map_err(|e| ChildError::io(Stage::Setup, format!("creating {}", path.display()), &e))
-}
-
-fn touch(path: &Path) -> Result<(), ChildError> {
-    if path.exists() {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent() {
-        mkdir_all(parent)?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map(drop)
-        .map_err(|e| ChildError::io(Stage::Setup, format!("creating {}", path.display()), &e))
-}
-
-/// A directory mountpoint for a directory source, an empty file for anything else.
-fn mountpoint_like(source: &Path, dest: &Path) -> Result<(), ChildError> {
+/// What a missing mountpoint for `source` is made as.
+fn kind_for(source: &Path) -> Kind {
     if source.is_dir() {
-        mkdir_all(dest)
+        Kind::Dir
     } else {
-        touch(dest)
+        Kind::File
     }
 }
 
-fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
+fn mount_on(
+    source: Option<&Path>,
+    target: &Handle,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> nix::Result<()> {
+    mount(source, &fd_path(target.as_fd()), fstype, flags, data)
+}
+
+fn apply_one(root: &RootDir, op: &MountOp) -> Result<(), ChildError> {
     match op {
         MountOp::Fs {
             target,
@@ -198,10 +184,9 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             flags,
             data,
         } => {
-            let dest = resolve(rootfs, target)?;
-            mkdir_all(&dest)?;
+            let dest = root.mountpoint(target, Kind::Dir)?;
             let data = (!data.is_empty()).then_some(data.as_str());
-            mount(Some(*fstype), &dest, Some(*fstype), *flags, data)
+            mount_on(Some(Path::new(fstype)), &dest, Some(*fstype), *flags, data)
                 .map_err(|e| os(format!("mounting {fstype} on {}", target.display()), e))
         }
         MountOp::Bind {
@@ -210,27 +195,19 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             recursive,
             readonly,
         } => {
-            let dest = resolve(rootfs, target)?;
-            mountpoint_like(source, &dest)?;
+            let dest = root.mountpoint(target, kind_for(source))?;
             let mut flags = MsFlags::MS_BIND;
             if *recursive {
                 flags |= MsFlags::MS_REC;
             }
-            mount(
-                Some(source.as_path()),
-                &dest,
-                None::<&str>,
-                flags,
-                None::<&str>,
-            )
-            .map_err(|e| {
+            mount_on(Some(source), &dest, None, flags, None).map_err(|e| {
                 os(
                     format!("bind-mounting {} on {}", source.display(), target.display()),
                     e,
                 )
             })?;
             if *readonly {
-                remount_readonly(&dest, target)?;
+                remount_readonly_at(root, target)?;
             }
             Ok(())
         }
@@ -244,65 +221,54 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             major,
             minor,
         } => {
-            use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-            let dest = resolve(rootfs, target)?;
-            if let Some(parent) = dest.parent() {
-                // --device may name a node in a directory of its own (/dev/net/tun).
-                let _ = std::fs::create_dir_all(parent);
-            }
+            use nix::sys::stat::{Mode, SFlag, makedev, mknodat, umask};
+            // --device may name a node in a directory of its own (/dev/net/tun).
+            let (parent, name) = root.parent_of(target)?;
             let kind = if matches!(op, MountOp::MknodBlock { .. }) {
                 SFlag::S_IFBLK
             } else {
                 SFlag::S_IFCHR
             };
-            mknod(
-                &dest,
+            // Devices must be usable by any container user: no umask trims the mode.
+            let old = umask(Mode::empty());
+            let made = mknodat(
+                parent.as_fd(),
+                name.as_os_str(),
                 kind,
                 Mode::from_bits_truncate(0o666),
                 makedev(*major, *minor),
-            )
-            .map_err(|e| os(format!("creating device {}", target.display()), e))?;
-            // The umask trimmed the mode: devices must be usable by any container user.
-            nix::sys::stat::fchmodat(
-                nix::fcntl::AT_FDCWD,
-                &dest,
-                Mode::from_bits_truncate(0o666),
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            )
-            .map_err(|e| os(format!("chmod {}", target.display()), e))
+            );
+            umask(old);
+            made.map_err(|e| os(format!("creating device {}", target.display()), e))
         }
         MountOp::Symlink { link, to } => {
-            let dest = resolve(rootfs, link)?;
-            match std::os::unix::fs::symlink(to, &dest) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-                Err(e) => Err(ChildError::io(
-                    Stage::Setup,
-                    format!("creating symlink {}", link.display()),
-                    &e,
-                )),
+            let (parent, name) = root.parent_of(link)?;
+            match nix::unistd::symlinkat(to.as_path(), parent.as_fd(), name.as_os_str()) {
+                Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
+                Err(e) => Err(os(format!("creating symlink {}", link.display()), e)),
             }
         }
         MountOp::Mask(path) => {
-            let dest = resolve(rootfs, path)?;
-            let Ok(meta) = dest.symlink_metadata() else {
+            let Some(dest) = root.find(path)? else {
                 return Ok(()); // nothing to hide
             };
-            let result = if meta.is_dir() {
-                mount(
-                    Some("tmpfs"),
+            let is_dir = nix::sys::stat::fstat(dest.as_fd())
+                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+            let result = if is_dir {
+                mount_on(
+                    Some(Path::new("tmpfs")),
                     &dest,
                     Some("tmpfs"),
                     MsFlags::MS_RDONLY,
                     Some("size=0"),
                 )
             } else {
-                mount(
-                    Some("/dev/null"),
+                mount_on(
+                    Some(Path::new("/dev/null")),
                     &dest,
-                    None::<&str>,
+                    None,
                     MsFlags::MS_BIND,
-                    None::<&str>,
+                    None,
                 )
             };
             result.map_err(|e| os(format!("masking {}", path.display()), e))
@@ -313,14 +279,13 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
             readonly,
             propagation,
         } => {
-            let dest = resolve(rootfs, target)?;
-            mountpoint_like(source, &dest)?;
-            mount(
-                Some(source.as_path()),
+            let dest = root.mountpoint(target, kind_for(source))?;
+            mount_on(
+                Some(source),
                 &dest,
-                None::<&str>,
+                None,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
+                None,
             )
             .map_err(|e| {
                 os(
@@ -329,14 +294,9 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
                 )
             })?;
             if !propagation.is_empty() {
-                mount(
-                    None::<&str>,
-                    &dest,
-                    None::<&str>,
-                    *propagation,
-                    None::<&str>,
-                )
-                .map_err(|e| {
+                // The handle still names the directory under the new mount: look it up again.
+                let mounted = mounted_at(root, target)?;
+                mount_on(None, &mounted, None, *propagation, None).map_err(|e| {
                     os(
                         format!("setting the propagation of {}", target.display()),
                         e,
@@ -344,16 +304,18 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
                 })?;
             }
             if *readonly {
-                remount_readonly(&dest, target)?;
+                remount_readonly_at(root, target)?;
             }
             Ok(())
         }
         MountOp::CopyUp { from, into } => {
-            let src = resolve(rootfs, from)?;
-            if !src.is_dir() || !super::copyup::is_empty_dir(into) {
+            let Some(src) = root.find(from)? else {
+                return Ok(());
+            };
+            if !super::copyup::is_empty_dir(into) {
                 return Ok(());
             }
-            super::copyup::copy_tree(&src, into).map_err(|e| {
+            super::copyup::copy_tree_from(src.as_fd(), into).map_err(|e| {
                 ChildError::io(
                     Stage::Setup,
                     format!("copying {} into its volume", from.display()),
@@ -370,29 +332,54 @@ fn apply_one(rootfs: &Path, op: &MountOp) -> Result<(), ChildError> {
                 )
             })
         }
-        MountOp::RootReadOnly => remount_readonly(rootfs, Path::new("/")),
+        MountOp::RootReadOnly => remount_readonly(root.shown(), Path::new("/")),
         MountOp::Sysctl { key, value } => {
-            let file = rootfs.join("proc/sys").join(key.replace('.', "/"));
-            std::fs::write(&file, value.as_bytes()).map_err(|e| {
-                ChildError::io(Stage::Setup, format!("setting sysctl {key}={value}"), &e)
-            })
+            let file = Path::new("/proc/sys").join(key.replace('.', "/"));
+            let setting = |e: &std::io::Error| {
+                ChildError::io(Stage::Setup, format!("setting sysctl {key}={value}"), e)
+            };
+            let Some(handle) = root.find(&file)? else {
+                return Err(setting(&std::io::Error::from_raw_os_error(libc::ENOENT)));
+            };
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(fd_path(handle.as_fd()))
+                .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()))
+                .map_err(|e| setting(&e))
         }
         MountOp::ReadOnly(path) => {
-            let dest = resolve(rootfs, path)?;
-            if dest.symlink_metadata().is_err() {
+            let Some(dest) = root.find(path)? else {
                 return Ok(());
-            }
+            };
+            let at = fd_path(dest.as_fd());
             mount(
-                Some(dest.as_path()),
-                &dest,
+                Some(at.as_path()),
+                &at,
                 None::<&str>,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None::<&str>,
             )
             .map_err(|e| os(format!("bind-mounting {} read-only", path.display()), e))?;
-            remount_readonly(&dest, path)
+            remount_readonly_at(root, path)
         }
     }
+}
+
+/// The root of the mount just made at `target`: a handle taken before the mount still names
+/// the directory underneath it.
+fn mounted_at(root: &RootDir, target: &Path) -> Result<Handle, ChildError> {
+    root.find(target)?.ok_or_else(|| {
+        ChildError::new(
+            Stage::Setup,
+            libc::ENOENT,
+            format!("{} vanished after it was mounted", target.display()),
+        )
+    })
+}
+
+fn remount_readonly_at(root: &RootDir, target: &Path) -> Result<(), ChildError> {
+    let mounted = mounted_at(root, target)?;
+    remount_readonly(&fd_path(mounted.as_fd()), target)
 }
 
 /// The container's cgroup v2 view: cgroup2, read-only, at `target` (in the new root).

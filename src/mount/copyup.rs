@@ -5,6 +5,11 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{Mode, fstat, fstatat};
 use nix::unistd::{Gid, Uid};
 
 /// True when `dir` has no entries (a missing directory counts as empty).
@@ -12,30 +17,75 @@ pub fn is_empty_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
 }
 
-/// Copy what is inside `from` into `into` (which exists), and give `into` the owner and mode
-/// of `from`. Symlinks are copied as links, fifos recreated; device nodes and sockets are
-/// skipped (a volume is data).
+/// Copy what is inside the directory `from` (any handle to it, `O_PATH` too) into `into`
+/// (which exists), and give `into` the owner and mode of `from`. Symlinks are copied as links,
+/// fifos recreated; device nodes and sockets are skipped (a volume is data).
+///
+/// The source is walked by descriptors, every step `O_NOFOLLOW`: it may be a volume that a
+/// running container shares, and a directory swapped for a symlink to the host mid-copy must
+/// not pull host files into the volume.
+pub fn copy_tree_from(from: BorrowedFd<'_>, into: &Path) -> std::io::Result<()> {
+    let dir = openat(
+        from,
+        c".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+        Mode::empty(),
+    )?;
+    copy_dir(dir, into)
+}
+
+/// [`copy_tree_from`] for a path the caller trusts (its last component is not followed).
 pub fn copy_tree(from: &Path, into: &Path) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(from)?;
-    copy_owner_mode(&meta, into)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = into.join(entry.file_name());
-        let m = std::fs::symlink_metadata(&src)?;
-        let ft = m.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir(&dst)?;
-            copy_tree(&src, &dst)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-            lchown(&dst, m.uid(), m.gid())?;
-        } else if ft.is_file() {
-            std::fs::copy(&src, &dst)?;
-            copy_owner_mode(&m, &dst)?;
-        } else if std::os::unix::fs::FileTypeExt::is_fifo(&ft) {
-            nix::unistd::mkfifo(&dst, nix::sys::stat::Mode::from_bits_truncate(m.mode()))?;
-            copy_owner_mode(&m, &dst)?;
+    let dir = nix::fcntl::open(
+        from,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )?;
+    copy_dir(dir, into)
+}
+
+fn copy_dir(dir: OwnedFd, into: &Path) -> std::io::Result<()> {
+    let st = fstat(&dir)?;
+    copy_owner_mode(st.st_uid, st.st_gid, st.st_mode, into)?;
+    let mut listing = nix::dir::Dir::from_fd(dir)?;
+    let names: Vec<std::ffi::CString> = listing
+        .iter()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    let parent = listing.as_fd();
+    for name in names {
+        let dst = into.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
+        let m = fstatat(parent, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let nofollow = OFlag::O_RDONLY | OFlag::O_NOFOLLOW;
+        match m.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => {
+                let sub = openat(
+                    parent,
+                    name.as_c_str(),
+                    nofollow | OFlag::O_DIRECTORY,
+                    Mode::empty(),
+                )?;
+                std::fs::create_dir(&dst)?;
+                copy_dir(sub, &dst)?;
+            }
+            libc::S_IFLNK => {
+                let target = nix::fcntl::readlinkat(parent, name.as_c_str())?;
+                std::os::unix::fs::symlink(target, &dst)?;
+                lchown(&dst, m.st_uid, m.st_gid)?;
+            }
+            libc::S_IFREG => {
+                let src = openat(parent, name.as_c_str(), nofollow, Mode::empty())?;
+                let mut out = std::fs::File::create_new(&dst)?;
+                std::io::copy(&mut std::fs::File::from(src), &mut out)?;
+                copy_owner_mode(m.st_uid, m.st_gid, m.st_mode, &dst)?;
+            }
+            libc::S_IFIFO => {
+                nix::unistd::mkfifo(&dst, Mode::from_bits_truncate(m.st_mode))?;
+                copy_owner_mode(m.st_uid, m.st_gid, m.st_mode, &dst)?;
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -52,10 +102,10 @@ fn lchown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     .map_err(std::io::Error::from)
 }
 
-fn copy_owner_mode(meta: &std::fs::Metadata, dst: &Path) -> std::io::Result<()> {
-    lchown(dst, meta.uid(), meta.gid())?;
+fn copy_owner_mode(uid: u32, gid: u32, mode: u32, dst: &Path) -> std::io::Result<()> {
+    lchown(dst, uid, gid)?;
     // After chown, which clears set-id bits.
-    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode & 0o7777))
 }
 
 /// chown -R, not following symlinks.

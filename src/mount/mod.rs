@@ -5,6 +5,7 @@ pub mod apply;
 pub mod copyup;
 pub mod fuse;
 pub mod plan;
+pub mod target;
 pub mod volume;
 
 pub use plan::{MountOp, RootfsInput};
