@@ -84,6 +84,7 @@ pub fn commit(ctx: &Ctx, req: &CommitRequest) -> Result<String, BuildError> {
                     &scratch,
                     true,
                     &stubs,
+                    record.config.userns_auto,
                 )?)
             })
     };

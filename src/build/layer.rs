@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::ns::idmap::AutoRange;
+
 use crate::image::config::{Descriptor, MEDIA_LAYER_GZIP};
 use crate::image::store::ImageStore;
 
@@ -69,6 +71,7 @@ pub fn store_layer(
     scratch: &Path,
     keep_dir: bool,
     skip: &[&str],
+    owners: Option<AutoRange>,
 ) -> Result<Made, LayerError> {
     let blob_tmp = scratch.join(format!("blob-{}", &crate::ids::random_id()[..12]));
     let file = std::fs::File::create(&blob_tmp).map_err(io("creating", &blob_tmp))?;
@@ -83,7 +86,8 @@ pub fn store_layer(
         hasher: Sha256::new(),
         count: 0,
     };
-    let (entries, size) = write_diff(upper, skip, &mut inner).map_err(io("reading", upper))?;
+    let (entries, size) =
+        write_diff(upper, skip, owners, &mut inner).map_err(io("reading", upper))?;
     let gz = inner.inner;
     let diff_id = format!("sha256:{}", crate::ids::to_hex(&inner.hasher.finalize()));
     let mut outer = gz.finish().map_err(io("compressing", &blob_tmp))?;
@@ -200,8 +204,14 @@ pub fn classify(path: &Path, meta: &std::fs::Metadata) -> Change {
 pub use crate::image::tree::walk;
 
 /// Write `upper` as a docker layer tar, without the paths in `skip`; returns (entries, bytes
-/// of content).
-fn write_diff(upper: &Path, skip: &[&str], out: &mut impl Write) -> std::io::Result<(usize, u64)> {
+/// of content). `owners`: the upper belongs to a `--userns=auto` container, whose files carry
+/// its host ids on disk; the layer gets the container's own.
+fn write_diff(
+    upper: &Path,
+    skip: &[&str],
+    owners: Option<AutoRange>,
+    out: &mut impl Write,
+) -> std::io::Result<(usize, u64)> {
     let mut tar = tar::Builder::new(out);
     tar.mode(tar::HeaderMode::Complete);
     tar.follow_symlinks(false);
@@ -230,7 +240,7 @@ fn write_diff(upper: &Path, skip: &[&str], out: &mut impl Write) -> std::io::Res
                 continue;
             }
             Change::Opaque => {
-                append_entry(&mut tar, &rel, &path, &meta, &mut links, &mut size)?;
+                append_entry(&mut tar, &rel, &path, &meta, owners, &mut links, &mut size)?;
                 let mut h = tar::Header::new_gnu();
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(0);
@@ -246,7 +256,9 @@ fn write_diff(upper: &Path, skip: &[&str], out: &mut impl Write) -> std::io::Res
                 h.set_mtime(meta.mtime().max(0) as u64);
                 tar.append_data(&mut h, &rel, std::io::empty())?;
             }
-            Change::Plain => append_entry(&mut tar, &rel, &path, &meta, &mut links, &mut size)?,
+            Change::Plain => {
+                append_entry(&mut tar, &rel, &path, &meta, owners, &mut links, &mut size)?
+            }
         }
     }
     tar.finish()?;
@@ -258,13 +270,18 @@ fn append_entry<W: Write>(
     rel: &str,
     path: &Path,
     meta: &std::fs::Metadata,
+    owners: Option<AutoRange>,
     links: &mut HashMap<(u64, u64), String>,
     size: &mut u64,
 ) -> std::io::Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
-    h.set_uid(u64::from(meta.uid()));
-    h.set_gid(u64::from(meta.gid()));
+    let (uid, gid) = match owners {
+        Some(a) => a.in_container(meta.uid(), meta.gid()),
+        None => (meta.uid(), meta.gid()),
+    };
+    h.set_uid(u64::from(uid));
+    h.set_gid(u64::from(gid));
     let ft = meta.file_type();
     // Capabilities set on a file (setcap in a RUN) travel as a PAX record, as docker's do.
     if let Ok(Some(cap)) = xattr::get(path, "security.capability") {
@@ -332,7 +349,7 @@ mod tests {
         let marked = xattr::set(up.join("etc/gone"), "user.overlay.whiteout", b"y").is_ok();
         std::os::unix::fs::symlink("new", up.join("etc/link")).expect("link");
         let mut out = Vec::new();
-        let (n, size) = write_diff(up, &[], &mut out).expect("diff");
+        let (n, size) = write_diff(up, &[], None, &mut out).expect("diff");
         assert_eq!(n, 4);
         assert_eq!(size, 5);
         let mut ar = tar::Archive::new(out.as_slice());

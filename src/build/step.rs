@@ -141,6 +141,7 @@ pub fn run(
         scratch,
         false,
         &[],
+        None,
     )?)
 }
 
@@ -236,6 +237,7 @@ pub fn copy(
         scratch,
         false,
         &[],
+        None,
     )?)
 }
 

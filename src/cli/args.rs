@@ -178,7 +178,8 @@ pub struct RunArgs {
     /// Pull the image: missing (default), always or never
     #[arg(long = "pull", value_name = "POLICY", default_value = "missing")]
     pub pull: String,
-    /// User namespace: host (default) or keep-id (rootless: your uid is the same inside)
+    /// User namespace: host (default), keep-id (rootless: your uid is the same inside) or
+    /// auto[:size=N] (root: host ids of its own, from the user "containers" in /etc/subuid)
     #[arg(long = "userns", value_name = "MODE")]
     pub userns: Option<String>,
     /// Mount the volumes of another container: CONTAINER[:ro|:rw]

@@ -547,10 +547,11 @@ impl Enter {
                     crate::mount::apply::RootDriver::pick(
                         fuse.as_deref().zip(dev_fuse.map(OwnedFd::from)),
                         copy_root.as_deref(),
+                        false,
                     ),
                 )
                 .map_err(|e| e.to_string())?;
-                crate::mount::apply::apply(&mountpoint, &ops).map_err(|e| e.to_string())?;
+                crate::mount::apply::apply(&mountpoint, &ops, &[]).map_err(|e| e.to_string())?;
                 if !chroot {
                     return Ok(());
                 }

@@ -92,6 +92,15 @@ pub fn create_from(
             config.user = format!("{}:{}", ctx.host_ids.0, ctx.host_ids.1);
         }
     }
+    // Held until the record that claims the ids is written.
+    let auto_claim = match run.userns.as_deref().and_then(idmap::parse_auto) {
+        Some(size) => {
+            let claim = super::userns_auto::claim(ctx, size.map_err(ContainerError::Invalid)?)?;
+            config.userns_auto = Some(claim.range);
+            Some(claim)
+        }
+        None => None,
+    };
     if !config.user.is_empty() {
         check_user_exists(ctx, &image, &config.user)?;
     }
@@ -130,6 +139,7 @@ pub fn create_from(
         super::volumes::rollback(ctx, &new_volumes);
         return Err(e);
     }
+    drop(auto_claim);
     if let Err(e) =
         prepare_dirs(ctx, &record).and_then(|()| super::volumes::copy_up_at_create(ctx, &record))
     {
@@ -192,6 +202,9 @@ fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerErro
             std::os::unix::fs::chown(&p, Some(u), Some(g))
                 .map_err(io_err(format!("chown {}", p.display())))?;
         }
+        if let Some(a) = &record.config.userns_auto {
+            super::userns_auto::give_to_root(a, &p)?;
+        }
     }
     if let Some(rootfs) = ctx.copy_rootfs(record)? {
         // The copy driver: the container's own copy of the image, made once here.
@@ -206,7 +219,11 @@ fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerErro
         &record.config.hostname,
         &record.config.net,
     )
-    .map_err(io_err(format!("writing {}", userdata.display())))
+    .map_err(io_err(format!("writing {}", userdata.display())))?;
+    match &record.config.userns_auto {
+        Some(a) => super::userns_auto::prepare(ctx, record, a),
+        None => Ok(()),
+    }
 }
 
 /// Refuse `-u name` up front when the image has no such user, so a bad flag creates nothing.

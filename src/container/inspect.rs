@@ -92,7 +92,16 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "OomScoreAdj": sec.oom_score_adj.unwrap_or(0),
             "Sysctls": sec.sysctls.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
             "UTSMode": if sec.uts_host { "host" } else { "" },
-            "UsernsMode": "",
+            "UsernsMode": match (&r.config.keep_id, &r.config.userns_auto) {
+                (Some(_), _) => "keep-id".to_string(),
+                (None, Some(a)) => format!("auto:size={}", a.size),
+                (None, None) => String::new(),
+            },
+            // podman's key: the container's ids as (container, host, count).
+            "IDMappings": r.config.userns_auto.map(|a| json!({
+                "UidMap": [format!("0:{}:{}", a.uid_base, a.size)],
+                "GidMap": [format!("0:{}:{}", a.gid_base, a.size)],
+            })),
             "ShmSize": r.config.shm_size(),
             "Runtime": "skiff",
             "Init": if r.config.init { json!(true) } else { Value::Null },

@@ -14,6 +14,7 @@ pub mod resources;
 mod share;
 pub mod start;
 pub mod stop;
+mod userns_auto;
 pub mod volumes;
 
 use crate::cgroup::{self, CgroupManager, Hierarchy};

@@ -342,7 +342,17 @@ fn launch(
         init.await_parent = Some((pair.child.as_raw_fd(), false));
     }
     let keep_id = record.config.keep_id;
-    if keep_id.is_some() {
+    let auto = record.config.userns_auto;
+    // --userns=auto: the setup's host paths as inherited descriptors, open until the clone.
+    let sources = match auto {
+        Some(_) => {
+            let opened = super::userns_auto::sources_as_fds(&mut init.ops)?;
+            init.detached_sources = opened.trees;
+            opened.held
+        }
+        None => Vec::new(),
+    };
+    if keep_id.is_some() || auto.is_some() {
         // Its own user namespace: the child waits for its id maps before anything else.
         flags |= libc::CLONE_NEWUSER;
         init.await_parent = Some((pair.child.as_raw_fd(), true));
@@ -359,9 +369,26 @@ fn launch(
     })?;
     // The child has its own copy of /dev/fuse: ours must go, so that its mount fails
     // (ENOTCONN) rather than hangs if fuse-overlayfs dies.
-    drop((out_w, err_w, pair.child, stdin_r, null, dev_fuse));
+    drop((out_w, err_w, pair.child, stdin_r, null, dev_fuse, sources));
     let prepared = keep_id
         .map_or(Ok(()), |k| write_id_maps(child.pid, k))
+        .and_then(|()| match auto {
+            Some(a) => {
+                write_auto_maps(child.pid, &a)?;
+                let layers = ctx.lower_dirs(&record);
+                let points = super::userns_auto::layer_points(ctx, &record, layers.len())?;
+                super::userns_auto::mount_root(
+                    child.pid,
+                    &layers,
+                    &points,
+                    &init.upper,
+                    &init.work,
+                    &init.mountpoint,
+                    init.nodev,
+                )
+            }
+            None => Ok(()),
+        })
         .and_then(|()| {
             // A move between v1 cgroups waits for an RCU grace period (~10-15 ms here), and
             // systemd takes a D-Bus round trip: the network is plugged in meanwhile, on this
@@ -590,6 +617,16 @@ fn write_id_maps(pid: i32, keep: KeepId) -> Result<(), ContainerError> {
     Ok(())
 }
 
+/// --userns=auto: the container's ids 0..size are its range of host ids.
+fn write_auto_maps(pid: i32, range: &crate::ns::idmap::AutoRange) -> Result<(), ContainerError> {
+    for (file, base) in [("uid_map", range.uid_base), ("gid_map", range.gid_base)] {
+        let text = crate::ns::idmap::AutoRange::map_text(base, range.size);
+        std::fs::write(format!("/proc/{pid}/{file}"), text)
+            .map_err(io_err(format!("writing the container's {file}")))?;
+    }
+    Ok(())
+}
+
 fn clone_error(e: &std::io::Error) -> ContainerError {
     let hint = match e.raw_os_error() {
         Some(libc::EPERM) => {
@@ -622,7 +659,9 @@ fn init_spec(
     };
     let mounts = super::volumes::user_mounts(ctx, record, chown_to)?;
     let ops = plan(&RootfsInput {
-        rootless: ctx.paths.rootless,
+        // In a user namespace: devices are bound, not made, and sysfs needs a network
+        // namespace of the container's own.
+        rootless: ctx.paths.rootless || record.config.userns_auto.is_some(),
         host_network: record.config.network == NetworkMode::Host,
         userdata: ctx.userdata_dir(&record.id),
         tty_gid,
@@ -673,6 +712,9 @@ fn init_spec(
         nodev: !ctx.device_policy() && !record.config.security.privileged,
         fuse: None,
         copy_root: ctx.copy_rootfs(record)?,
+        root_premounted: record.config.userns_auto.is_some(),
+        become_ns_root: record.config.userns_auto.is_some(),
+        detached_sources: Vec::new(),
         ops,
         hostname: record.config.hostname.clone(),
         domainname: record.config.domainname.clone(),

@@ -221,6 +221,7 @@ pub fn copy_up_at_create(ctx: &Ctx, record: &ContainerRecord) -> Result<(), Cont
     if todo.is_empty() {
         return Ok(());
     }
+    let auto = record.config.userns_auto;
     super::copy::with_bare_rootfs(ctx, record, move |root| {
         let root = crate::mount::target::RootDir::open(root).map_err(|e| e.to_string())?;
         for (dest, data) in &todo {
@@ -230,6 +231,11 @@ pub fn copy_up_at_create(ctx: &Ctx, record: &ContainerRecord) -> Result<(), Cont
             if crate::mount::copyup::is_empty_dir(data) {
                 crate::mount::copyup::copy_tree_from(std::os::fd::AsFd::as_fd(&src), data)
                     .map_err(|e| format!("copying {} into its volume: {e}", dest.display()))?;
+                if let Some(a) = &auto {
+                    // The image's owners as this container's host ids.
+                    crate::mount::copyup::shift_owners(data, a.uid_base, a.gid_base)
+                        .map_err(|e| format!("chown {}: {e}", data.display()))?;
+                }
             }
         }
         Ok(())

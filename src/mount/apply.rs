@@ -1,6 +1,6 @@
 //! Execute a mount plan inside the child's new mount namespace, then pivot_root into it.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use pathrs::Handle;
@@ -23,6 +23,8 @@ pub enum RootDriver<'a> {
     Fuse(&'a Path, std::os::fd::OwnedFd),
     /// The copy driver: this directory, bound as it is.
     Copy(&'a Path),
+    /// Mounted already, by the parent in our mount namespace (`--userns=auto`).
+    Premounted,
 }
 
 impl<'a> RootDriver<'a> {
@@ -30,7 +32,11 @@ impl<'a> RootDriver<'a> {
     pub fn pick(
         fuse: Option<(&'a Path, std::os::fd::OwnedFd)>,
         copy_root: Option<&'a Path>,
+        premounted: bool,
     ) -> RootDriver<'a> {
+        if premounted {
+            return RootDriver::Premounted;
+        }
         match (fuse, copy_root) {
             (_, Some(root)) => RootDriver::Copy(root),
             (Some((p, fd)), None) => RootDriver::Fuse(p, fd),
@@ -71,6 +77,7 @@ pub fn mount_rootfs(
     })?;
     let fuse = match driver {
         RootDriver::Overlay => None,
+        RootDriver::Premounted => return Ok(()),
         RootDriver::Fuse(program, dev_fuse) => Some((program, dev_fuse)),
         RootDriver::Copy(root) => {
             // The copy driver: the container's own directory is its root.
@@ -149,21 +156,58 @@ fn root_is_mount_point() -> bool {
         .is_ok_and(|m| m.lines().any(|l| l.split_whitespace().nth(4) == Some("/")))
 }
 
-pub fn apply(rootfs: &Path, ops: &[MountOp]) -> Result<(), ChildError> {
+/// Carry out the plan in `rootfs`. `detached` gives some binds their source as a detached
+/// mount tree (index in `ops`, descriptor) instead of a path.
+pub fn apply(
+    rootfs: &Path,
+    ops: &[MountOp],
+    detached: &[(usize, RawFd)],
+) -> Result<(), ChildError> {
     let root = RootDir::open(rootfs)?;
-    for op in ops {
-        apply_one(&root, op)?;
+    for (i, op) in ops.iter().enumerate() {
+        let tree = detached.iter().find(|(at, _)| *at == i).map(|(_, fd)| {
+            // SAFETY: the parent keeps the descriptor open until we are cloned, and the
+            // clone copied it into our table; it lives until we exec.
+            unsafe { BorrowedFd::borrow_raw(*fd) }
+        });
+        apply_one(&root, op, tree)?;
     }
     Ok(())
 }
 
-/// What a missing mountpoint for `source` is made as.
-fn kind_for(source: &Path) -> Kind {
-    if source.is_dir() {
-        Kind::Dir
-    } else {
-        Kind::File
-    }
+/// Bind `source` (or attach the detached tree standing for it) on `dest`.
+fn bind(
+    source: &Path,
+    tree: Option<BorrowedFd<'_>>,
+    dest: &Handle,
+    recursive: bool,
+) -> Result<(), ChildError> {
+    let result = match tree {
+        Some(tree) => crate::mount::detached::attach(
+            tree,
+            crate::mount::detached::Target::Handle(dest.as_fd()),
+        )
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL))),
+        None => {
+            let mut flags = MsFlags::MS_BIND;
+            if recursive {
+                flags |= MsFlags::MS_REC;
+            }
+            mount_on(Some(source), dest, None, flags, None)
+        }
+    };
+    result.map_err(|e| os(format!("bind-mounting {}", source.display()), e))
+}
+
+/// What a missing mountpoint for `source` (or the detached tree standing for it) is made as.
+fn kind_for(source: &Path, tree: Option<BorrowedFd<'_>>) -> Kind {
+    let is_dir = match tree {
+        Some(fd) => {
+            nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        }
+        None => source.is_dir(),
+    };
+    if is_dir { Kind::Dir } else { Kind::File }
 }
 
 fn mount_on(
@@ -176,7 +220,7 @@ fn mount_on(
     mount(source, &fd_path(target.as_fd()), fstype, flags, data)
 }
 
-fn apply_one(root: &RootDir, op: &MountOp) -> Result<(), ChildError> {
+fn apply_one(root: &RootDir, op: &MountOp, tree: Option<BorrowedFd<'_>>) -> Result<(), ChildError> {
     match op {
         MountOp::Fs {
             target,
@@ -195,17 +239,8 @@ fn apply_one(root: &RootDir, op: &MountOp) -> Result<(), ChildError> {
             recursive,
             readonly,
         } => {
-            let dest = root.mountpoint(target, kind_for(source))?;
-            let mut flags = MsFlags::MS_BIND;
-            if *recursive {
-                flags |= MsFlags::MS_REC;
-            }
-            mount_on(Some(source), &dest, None, flags, None).map_err(|e| {
-                os(
-                    format!("bind-mounting {} on {}", source.display(), target.display()),
-                    e,
-                )
-            })?;
+            let dest = root.mountpoint(target, kind_for(source, tree))?;
+            bind(source, tree, &dest, *recursive)?;
             if *readonly {
                 remount_readonly_at(root, target)?;
             }
@@ -279,20 +314,8 @@ fn apply_one(root: &RootDir, op: &MountOp) -> Result<(), ChildError> {
             readonly,
             propagation,
         } => {
-            let dest = root.mountpoint(target, kind_for(source))?;
-            mount_on(
-                Some(source),
-                &dest,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            )
-            .map_err(|e| {
-                os(
-                    format!("mounting {} on {}", source.display(), target.display()),
-                    e,
-                )
-            })?;
+            let dest = root.mountpoint(target, kind_for(source, tree))?;
+            bind(source, tree, &dest, true)?;
             if !propagation.is_empty() {
                 // The handle still names the directory under the new mount: look it up again.
                 let mounted = mounted_at(root, target)?;

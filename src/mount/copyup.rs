@@ -119,6 +119,28 @@ pub fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Add `uid_base`/`gid_base` to every owner under `path` (symlinks not followed): content
+/// copied from the image for a container whose ids start there (`--userns=auto`).
+pub fn shift_owners(path: &Path, uid_base: u32, gid_base: u32) -> std::io::Result<()> {
+    let m = std::fs::symlink_metadata(path)?;
+    let mode = m.mode();
+    lchown(
+        path,
+        uid_base.saturating_add(m.uid()),
+        gid_base.saturating_add(m.gid()),
+    )?;
+    if m.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            shift_owners(&entry?.path(), uid_base, gid_base)?;
+        }
+    }
+    if !m.file_type().is_symlink() && mode & 0o6000 != 0 {
+        // chown cleared the set-id bits: they are the image's.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))?;
+    }
+    Ok(())
+}
+
 /// Copy an image layer with every owner passed through `uid`/`gid` (keep-id's shift): content,
 /// modes, symlinks, hard links, xattrs (overlay's opaque and whiteout marks among them) and
 /// whiteout devices, so the copy is the same layer for a differently mapped container.

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod copyup;
+pub mod detached;
 pub mod fuse;
 pub mod plan;
 pub mod target;

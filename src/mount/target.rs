@@ -37,7 +37,14 @@ fn failed(what: String, e: &pathrs::error::Error) -> ChildError {
         ErrorKind::SafetyViolation => libc::EXDEV,
         _ => libc::EINVAL,
     };
-    ChildError::new(Stage::Setup, errno, format!("{what}: {e}"))
+    // pathrs says what step failed; the OS error behind it is further down the chain.
+    let mut text = format!("{what}: {e}");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    ChildError::new(Stage::Setup, errno, text)
 }
 
 fn is_missing(e: &pathrs::error::Error) -> bool {

@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use std::path::PathBuf;
 
 use nix::sys::signal::Signal;
+use nix::unistd::{Gid, Uid};
 
 use super::process::{ProcessSpec, exec_process, install_stdio};
 use super::rlimits::Ulimit;
@@ -28,6 +29,14 @@ pub struct InitSpec {
     pub fuse: Option<(PathBuf, RawFd)>,
     /// The copy driver: this directory is bound as the root instead of any overlay.
     pub copy_root: Option<PathBuf>,
+    /// The parent mounts the root in our mount namespace before it lets us go on
+    /// (`--userns=auto`: idmapped layers need host privilege).
+    pub root_premounted: bool,
+    /// Take uid and gid 0 of our new user namespace once its maps are written (`--userns=auto`,
+    /// where the caller's ids are not mapped).
+    pub become_ns_root: bool,
+    /// Bind sources given as detached mount trees: (index in `ops`, descriptor).
+    pub detached_sources: Vec<(usize, RawFd)>,
     pub ops: Vec<MountOp>,
     pub hostname: String,
     pub domainname: String,
@@ -80,6 +89,15 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     if let Some((fd, true)) = spec.await_parent {
         wait_parent(fd)?;
     }
+    if spec.become_ns_root {
+        // Born with the caller's host ids, which our new namespace does not map (files we make
+        // would fail with EOVERFLOW): become its root, now that the maps are written.
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .and_then(|()| {
+                nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            })
+            .map_err(|e| ChildError::os(Stage::Setup, "becoming root in the user namespace", e))?;
+    }
     if let Some(fd) = spec.join_netns {
         // SAFETY: the parent keeps the namespace file open until we have exec'd.
         let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
@@ -119,9 +137,9 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         &spec.work,
         spec.userxattr,
         spec.nodev,
-        apply::RootDriver::pick(fuse, spec.copy_root.as_deref()),
+        apply::RootDriver::pick(fuse, spec.copy_root.as_deref(), spec.root_premounted),
     )?;
-    apply::apply(&spec.mountpoint, &spec.ops)?;
+    apply::apply(&spec.mountpoint, &spec.ops, &spec.detached_sources)?;
     apply::pivot(&spec.mountpoint)?;
     if !spec.hostname.is_empty() {
         nix::unistd::sethostname(&spec.hostname).map_err(|e| {

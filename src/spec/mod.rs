@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cgroup::Resources;
 use crate::image::config::RunConfig;
 use crate::mount::volume::{self, MountOrigin, MountSpec};
-use crate::ns::idmap::KeepId;
+use crate::ns::idmap::{AutoRange, KeepId};
 use crate::ns::rlimits::{self, Ulimit};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -155,6 +155,9 @@ pub struct ContainerConfig {
     /// `--userns=keep-id`: the host uid:gid kept inside (rootless only).
     #[serde(default)]
     pub keep_id: Option<KeepId>,
+    /// `--userns=auto`: the host ids this container's ids map to (root only).
+    #[serde(default)]
+    pub userns_auto: Option<AutoRange>,
     /// `--cap-add`, `--cap-drop`, `--security-opt`.
     #[serde(default)]
     pub security: crate::security::Security,
@@ -353,11 +356,15 @@ pub fn build(
     };
     match req.userns.as_deref() {
         None | Some("") | Some("host") | Some("keep-id") => {}
-        Some(other) => {
-            return Err(SpecError::Flag(format!(
-                "invalid --userns {other:?}: expected host or keep-id"
-            )));
-        }
+        Some(other) => match crate::ns::idmap::parse_auto(other) {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(SpecError::Flag(e)),
+            None => {
+                return Err(SpecError::Flag(format!(
+                    "invalid --userns {other:?}: expected host, keep-id, auto or auto:size=N"
+                )));
+            }
+        },
     }
     let cgroup_parent = req.cgroup_parent.clone().unwrap_or_default();
     if cgroup_parent.split('/').any(|c| c == ".." || c == ".") {
@@ -436,6 +443,7 @@ pub fn build(
         mounts,
         volumes_from: req.volumes_from.clone(),
         keep_id: None,
+        userns_auto: None,
         security,
     })
 }

@@ -540,3 +540,20 @@ pub fn have_registry() -> bool {
     }
     ok
 }
+
+/// `--userns=auto` hands out ids of the user `containers` (podman's convention): give it the
+/// upper half of the id space, as podman's docs suggest, unless the machine has a range.
+pub fn ensure_auto_userns_range() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let lock = std::fs::File::create("/tmp/skiff-test-user.lock").expect("lock file");
+        lock.lock().expect("lock");
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let mut content = std::fs::read_to_string(file).unwrap_or_default();
+            if !content.lines().any(|l| l.starts_with("containers:")) {
+                content.push_str("containers:2147483647:2147483648\n");
+                std::fs::write(file, content).expect("subid");
+            }
+        }
+    });
+}
