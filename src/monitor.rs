@@ -222,10 +222,10 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay<'_>
         if status.is_some() && open.is_empty() {
             break;
         }
+        // Also after the exit: a command that ends at once (`run -t … true`) must still reach
+        // the client that is about to connect, or it would find no socket.
         let holding = relay.interactive.as_ref().is_some_and(|i| {
-            !i.server.seen_client
-                && status.is_none()
-                && i.hold_for_client.is_some_and(|d| started.elapsed() < d)
+            !i.server.seen_client && i.hold_for_client.is_some_and(|d| started.elapsed() < d)
         });
         let mut fds: Vec<PollFd> = if holding {
             Vec::new()
