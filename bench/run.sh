@@ -8,8 +8,12 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /var/tmp/skiff-bench.XXXXXX)
-trap 'for id in $($SKIFF $R ps -aq 2>/dev/null); do $SKIFF $R rm -f "$id" >/dev/null 2>&1; done; for n in $($SKIFF $R network ls -q 2>/dev/null); do $SKIFF $R network rm "$n" >/dev/null 2>&1; done; rm -rf "$work"' EXIT
-R="--root $work/root --runroot $work/run"
+trap 'for id in $($SKIFF $R ps -aq 2>/dev/null); do $SKIFF $R rm -f "$id" >/dev/null 2>&1; done; for n in $($SKIFF $R network ls -q 2>/dev/null); do $SKIFF $R network rm "$n" >/dev/null 2>&1; done; umount "$work/run" 2>/dev/null; rm -rf "$work"' EXIT
+# The runtime dirs on a tmpfs, as /run is on every systemd host (this machine's /run is on its
+# disk): skiff's runroot and crun's and runc's state alike.
+mkdir -p "$work/run"
+mount -t tmpfs -o mode=0711 tmpfs "$work/run"
+R="--root $work/root --runroot $work/run/skiff"
 contrib/busybox-rootfs.sh > "$work/rootfs.tar"
 $SKIFF $R import - busybox < "$work/rootfs.tar" >/dev/null
 
@@ -35,10 +39,10 @@ json.dump(spec, open(sys.argv[1], "w"))
 PY
     # crun places no cgroup on this hybrid host: compare with skiff's --cgroups disabled.
     if command -v crun >/dev/null; then
-        cmds+=(-n "crun run (no seccomp)" "crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun")
-        cmds+=(-n "crun run (docker's profile)" "crun --cgroup-manager=disabled run --bundle $work/bundle-seccomp bench-crun2")
+        cmds+=(-n "crun run (no seccomp)" "crun --root $work/run/crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun")
+        cmds+=(-n "crun run (docker's profile)" "crun --root $work/run/crun --cgroup-manager=disabled run --bundle $work/bundle-seccomp bench-crun2")
     fi
-    command -v runc >/dev/null && cmds+=(-n "runc run" "runc run --bundle $work/bundle bench-runc")
+    command -v runc >/dev/null && cmds+=(-n "runc run" "runc --root $work/run/runc run --bundle $work/bundle bench-runc")
 fi
 if command -v podman >/dev/null; then
     cmds+=(-n "podman run --rm" "podman run --rm --network none docker.io/library/busybox true")

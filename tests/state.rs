@@ -307,3 +307,41 @@ fn images_import_rmi_refuses_in_use() {
         .count();
     assert_eq!(tmp, 0, "a failed import leaves no scratch files");
 }
+
+#[test]
+fn hosts_files_live_in_the_runtime_dir_and_come_back_after_a_reboot() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let id = env.ok(&[
+        "create",
+        "--name",
+        "boot1",
+        "--network",
+        "none",
+        "--hostname",
+        "h1",
+        "--add-host",
+        "db:10.0.0.7",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hostname; grep db /etc/hosts",
+    ]);
+    let userdata = env.runroot.join("userdata").join(id.trim());
+    assert!(userdata.join("hosts").is_file(), "written at create");
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{.HostsPath}}", "boot1"]).trim(),
+        userdata.join("hosts").display().to_string()
+    );
+    // A reboot empties the runtime dir (a tmpfs); start writes them again.
+    std::fs::remove_dir_all(&userdata).expect("rm userdata");
+    let out = env.ok(&["start", "-a", "boot1"]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["h1", "10.0.0.7", "db"]
+    );
+    env.ok(&["rm", "boot1"]);
+    assert!(!userdata.exists(), "removed with the container");
+}

@@ -143,7 +143,7 @@ pub fn create_from(
     if let Err(e) =
         prepare_dirs(ctx, &record).and_then(|()| super::volumes::copy_up_at_create(ctx, &record))
     {
-        let _ = ctx.store.remove(&record);
+        let _ = ctx.remove_container(&record, false);
         super::volumes::rollback(ctx, &new_volumes);
         return Err(e);
     }
@@ -212,6 +212,16 @@ fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerErro
             format!("copying the image into {}", rootfs.display()),
         ))?;
     }
+    write_userdata(ctx, record)?;
+    match &record.config.userns_auto {
+        Some(a) => super::userns_auto::give_volumes(ctx, record, a),
+        None => Ok(()),
+    }
+}
+
+/// The container's hosts, hostname and resolv.conf, in the runtime dir (as podman keeps
+/// them): written at create, and again at start when a reboot emptied that dir.
+pub(super) fn write_userdata(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerError> {
     let userdata = ctx.userdata_dir(&record.id);
     crate::net::hosts::write_userdata(
         &userdata,
@@ -220,10 +230,15 @@ fn prepare_dirs(ctx: &Ctx, record: &ContainerRecord) -> Result<(), ContainerErro
         &record.config.net,
     )
     .map_err(io_err(format!("writing {}", userdata.display())))?;
-    match &record.config.userns_auto {
-        Some(a) => super::userns_auto::prepare(ctx, record, a),
-        None => Ok(()),
+    if let Some(a) = &record.config.userns_auto {
+        // Root in the container edits them, as in docker.
+        let listing = std::fs::read_dir(&userdata)
+            .map_err(io_err(format!("reading {}", userdata.display())))?;
+        for entry in listing.flatten() {
+            super::userns_auto::give_to_root(a, &entry.path())?;
+        }
     }
+    Ok(())
 }
 
 /// Refuse `-u name` up front when the image has no such user, so a bad flag creates nothing.

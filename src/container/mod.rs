@@ -352,7 +352,7 @@ impl Ctx {
             self.remove_container(&fresh, true)?;
             return Ok(None);
         }
-        self.store.save(&fresh)?;
+        self.store.save_state(&fresh)?;
         Ok(Some(fresh))
     }
 
@@ -364,6 +364,7 @@ impl Ctx {
         volumes: bool,
     ) -> Result<(), StateError> {
         self.store.remove(record)?;
+        let _ = std::fs::remove_dir_all(self.userdata_dir(&record.id));
         if volumes {
             volumes::release_anonymous(self, record);
         }
@@ -386,9 +387,10 @@ impl Ctx {
         Ok(out)
     }
 
-    /// The container's directory of hosts/hostname/resolv.conf.
+    /// The container's directory of hosts/hostname/resolv.conf: runtime data, on the runtime
+    /// dir's tmpfs (podman's layout), remade at start after a reboot.
     pub fn userdata_dir(&self, id: &str) -> std::path::PathBuf {
-        self.store.dir(id).join("userdata")
+        self.paths.runroot.join("userdata").join(id)
     }
 
     pub fn log_path(&self, id: &str) -> std::path::PathBuf {

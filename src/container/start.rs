@@ -252,6 +252,10 @@ fn launch(
     let tty = record.config.tty;
     // `--link`s: env vars for the process, hosts lines for the network; resolved once.
     let links = resolve_links(ctx, &record)?;
+    if !ctx.userdata_dir(&record.id).join("hosts").exists() {
+        // The runtime dir is a tmpfs: a reboot since the last start emptied it.
+        super::create::write_userdata(ctx, &record)?;
+    }
     let init = init_spec(ctx, &record, stdin, &links)?;
     let log = LogWriter::open(&ctx.log_path(id))
         .map_err(io_err(format!("opening {}", ctx.log_path(id).display())))?;
@@ -405,6 +409,9 @@ fn launch(
                 }
                 return Ok(());
             }
+            if planned.is_none() && !bridged {
+                return Ok(()); // nothing to place or plug in: no thread to start
+            }
             std::thread::scope(|s| {
                 let placing = s.spawn(move || match planned {
                     Some(c) => c.admit(ctx, &id, pid, &resources).map(Some),
@@ -471,7 +478,7 @@ fn launch(
             record.state.cgroup.clear();
             record.state.exit_code = e.exit_code();
             record.state.error = e.message.clone();
-            let _ = ctx.store.save(&record);
+            let _ = ctx.store.save_state(&record);
             return Err(e.into());
         }
     };
@@ -488,7 +495,7 @@ fn launch(
     st.error.clear();
     st.started_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
     st.finished_at = None;
-    ctx.store.save(&record)?;
+    ctx.store.save_state(&record)?;
     let (outputs, input) = match master {
         // One stream: what the terminal shows, logged as stdout (as docker's json-file does).
         Some(master) => {
@@ -770,7 +777,7 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
     if record.config.auto_remove {
         let _ = ctx.remove_container(&record, true);
     } else {
-        let _ = ctx.store.save(&record);
+        let _ = ctx.store.save_state(&record);
     }
     if networked {
         if shared {

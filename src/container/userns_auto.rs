@@ -88,21 +88,13 @@ pub fn give_to_root(range: &AutoRange, path: &Path) -> Result<(), ContainerError
         .map_err(io_err(format!("chown {}", path.display())))
 }
 
-/// What the container's root must own besides its upper layer: its hosts, hostname and
-/// resolv.conf (root edits them in docker too) and the empty volumes it is the first to use
-/// (podman's rule: a volume is given to the container that fills it first).
-pub fn prepare(
+/// Empty volumes the container is the first to use are given to its root (podman's rule: a
+/// volume belongs to the container that fills it first).
+pub fn give_volumes(
     ctx: &Ctx,
     record: &ContainerRecord,
     range: &AutoRange,
 ) -> Result<(), ContainerError> {
-    let userdata = ctx.userdata_dir(&record.id);
-    for entry in
-        std::fs::read_dir(&userdata).map_err(io_err(format!("reading {}", userdata.display())))?
-    {
-        let entry = entry.map_err(io_err(format!("reading {}", userdata.display())))?;
-        give_to_root(range, &entry.path())?;
-    }
     for m in &record.config.mounts {
         if m.kind == MountKind::Volume {
             let data = ctx.volumes.data_dir(&m.source);

@@ -7,12 +7,13 @@
 
 use std::ffi::OsString;
 use std::fs::Permissions;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use pathrs::error::ErrorKind;
-use pathrs::flags::OpenFlags;
 use pathrs::{Handle, Root};
 
 use crate::ns::sync::{ChildError, Stage};
@@ -72,6 +73,18 @@ impl RootDir {
 
     /// The inode at `path` (symlinks followed, inside the root), or None when there is none.
     pub fn find(&self, path: &Path) -> Result<Option<Handle>, ChildError> {
+        // The kernel's own confinement first: one openat2 call. libpathrs does the same with
+        // checks through /proc around it, and walks by hand where openat2 is missing.
+        use nix::fcntl::{OpenHow, ResolveFlag, openat2};
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        match openat2(self.root.as_fd(), path, how) {
+            Ok(fd) => return Ok(Some(Handle::from_fd(fd))),
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            // EAGAIN: a rename somewhere during the walk; ENOSYS: a kernel before 5.6.
+            Err(_) => {}
+        }
         match self.root.resolve(path) {
             Ok(h) => Ok(Some(h)),
             Err(e) if is_missing(&e) => Ok(None),
@@ -84,21 +97,39 @@ impl RootDir {
         if let Some(h) = self.find(path)? {
             return Ok(h);
         }
-        let dir_mode = Permissions::from_mode(0o755);
-        match kind {
-            Kind::Dir => self
-                .root
-                .mkdir_all(path, &dir_mode)
-                .map_err(|e| failed(format!("creating {}", path.display()), &e)),
-            Kind::File => {
-                self.parent_of(path)?;
-                // O_CREAT without O_EXCL: a file made meanwhile by someone else is fine.
-                self.root
-                    .create_file(path, OpenFlags::O_RDONLY, &Permissions::from_mode(0o644))
-                    .map(|f| Handle::from_fd(std::os::fd::OwnedFd::from(f)))
-                    .map_err(|e| failed(format!("creating {}", path.display()), &e))
-            }
+        let (parent, name) = self.parent_of(path)?;
+        // Made and opened relative to the pinned parent, the last step not followed: nothing
+        // can redirect it. (libpathrs' mkdir_all would do the same with many more checks
+        // through /proc; this runs a dozen times per container start.)
+        let creating = |e: nix::errno::Errno| {
+            ChildError::os(Stage::Setup, format!("creating {}", path.display()), e)
+        };
+        let made = match kind {
+            Kind::Dir => nix::sys::stat::mkdirat(
+                parent.as_fd(),
+                name.as_os_str(),
+                Mode::from_bits_truncate(0o755),
+            ),
+            Kind::File => nix::fcntl::openat(
+                parent.as_fd(),
+                name.as_os_str(),
+                OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map(drop),
+        };
+        match made {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(creating(e)),
         }
+        nix::fcntl::openat(
+            parent.as_fd(),
+            name.as_os_str(),
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(Handle::from_fd)
+        .map_err(creating)
     }
 
     /// The directory that holds `path` (made when missing) and the last component's name.
@@ -111,10 +142,13 @@ impl RootDir {
             )
         })?;
         let parent = path.parent().unwrap_or(Path::new("/"));
-        let handle = self
-            .root
-            .mkdir_all(parent, &Permissions::from_mode(0o755))
-            .map_err(|e| failed(format!("creating {}", parent.display()), &e))?;
+        let handle = match self.find(parent)? {
+            Some(h) => h,
+            None => self
+                .root
+                .mkdir_all(parent, &Permissions::from_mode(0o755))
+                .map_err(|e| failed(format!("creating {}", parent.display()), &e))?,
+        };
         Ok((handle, name.to_os_string()))
     }
 

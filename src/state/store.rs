@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::container::{ContainerRecord, Status};
-use super::{Lock, StateError, io_err, proc, read_json, write_json};
+use super::{Lock, StateError, io_err, proc, read_json, write_json, write_json_with};
 use crate::config::{Paths, ensure_dir};
 
 const RECORD_FILE: &str = "config.json";
@@ -40,7 +40,14 @@ impl Store {
         let dir = self.dir(&record.id);
         let result = std::fs::create_dir(&dir)
             .map_err(io_err(&dir))
-            .and_then(|()| write_json(&self.record_path(&record.id), record));
+            // A `--rm` container ends with its run: nothing of it has to survive a power cut.
+            .and_then(|()| {
+                write_json_with(
+                    &self.record_path(&record.id),
+                    record,
+                    !record.config.auto_remove,
+                )
+            });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
             self.release_name(&record.name, &record.id);
@@ -101,6 +108,12 @@ impl Store {
 
     pub fn save(&self, record: &ContainerRecord) -> Result<(), StateError> {
         write_json(&self.record_path(&record.id), record)
+    }
+
+    /// Save a change of run state only (started, exited): after a power cut no container runs
+    /// and the next command reconciles whatever the record says, so no fsync is owed.
+    pub fn save_state(&self, record: &ContainerRecord) -> Result<(), StateError> {
+        write_json_with(&self.record_path(&record.id), record, false)
     }
 
     /// Exclusive lock on one container (its directory), for every read-modify-write.
