@@ -12,6 +12,7 @@ pub mod rlimits;
 pub mod seccomp;
 pub mod seccomp_cache;
 pub mod seccomp_profile;
+pub mod seccomp_tree;
 pub mod spawn;
 pub mod sync;
 pub mod userns;

@@ -504,6 +504,30 @@ fn cond(index: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, Str
 /// The compiled default filter for a container holding `caps`: programs to install in
 /// order (the last installed is evaluated first).
 pub fn default_filter(caps: &CapsHashSet) -> Result<Vec<BpfProgram>, String> {
+    let (rules, mismatch) = default_rules(caps)?;
+    let mut programs = vec![super::seccomp_tree::compile(&rules, mismatch, arch())?];
+    if !caps.contains(&Capability::CAP_SYS_ADMIN) {
+        // clone3 hides its flags in memory the filter cannot read: ENOSYS makes libc use
+        // clone, whose flags it can. Installed last, so its answer wins over the EPERM.
+        let mut only = BTreeMap::new();
+        only.insert(libc::SYS_clone3, Vec::new());
+        let clone3 = SeccompFilter::new(
+            only,
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::ENOSYS as u32),
+            arch(),
+        )
+        .map_err(|e| e.to_string())?;
+        programs.push(BpfProgram::try_from(clone3).map_err(|e| e.to_string())?);
+    }
+    Ok(programs)
+}
+
+/// docker's allow-list for a container holding `caps` (an empty rule list: allowed
+/// outright), and the answer for every call it does not allow.
+pub(super) fn default_rules(
+    caps: &CapsHashSet,
+) -> Result<(BTreeMap<i64, Vec<SeccompRule>>, SeccompAction), String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for (_, nr) in ALWAYS.iter().chain(NEWER) {
         rules.insert(*nr, Vec::new());
@@ -534,29 +558,7 @@ pub fn default_filter(caps: &CapsHashSet) -> Result<Vec<BpfProgram>, String> {
         );
     }
     rules.insert(libc::SYS_personality, personas);
-    let allow_list = SeccompFilter::new(
-        rules,
-        SeccompAction::Errno(libc::EPERM as u32),
-        SeccompAction::Allow,
-        arch(),
-    )
-    .map_err(|e| e.to_string())?;
-    let mut programs = vec![BpfProgram::try_from(allow_list).map_err(|e| e.to_string())?];
-    if !admin {
-        // clone3 hides its flags in memory the filter cannot read: ENOSYS makes libc use
-        // clone, whose flags it can. Installed last, so its answer wins over the EPERM.
-        let mut only = BTreeMap::new();
-        only.insert(libc::SYS_clone3, Vec::new());
-        let clone3 = SeccompFilter::new(
-            only,
-            SeccompAction::Allow,
-            SeccompAction::Errno(libc::ENOSYS as u32),
-            arch(),
-        )
-        .map_err(|e| e.to_string())?;
-        programs.push(BpfProgram::try_from(clone3).map_err(|e| e.to_string())?);
-    }
-    Ok(programs)
+    Ok((rules, SeccompAction::Errno(libc::EPERM as u32)))
 }
 
 /// Install the programs on this thread. Without no_new_privs this needs CAP_SYS_ADMIN (in
@@ -574,8 +576,9 @@ pub fn install(programs: &[BpfProgram]) -> Result<(), ChildError> {
                 libc::SECCOMP_SET_MODE_FILTER,
                 // No SECCOMP_FILTER_FLAG_SPEC_ALLOW: as with runc and libseccomp's default,
                 // a filtered task also gets the kernel's speculation mitigations (SSBD,
-                // IBPB/STIBP where the kernel applies them to seccomp tasks). That is most
-                // of the filter's cost here (about 0.9 ms a run; with the flag, none).
+                // IBPB/STIBP where the kernel applies them to seccomp tasks). The attach
+                // itself costs what the kernel's run over every syscall number costs:
+                // 0.15 ms with the search tree in front (seccomp_tree.rs), 0.65 without.
                 0,
                 &prog as *const libc::sock_fprog,
             )

@@ -201,9 +201,11 @@ pub fn compile(
     // With an allowing default the ALLOW rules add nothing (and seccompiler refuses a
     // filter whose two actions are equal).
     if default != SeccompAction::Allow {
-        let f = SeccompFilter::new(allowed, default.clone(), SeccompAction::Allow, arch)
-            .map_err(|e| e.to_string())?;
-        programs.push(BpfProgram::try_from(f).map_err(|e| e.to_string())?);
+        programs.push(super::seccomp_tree::compile(
+            &allowed,
+            default.clone(),
+            arch,
+        )?);
     }
     for (act, rules) in others {
         if rules.is_empty() {
