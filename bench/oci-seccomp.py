@@ -8,7 +8,7 @@ src = open(sys.argv[1]).read()
 def block(name):
     m = re.search(r"const " + name + r"[^=]*=\s*calls!\((.*?)\);", src, re.S)
     return re.findall(r"SYS_(\w+)", re.sub(r"//[^\n]*", "", m.group(1)))
-allow = block("ALWAYS") + [n for n, _ in re.findall(r'\("(\w+)", (\d+)\)', src.split("const NEWER")[1].split("];")[0])] + ["chroot"]
+allow = block("ALWAYS") + block("ALWAYS_X86") + [n for n, _ in re.findall(r'\("(\w+)", (\d+)\)', src.split("const NEWER")[1].split("];")[0])] + ["chroot"]
 profile = {
     "defaultAction": "SCMP_ACT_ERRNO",
     "defaultErrnoRet": 1,

@@ -31,16 +31,12 @@ macro_rules! calls {
 const ALWAYS: &[(&str, i64)] = calls!(
     SYS_accept,
     SYS_accept4,
-    SYS_access,
     SYS_adjtimex,
-    SYS_alarm,
     SYS_bind,
     SYS_brk,
     SYS_capget,
     SYS_capset,
     SYS_chdir,
-    SYS_chmod,
-    SYS_chown,
     SYS_clock_adjtime,
     SYS_clock_getres,
     SYS_clock_gettime,
@@ -49,19 +45,12 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_close_range,
     SYS_connect,
     SYS_copy_file_range,
-    SYS_creat,
     SYS_dup,
-    SYS_dup2,
     SYS_dup3,
-    SYS_epoll_create,
     SYS_epoll_create1,
     SYS_epoll_ctl,
-    SYS_epoll_ctl_old,
     SYS_epoll_pwait,
     SYS_epoll_pwait2,
-    SYS_epoll_wait,
-    SYS_epoll_wait_old,
-    SYS_eventfd,
     SYS_eventfd2,
     SYS_execve,
     SYS_execveat,
@@ -75,7 +64,6 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_fchdir,
     SYS_fchmod,
     SYS_fchmodat,
-    SYS_fchmodat2,
     SYS_fchown,
     SYS_fchownat,
     SYS_fcntl,
@@ -83,7 +71,6 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_fgetxattr,
     SYS_flistxattr,
     SYS_flock,
-    SYS_fork,
     SYS_fremovexattr,
     SYS_fsetxattr,
     SYS_fstat,
@@ -92,10 +79,8 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_ftruncate,
     SYS_futex,
     SYS_futex_waitv,
-    SYS_futimesat,
     SYS_getcpu,
     SYS_getcwd,
-    SYS_getdents,
     SYS_getdents64,
     SYS_getegid,
     SYS_geteuid,
@@ -104,7 +89,6 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_getitimer,
     SYS_getpeername,
     SYS_getpgid,
-    SYS_getpgrp,
     SYS_getpid,
     SYS_getppid,
     SYS_getpriority,
@@ -117,13 +101,11 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_getsid,
     SYS_getsockname,
     SYS_getsockopt,
-    SYS_get_thread_area,
     SYS_gettid,
     SYS_gettimeofday,
     SYS_getuid,
     SYS_getxattr,
     SYS_inotify_add_watch,
-    SYS_inotify_init,
     SYS_inotify_init1,
     SYS_inotify_rm_watch,
     SYS_io_cancel,
@@ -138,9 +120,7 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_landlock_add_rule,
     SYS_landlock_create_ruleset,
     SYS_landlock_restrict_self,
-    SYS_lchown,
     SYS_lgetxattr,
-    SYS_link,
     SYS_linkat,
     SYS_listen,
     SYS_listxattr,
@@ -148,15 +128,12 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_lremovexattr,
     SYS_lseek,
     SYS_lsetxattr,
-    SYS_lstat,
     SYS_madvise,
     SYS_membarrier,
     SYS_memfd_create,
     SYS_memfd_secret,
     SYS_mincore,
-    SYS_mkdir,
     SYS_mkdirat,
-    SYS_mknod,
     SYS_mknodat,
     SYS_mlock,
     SYS_mlock2,
@@ -182,18 +159,14 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_name_to_handle_at,
     SYS_nanosleep,
     SYS_newfstatat,
-    SYS_open,
     SYS_openat,
     SYS_openat2,
-    SYS_pause,
     SYS_pidfd_open,
     SYS_pidfd_send_signal,
-    SYS_pipe,
     SYS_pipe2,
     SYS_pkey_alloc,
     SYS_pkey_free,
     SYS_pkey_mprotect,
-    SYS_poll,
     SYS_ppoll,
     SYS_prctl,
     SYS_pread64,
@@ -207,7 +180,6 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_pwritev2,
     SYS_read,
     SYS_readahead,
-    SYS_readlink,
     SYS_readlinkat,
     SYS_readv,
     SYS_recvfrom,
@@ -215,11 +187,9 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_recvmsg,
     SYS_remap_file_pages,
     SYS_removexattr,
-    SYS_rename,
     SYS_renameat,
     SYS_renameat2,
     SYS_restart_syscall,
-    SYS_rmdir,
     SYS_rseq,
     SYS_rt_sigaction,
     SYS_rt_sigpending,
@@ -242,7 +212,6 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_sched_setscheduler,
     SYS_sched_yield,
     SYS_seccomp,
-    SYS_select,
     SYS_semctl,
     SYS_semget,
     SYS_semop,
@@ -266,7 +235,6 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_set_robust_list,
     SYS_setsid,
     SYS_setsockopt,
-    SYS_set_thread_area,
     SYS_set_tid_address,
     SYS_setuid,
     SYS_setxattr,
@@ -276,15 +244,12 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_shmget,
     SYS_shutdown,
     SYS_sigaltstack,
-    SYS_signalfd,
     SYS_signalfd4,
     SYS_socket,
     SYS_socketpair,
     SYS_splice,
-    SYS_stat,
     SYS_statfs,
     SYS_statx,
-    SYS_symlink,
     SYS_symlinkat,
     SYS_sync,
     SYS_sync_file_range,
@@ -292,7 +257,6 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_sysinfo,
     SYS_tee,
     SYS_tgkill,
-    SYS_time,
     SYS_timer_create,
     SYS_timer_delete,
     SYS_timer_getoverrun,
@@ -306,25 +270,81 @@ const ALWAYS: &[(&str, i64)] = calls!(
     SYS_truncate,
     SYS_umask,
     SYS_uname,
-    SYS_unlink,
     SYS_unlinkat,
-    SYS_utime,
     SYS_utimensat,
-    SYS_utimes,
-    SYS_vfork,
     SYS_vmsplice,
     SYS_wait4,
     SYS_waitid,
     SYS_write,
     SYS_writev,
-    // x86_64's own, in docker's profile for this architecture.
-    SYS_arch_prctl,
-    SYS_modify_ldt,
     // Allowed on kernels from 4.8, whose ptrace cannot bypass seccomp.
     SYS_ptrace,
     SYS_process_vm_readv,
     SYS_process_vm_writev,
 );
+
+/// Allowed too where the architecture has them: x86_64's older calls (aarch64 has only the
+/// generic table: `openat` for `open`, `ppoll` for `poll`…) and its own (`arch_prctl`).
+#[cfg(target_arch = "x86_64")]
+const ALWAYS_X86: &[(&str, i64)] = calls!(
+    SYS_access,
+    SYS_alarm,
+    SYS_chmod,
+    SYS_chown,
+    SYS_creat,
+    SYS_dup2,
+    SYS_epoll_create,
+    SYS_epoll_ctl_old,
+    SYS_epoll_wait,
+    SYS_epoll_wait_old,
+    SYS_eventfd,
+    SYS_fork,
+    SYS_futimesat,
+    SYS_getdents,
+    SYS_getpgrp,
+    SYS_get_thread_area,
+    SYS_inotify_init,
+    SYS_lchown,
+    SYS_link,
+    SYS_lstat,
+    SYS_mkdir,
+    SYS_mknod,
+    SYS_open,
+    SYS_pause,
+    SYS_pipe,
+    SYS_poll,
+    SYS_readlink,
+    SYS_rename,
+    SYS_rmdir,
+    SYS_select,
+    SYS_set_thread_area,
+    SYS_signalfd,
+    SYS_stat,
+    SYS_symlink,
+    SYS_time,
+    SYS_unlink,
+    SYS_utime,
+    SYS_utimes,
+    SYS_vfork,
+    SYS_arch_prctl,
+    SYS_modify_ldt,
+);
+#[cfg(not(target_arch = "x86_64"))]
+const ALWAYS_X86: &[(&str, i64)] = &[];
+
+/// Known by name for profiles, where the architecture has them.
+#[cfg(target_arch = "x86_64")]
+const OTHERS_X86: &[(&str, i64)] = calls!(
+    SYS_uselib,
+    SYS_ustat,
+    SYS_sysfs,
+    SYS_afs_syscall,
+    SYS_tuxcall,
+    SYS_security,
+    SYS_vserver,
+);
+#[cfg(not(target_arch = "x86_64"))]
+const OTHERS_X86: &[(&str, i64)] = &[];
 
 /// Allowed too, newer than the `libc` crate's tables: (name, number on this architecture).
 #[cfg(target_arch = "x86_64")]
@@ -335,6 +355,7 @@ const NEWER: &[(&str, i64)] = &[
     ("futex_wake", 454),
     ("futex_wait", 455),
     ("futex_requeue", 456),
+    ("fchmodat2", 452),
 ];
 #[cfg(not(target_arch = "x86_64"))]
 const NEWER: &[(&str, i64)] = &[
@@ -344,6 +365,7 @@ const NEWER: &[(&str, i64)] = &[
     ("futex_wake", 454),
     ("futex_wait", 455),
     ("futex_requeue", 456),
+    ("fchmodat2", 452),
 ];
 
 /// Calls no built-in list allows, known by name for profiles that name them.
@@ -363,21 +385,14 @@ const OTHERS: &[(&str, i64)] = calls!(
     SYS_io_uring_enter,
     SYS_io_uring_register,
     SYS_pivot_root,
-    SYS_uselib,
-    SYS_ustat,
-    SYS_sysfs,
     SYS_nfsservctl,
-    SYS_afs_syscall,
-    SYS_tuxcall,
-    SYS_security,
-    SYS_vserver,
 );
 
 /// Every call skiff knows by name on this architecture (for JSON profiles).
 pub fn syscall_numbers() -> std::collections::HashMap<&'static str, i64> {
     let mut all: std::collections::HashMap<&'static str, i64> = std::collections::HashMap::new();
     let caps = by_capability();
-    let lists = [ALWAYS, OTHERS]
+    let lists = [ALWAYS, ALWAYS_X86, OTHERS, OTHERS_X86]
         .into_iter()
         .chain(caps.iter().map(|(_, l)| *l));
     for list in lists {
@@ -460,6 +475,7 @@ fn by_capability() -> Vec<(Capability, &'static [(&'static str, i64)])> {
             CAP_SYS_PTRACE,
             calls!(SYS_kcmp, SYS_pidfd_getfd, SYS_process_madvise),
         ),
+        #[cfg(target_arch = "x86_64")]
         (CAP_SYS_RAWIO, calls!(SYS_iopl, SYS_ioperm)),
         (CAP_SYS_TIME, calls!(SYS_settimeofday, SYS_clock_settime)),
         (CAP_SYS_TTY_CONFIG, calls!(SYS_vhangup)),
@@ -529,7 +545,7 @@ pub(super) fn default_rules(
     caps: &CapsHashSet,
 ) -> Result<(BTreeMap<i64, Vec<SeccompRule>>, SeccompAction), String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for (_, nr) in ALWAYS.iter().chain(NEWER) {
+    for (_, nr) in ALWAYS.iter().chain(ALWAYS_X86).chain(NEWER) {
         rules.insert(*nr, Vec::new());
     }
     for (cap, calls) in by_capability() {
@@ -626,7 +642,10 @@ mod tests {
             "SYS_io_uring_setup",
             "SYS_userfaultfd",
         ] {
-            assert!(!ALWAYS.iter().any(|(n, _)| *n == name), "{name}");
+            assert!(
+                !ALWAYS.iter().chain(ALWAYS_X86).any(|(n, _)| *n == name),
+                "{name}"
+            );
         }
     }
 }
