@@ -19,6 +19,10 @@ pub struct RunArgs {
     /// Remove the container (and its anonymous volumes) when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Restart policy, carried out by the container's monitor: no, on-failure[:N], always
+    /// or unless-stopped
+    #[arg(long = "restart", value_name = "POLICY")]
+    pub restart: Option<String>,
     /// Set environment variables (KEY=VALUE, or KEY to pass the caller's value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -286,6 +290,9 @@ impl ResourceArgs {
 pub struct UpdateArgs {
     #[command(flatten)]
     pub resources: ResourceArgs,
+    /// Restart policy: no, on-failure[:N], always or unless-stopped
+    #[arg(long = "restart", value_name = "POLICY")]
+    pub restart: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -340,7 +347,17 @@ pub struct StartArgs {
     /// Key sequence that detaches from a tty container (default ctrl-p,ctrl-q)
     #[arg(long = "detach-keys", value_name = "KEYS")]
     pub detach_keys: Option<String>,
-    #[arg(required = true)]
+    /// Start every stopped container (podman's --all)
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: only those matching, e.g. restart-policy=always (podman's --filter)
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// With --all: what docker's daemon starts when the host boots: restart policy always,
+    /// and unless-stopped unless a user stopped it (see `generate systemd`)
+    #[arg(long = "at-boot")]
+    pub at_boot: bool,
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
 }
 

@@ -170,6 +170,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             stop_signal: a.stop_signal,
             stop_timeout: a.stop_timeout,
             auto_remove: a.rm,
+            restart: a.restart.clone(),
             tty: a.tty,
             interactive: a.interactive,
             ulimits: a.ulimit,
@@ -262,13 +263,57 @@ pub fn start(ctx: &Ctx, a: StartArgs) -> Result<i32, CliError> {
         }
         return Ok(lifecycle::run_foreground(ctx, &record.id, a.interactive)?);
     }
-    for_each(&a.containers, |c| {
+    let names = if a.all {
+        startable(ctx, &a)?
+    } else if a.at_boot || !a.filter.is_empty() {
+        return Err(CliError::Usage(
+            "--at-boot and --filter go with --all".into(),
+        ));
+    } else {
+        a.containers.clone()
+    };
+    for_each(&names, |c| {
         let record = ctx.find(c)?;
         if record.state.status != Status::Running {
             lifecycle::start_detached(ctx, &record.id, None)?;
         }
         Ok(())
     })
+}
+
+/// `start --all`: the stopped containers that `--filter restart-policy=…` and `--at-boot`
+/// let through, oldest first (as they were made).
+fn startable(ctx: &Ctx, a: &StartArgs) -> Result<Vec<String>, CliError> {
+    let mut policies = Vec::new();
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some(("restart-policy", p)) => policies.push(
+                crate::spec::restart::RestartPolicy::parse(p)
+                    .map_err(CliError::Usage)?
+                    .name(),
+            ),
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "invalid --filter {f:?}: start --all knows restart-policy=NAME"
+                )));
+            }
+        }
+    }
+    let mut all = ctx.all()?;
+    all.reverse();
+    Ok(all
+        .into_iter()
+        .filter(|r| matches!(r.state.status, Status::Created | Status::Exited))
+        .filter(|r| policies.is_empty() || policies.contains(&r.config.restart.name()))
+        // At boot: containers that ran before (docker's daemon does not start one that was
+        // only created).
+        .filter(|r| {
+            !a.at_boot
+                || (r.state.status == Status::Exited
+                    && r.config.restart.starts_at_boot(r.state.stopped_by_user))
+        })
+        .map(|r| r.id)
+        .collect())
 }
 
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32, CliError> {

@@ -5,6 +5,7 @@ pub mod args;
 pub mod build;
 pub mod containers;
 pub mod format;
+pub mod generate;
 pub mod images;
 pub mod info;
 pub mod networks;
@@ -140,6 +141,9 @@ pub enum Command {
     /// Host-wide tasks: check what this host allows
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Generate files for other tools: systemd units
+    #[command(subcommand)]
+    Generate(generate::GenerateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -351,6 +355,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Info(a) => info::info(ctx, a),
         Command::Version(a) => info::version(a),
         Command::System(c) => system::dispatch(ctx, c),
+        Command::Generate(c) => generate::dispatch(ctx, c),
         Command::Build(a) => build::build(ctx, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),
         Command::Commit(a) => build::commit(ctx, a),

@@ -11,12 +11,26 @@ use crate::units::bytes_size;
 
 pub fn update(ctx: &Ctx, a: UpdateArgs) -> Result<i32, CliError> {
     let flags = a.resources.flags();
-    if !flags.any() {
+    let policy = a
+        .restart
+        .as_deref()
+        .map(crate::spec::restart::RestartPolicy::parse)
+        .transpose()
+        .map_err(CliError::Usage)?;
+    if !flags.any() && policy.is_none() {
         return Err(CliError::Usage(
-            "update needs at least one limit to change, e.g. --memory 256m or --cpus 1".into(),
+            "update needs at least one thing to change, e.g. --memory 256m, --cpus 1 or --restart always".into(),
         ));
     }
-    for_each(&a.containers, |c| Ok(resources::update(ctx, c, &flags)?))
+    for_each(&a.containers, |c| {
+        if let Some(p) = policy {
+            resources::set_restart_policy(ctx, c, p)?;
+        }
+        if flags.any() {
+            resources::update(ctx, c, &flags)?;
+        }
+        Ok(())
+    })
 }
 
 const STATS_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";

@@ -131,6 +131,14 @@ pub fn status_text(r: &ContainerRecord) -> String {
             ),
             None => format!("Exited ({})", r.state.exit_code),
         },
+        // docker: "Restarting (1) 2 seconds ago", counted from the last exit.
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            r.state.exit_code,
+            human_duration(seconds_since(
+                r.state.finished_at.as_deref().unwrap_or(&r.created)
+            ))
+        ),
         Status::Created => "Created".into(),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),

@@ -4,6 +4,7 @@
 mod cgroups;
 pub mod copy;
 pub mod create;
+mod detached;
 pub mod exec;
 pub mod export;
 pub mod inspect;
@@ -11,6 +12,7 @@ pub mod list;
 pub mod logs;
 pub mod remove;
 pub mod resources;
+mod restart;
 mod share;
 pub mod start;
 pub mod stop;

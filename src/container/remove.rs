@@ -7,6 +7,14 @@ use crate::state::container::Status;
 /// container uses.
 pub fn remove(ctx: &Ctx, query: &str, force: bool, volumes: bool) -> Result<(), ContainerError> {
     let record = ctx.find(query)?;
+    if record.state.status == Status::Restarting {
+        if !force {
+            return Err(ContainerError::Invalid(format!(
+                "cannot remove container {query}: it is restarting: stop it first, or force the removal (-f)"
+            )));
+        }
+        super::restart::user_stop(ctx, &record.id);
+    }
     if record.state.status == Status::Running {
         if !force {
             return Err(ContainerError::RemoveRunning(record.name));

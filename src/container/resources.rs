@@ -164,6 +164,25 @@ pub fn processes(pid: i32) -> Vec<i32> {
     out
 }
 
+/// `update --restart`: the monitor reads the policy when the command next ends.
+pub fn set_restart_policy(
+    ctx: &Ctx,
+    query: &str,
+    policy: crate::spec::restart::RestartPolicy,
+) -> Result<(), ContainerError> {
+    let record = ctx.find(query)?;
+    let _lock = ctx.store.lock(&record.id)?;
+    let mut record = ctx.store.load(&record.id)?;
+    if record.config.auto_remove && !policy.is_none() {
+        return Err(ContainerError::Invalid(format!(
+            "cannot give container {query} a restart policy: it is removed when it exits (--rm)"
+        )));
+    }
+    record.config.restart = policy;
+    ctx.store.save(&record)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,6 @@
 //! exits, record the exit. In the foreground the CLI process is the monitor; with `-d` a forked
 //! monitor does the same while the CLI returns as soon as the container runs.
 
-use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::cgroups::Planned;
@@ -19,17 +18,19 @@ use crate::spec::{CgroupnsMode, NetworkMode};
 use crate::state::container::{ContainerRecord, Status};
 use crate::state::proc;
 
-struct Launched {
-    child: Spawned,
-    outputs: Outputs,
-    log: LogWriter,
+pub use super::detached::{AttachSoon, start_detached};
+
+pub(super) struct Launched {
+    pub(super) child: Spawned,
+    pub(super) outputs: Outputs,
+    pub(super) log: LogWriter,
     /// The pty master, or the write end of the stdin pipe (`Stdin::Pipe`).
-    input: Option<OwnedFd>,
+    pub(super) input: Option<OwnedFd>,
 }
 
 /// Where the container's stdin comes from (without a tty).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Stdin {
+pub(super) enum Stdin {
     Null,
     /// Our own fd 0 (foreground `-i`).
     Inherit,
@@ -84,146 +85,11 @@ pub fn run_attached_to<'t>(
     Ok(code)
 }
 
-/// For a container someone attaches to right away (`run -it`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AttachSoon {
-    /// The caller's terminal size, given to the pty before the command starts.
-    pub tty_size: Option<(u16, u16)>,
-}
-
-/// Start with a detached monitor; returns once the container's command runs (or failed to).
-/// An interactive container (`-i` or `-t`) gets an attach socket; with `attach_soon` its
-/// output waits for the first client.
-pub fn start_detached(
-    ctx: &Ctx,
-    id: &str,
-    attach_soon: Option<AttachSoon>,
-) -> Result<(), ContainerError> {
-    let (mut report_r, mut report_w) = {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| io_err("pipe")(e.into()))?;
-        (std::fs::File::from(r), std::fs::File::from(w))
-    };
-    // SAFETY: skiff is single-threaded; the child carries on as the container's monitor.
-    match unsafe { nix::unistd::fork() }.map_err(|e| io_err("fork")(e.into()))? {
-        nix::unistd::ForkResult::Child => {
-            drop(report_r);
-            detach_from_caller();
-            let started = ctx
-                .store
-                .load(id)
-                .map_err(ContainerError::from)
-                .and_then(|r| {
-                    let interactive = r.config.tty || r.config.open_stdin;
-                    // The socket exists before "ok": a client may connect the moment we say it.
-                    let server = if interactive {
-                        let path = crate::attach::socket_path(&ctx.paths.runroot, id);
-                        Some(crate::attach::Server::bind(&path).map_err(io_err(format!(
-                            "creating the attach socket {}",
-                            path.display()
-                        )))?)
-                    } else {
-                        None
-                    };
-                    let stdin = if r.config.open_stdin && !r.config.tty {
-                        Stdin::Pipe
-                    } else {
-                        Stdin::Null
-                    };
-                    let size = attach_soon.and_then(|a| a.tty_size);
-                    launch(ctx, id, stdin, size).map(|l| (l, server, r.config.tty))
-                });
-            let (mut launched, server, tty) = match started {
-                Ok(l) => l,
-                Err(e) => {
-                    let _ = write!(report_w, "{}\n{e}", e.exit_code());
-                    // SAFETY: exit of the forked monitor without running the CLI's teardown.
-                    unsafe { libc::_exit(1) };
-                }
-            };
-            let _ = report_w.write_all(b"ok");
-            drop(report_w);
-            monitor::trim_memory();
-            let interactive = server.map(|server| monitor::Interactive {
-                server,
-                input: launched.input.take(),
-                tty,
-                hold_for_client: attach_soon.map(|_| std::time::Duration::from_secs(5)),
-            });
-            let code = monitor::supervise(
-                &launched.child,
-                Some(launched.outputs),
-                Relay {
-                    log: Some(launched.log),
-                    echo: false,
-                    forward_signals: false,
-                    interactive,
-                    tap: None,
-                },
-            );
-            finish(ctx, id, code);
-            // SAFETY: as above.
-            unsafe { libc::_exit(0) };
-        }
-        nix::unistd::ForkResult::Parent { .. } => {
-            drop(report_w);
-            let mut report = String::new();
-            let _ = report_r.read_to_string(&mut report);
-            if report == "ok" {
-                return Ok(());
-            }
-            let (code, message) = report.split_once('\n').unwrap_or(("125", ""));
-            let message = if message.is_empty() {
-                "the container's monitor exited before the container started".to_string()
-            } else {
-                message.to_string()
-            };
-            Err(ContainerError::Start(sync::ChildError::new(
-                stage_for_code(code.parse().unwrap_or(125)),
-                errno_for_code(code.parse().unwrap_or(125)),
-                message,
-            )))
-        }
-    }
-}
-
-fn stage_for_code(code: i32) -> sync::Stage {
-    if code == 126 || code == 127 {
-        sync::Stage::Exec
-    } else {
-        sync::Stage::Setup
-    }
-}
-
-fn errno_for_code(code: i32) -> i32 {
-    if code == 127 {
-        libc::ENOENT
-    } else {
-        libc::EACCES
-    }
-}
-
-/// The monitor must not hold the caller's terminal or pipes (`id=$(skiff run -d ...)` waits
-/// for EOF), nor get its terminal's signals.
-fn detach_from_caller() {
-    let _ = nix::unistd::setsid();
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        for fd in 0..3 {
-            // SAFETY: dup2 onto the standard descriptors of this process.
-            unsafe { libc::dup2(null.as_raw_fd(), fd) };
-        }
-    }
-}
-
 fn dev_null() -> Result<std::fs::File, ContainerError> {
     std::fs::File::open("/dev/null").map_err(io_err("opening /dev/null"))
 }
 
-fn launch(
+pub(super) fn launch(
     ctx: &Ctx,
     id: &str,
     stdin_mode: Stdin,
@@ -495,6 +361,8 @@ fn launch(
     st.error.clear();
     st.started_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
     st.finished_at = None;
+    // Started (again): a stop before this one no longer holds back the restart policy.
+    st.stopped_by_user = false;
     ctx.store.save_state(&record)?;
     let (outputs, input) = match master {
         // One stream: what the terminal shows, logged as stdout (as docker's json-file does).

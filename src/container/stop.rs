@@ -33,10 +33,12 @@ pub fn stop(
     signal: Option<&str>,
 ) -> Result<(), ContainerError> {
     let record = ctx.find(query)?;
-    if record.state.status != Status::Running {
+    let sig = parse_signal(signal.unwrap_or(&record.config.stop_signal))?;
+    if !matches!(record.state.status, Status::Running | Status::Restarting)
+        || super::restart::user_stop(ctx, &record.id)
+    {
         return Ok(());
     }
-    let sig = parse_signal(signal.unwrap_or(&record.config.stop_signal))?;
     let Some(pidfd) = verified_pidfd(record.state.pid, record.state.pid_start) else {
         wait_for_monitor(ctx, &record);
         return Ok(());
@@ -62,8 +64,19 @@ pub fn stop(
 pub fn kill(ctx: &Ctx, query: &str, signal: &str) -> Result<(), ContainerError> {
     let record = ctx.find(query)?;
     let sig = parse_signal(signal)?;
+    // A signal meant to end it ends its restart policy too (docker's manual stop); others
+    // (SIGHUP to reload, SIGUSR1…) leave the policy in force.
+    let ending = [libc::SIGKILL, libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&sig)
+        || parse_signal(&record.config.stop_signal).is_ok_and(|s| s == sig);
+    if record.state.status == Status::Restarting && ending {
+        super::restart::user_stop(ctx, &record.id);
+        return Ok(());
+    }
     if record.state.status != Status::Running {
         return Err(ContainerError::NotRunning(query.to_string()));
+    }
+    if ending && super::restart::user_stop(ctx, &record.id) {
+        return Ok(());
     }
     let pidfd = verified_pidfd(record.state.pid, record.state.pid_start)
         .ok_or_else(|| ContainerError::NotRunning(query.to_string()))?;

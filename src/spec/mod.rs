@@ -2,6 +2,7 @@
 //! here is unit-tested. The runtime below never parses a user string again.
 
 mod env;
+pub mod restart;
 
 use env::EnvList;
 pub use env::{parse_env, parse_env_file};
@@ -125,6 +126,9 @@ pub struct ContainerConfig {
     pub stop_timeout: Option<i64>,
     #[serde(default)]
     pub auto_remove: bool,
+    /// `--restart`, carried out by the container's monitor.
+    #[serde(default)]
+    pub restart: restart::RestartPolicy,
     #[serde(default)]
     pub tty: bool,
     #[serde(default)]
@@ -198,6 +202,8 @@ pub struct RunRequest {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
     pub auto_remove: bool,
+    /// `--restart` as typed.
+    pub restart: Option<String>,
     pub tty: bool,
     pub interactive: bool,
     pub ulimits: Vec<String>,
@@ -354,6 +360,16 @@ pub fn build(
             )));
         }
     };
+    let restart_policy = match req.restart.as_deref() {
+        None => restart::RestartPolicy::default(),
+        Some(text) => restart::RestartPolicy::parse(text).map_err(SpecError::Flag)?,
+    };
+    if req.auto_remove && !restart_policy.is_none() {
+        return Err(SpecError::Flag(
+            "conflicting options: --restart and --rm (a removed container cannot be restarted)"
+                .into(),
+        ));
+    }
     match req.userns.as_deref() {
         None | Some("") | Some("host") | Some("keep-id") => {}
         Some(other) => match crate::ns::idmap::parse_auto(other) {
@@ -431,6 +447,7 @@ pub fn build(
         stop_signal,
         stop_timeout: req.stop_timeout,
         auto_remove: req.auto_remove,
+        restart: restart_policy,
         tty: req.tty,
         open_stdin: req.interactive,
         layers,

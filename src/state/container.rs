@@ -9,6 +9,8 @@ use crate::spec::ContainerConfig;
 pub enum Status {
     Created,
     Running,
+    /// Between two runs of a restart policy: the monitor waits out the back-off.
+    Restarting,
     Exited,
     Removing,
     Dead,
@@ -19,6 +21,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Restarting => "restarting",
             Status::Exited => "exited",
             Status::Removing => "removing",
             Status::Dead => "dead",
@@ -58,6 +61,10 @@ pub struct ContainerState {
     pub started_at: Option<String>,
     #[serde(default)]
     pub finished_at: Option<String>,
+    /// `stop`, `kill` or `rm -f` ended it (docker's HasBeenManuallyStopped): no restart
+    /// policy brings it back, and `unless-stopped` does not start it at boot.
+    #[serde(default)]
+    pub stopped_by_user: bool,
 }
 
 impl ContainerState {
@@ -76,6 +83,7 @@ impl ContainerState {
             networks: Vec::new(),
             started_at: None,
             finished_at: None,
+            stopped_by_user: false,
         }
     }
 }

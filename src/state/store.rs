@@ -218,6 +218,19 @@ pub enum Liveness {
 
 pub fn liveness(record: &ContainerRecord, boot_id: &str) -> Liveness {
     let st = &record.state;
+    if st.status == Status::Restarting {
+        // Only its monitor lives between two runs: with it gone, nothing restarts.
+        let gone = (!st.boot_id.is_empty() && st.boot_id != boot_id)
+            || !proc::is_alive(st.monitor_pid, st.monitor_start);
+        return if gone {
+            Liveness::Lost {
+                exit_code: st.exit_code,
+                reason: "the monitor of a restarting container died",
+            }
+        } else {
+            Liveness::NotRunning
+        };
+    }
     if st.status != Status::Running {
         return Liveness::NotRunning;
     }

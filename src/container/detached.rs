@@ -1,0 +1,208 @@
+//! `-d`: a forked monitor of the container's own, which outlives the CLI: it starts the
+//! container, relays its output to the log (and to attach clients), records its exit, and
+//! carries out its restart policy (`--restart`) with docker's back-off — no daemon, and no
+//! systemd unit per container as podman needs.
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use super::start::{Launched, Stdin, finish, launch};
+use super::{ContainerError, Ctx, io_err};
+use crate::monitor::{self, Relay};
+use crate::ns::sync;
+use crate::spec::restart::Next;
+
+/// For a container someone attaches to right away (`run -it`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttachSoon {
+    /// The caller's terminal size, given to the pty before the command starts.
+    pub tty_size: Option<(u16, u16)>,
+}
+
+/// Start with a detached monitor; returns once the container's command runs (or failed to).
+/// An interactive container (`-i` or `-t`) gets an attach socket; with `attach_soon` its
+/// output waits for the first client.
+pub fn start_detached(
+    ctx: &Ctx,
+    id: &str,
+    attach_soon: Option<AttachSoon>,
+) -> Result<(), ContainerError> {
+    let (mut report_r, mut report_w) = {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| io_err("pipe")(e.into()))?;
+        (std::fs::File::from(r), std::fs::File::from(w))
+    };
+    // SAFETY: skiff is single-threaded; the child carries on as the container's monitor.
+    match unsafe { nix::unistd::fork() }.map_err(|e| io_err("fork")(e.into()))? {
+        nix::unistd::ForkResult::Child => {
+            drop(report_r);
+            detach_from_caller();
+            let size = attach_soon.and_then(|a| a.tty_size);
+            let run = match start_once(ctx, id, size) {
+                Ok(run) => run,
+                Err(e) => {
+                    let _ = write!(report_w, "{}\n{e}", e.exit_code());
+                    // SAFETY: exit of the forked monitor without running the CLI's teardown.
+                    unsafe { libc::_exit(1) };
+                }
+            };
+            let _ = report_w.write_all(b"ok");
+            drop(report_w);
+            monitor::trim_memory();
+            let hold = attach_soon.map(|_| Duration::from_secs(5));
+            monitor_life(ctx, id, run, hold);
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) };
+        }
+        nix::unistd::ForkResult::Parent { .. } => {
+            drop(report_w);
+            let mut report = String::new();
+            let _ = report_r.read_to_string(&mut report);
+            if report == "ok" {
+                return Ok(());
+            }
+            let (code, message) = report.split_once('\n').unwrap_or(("125", ""));
+            let message = if message.is_empty() {
+                "the container's monitor exited before the container started".to_string()
+            } else {
+                message.to_string()
+            };
+            Err(ContainerError::Start(sync::ChildError::new(
+                stage_for_code(code.parse().unwrap_or(125)),
+                errno_for_code(code.parse().unwrap_or(125)),
+                message,
+            )))
+        }
+    }
+}
+
+fn stage_for_code(code: i32) -> sync::Stage {
+    if code == 126 || code == 127 {
+        sync::Stage::Exec
+    } else {
+        sync::Stage::Setup
+    }
+}
+
+fn errno_for_code(code: i32) -> i32 {
+    if code == 127 {
+        libc::ENOENT
+    } else {
+        libc::EACCES
+    }
+}
+
+/// The monitor must not hold the caller's terminal or pipes (`id=$(skiff run -d ...)` waits
+/// for EOF), nor get its terminal's signals.
+fn detach_from_caller() {
+    let _ = nix::unistd::setsid();
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors of this process.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
+
+/// One run of the command, started: what the monitor relays.
+struct Run {
+    launched: Launched,
+    server: Option<crate::attach::Server>,
+    tty: bool,
+    began: Instant,
+}
+
+/// Start the command (again): its attach socket first when it is interactive (a client may
+/// connect the moment the CLI hears "ok"), then the container.
+fn start_once(ctx: &Ctx, id: &str, size: Option<(u16, u16)>) -> Result<Run, ContainerError> {
+    let r = ctx.store.load(id)?;
+    let server = if r.config.tty || r.config.open_stdin {
+        let path = crate::attach::socket_path(&ctx.paths.runroot, id);
+        Some(crate::attach::Server::bind(&path).map_err(io_err(format!(
+            "creating the attach socket {}",
+            path.display()
+        )))?)
+    } else {
+        None
+    };
+    let stdin = if r.config.open_stdin && !r.config.tty {
+        Stdin::Pipe
+    } else {
+        Stdin::Null
+    };
+    let launched = launch(ctx, id, stdin, size)?;
+    Ok(Run {
+        launched,
+        server,
+        tty: r.config.tty,
+        began: Instant::now(),
+    })
+}
+
+/// Relay one run until the command ends; its exit code.
+fn relay(mut run: Run, hold: Option<Duration>) -> i32 {
+    let interactive = run.server.map(|server| monitor::Interactive {
+        server,
+        input: run.launched.input.take(),
+        tty: run.tty,
+        hold_for_client: hold,
+    });
+    monitor::supervise(
+        &run.launched.child,
+        Some(run.launched.outputs),
+        Relay {
+            log: Some(run.launched.log),
+            echo: false,
+            forward_signals: false,
+            interactive,
+            tap: None,
+        },
+    )
+}
+
+/// Relay runs of the command for as long as the restart policy asks for another, then record
+/// the last exit.
+fn monitor_life(ctx: &Ctx, id: &str, first: Run, hold: Option<Duration>) {
+    let mut began = first.began;
+    let mut code = relay(first, hold);
+    let mut delay = None;
+    loop {
+        let Ok(record) = ctx.store.load(id) else {
+            return; // removed (rm -f)
+        };
+        let next = crate::spec::restart::next(
+            &record.config.restart,
+            code,
+            record.restart_count,
+            record.state.stopped_by_user,
+            began.elapsed(),
+            delay,
+        );
+        let Next::RestartAfter(wait) = next else {
+            break;
+        };
+        if !super::restart::mark_restarting(ctx, id, code) {
+            break;
+        }
+        // A stop meanwhile marks the record Exited and ends this process.
+        std::thread::sleep(wait);
+        delay = Some(wait);
+        match start_once(ctx, id, None) {
+            Ok(run) => {
+                began = run.began;
+                code = relay(run, None);
+            }
+            Err(e) => {
+                // Recorded as docker records a failed start: exited with its code and error.
+                super::restart::record_start_failure(ctx, id, &e);
+                return;
+            }
+        }
+    }
+    finish(ctx, id, code);
+}
