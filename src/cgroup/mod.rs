@@ -107,6 +107,24 @@ pub trait CgroupManager: Send + Sync {
     fn stats(&self) -> Stats;
     /// Remove the directories; waits briefly for exiting processes, then kills stragglers.
     fn remove(&self) -> std::io::Result<()>;
+    /// Freeze (`pause`) or thaw (`unpause`) every process in the cgroup; returns once the
+    /// kernel says it is done.
+    fn freeze(&self, frozen: bool) -> Result<(), CgroupError>;
+}
+
+/// Poll `done` until it holds, for at most two seconds (a freeze completes when every task
+/// reaches a safe point; usually at once).
+pub(crate) fn settle(what: &str, done: impl Fn() -> bool) -> Result<(), CgroupError> {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !done() {
+        if std::time::Instant::now() > end {
+            return Err(CgroupError::Unsupported(format!(
+                "{what} did not complete within 2 s"
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(())
 }
 
 /// The manager for the cgroup at `path` (relative to the hierarchy's root).

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use super::limits::{Resources, Write, v1_writes};
 use super::{CgroupError, CgroupManager, Stats, io_at, read_keyed, read_u64, write_file};
 
-/// The controllers skiff uses; others (freezer, net_cls, ...) are left alone.
+/// The controllers skiff uses; others (net_cls, perf_event, ...) are left alone.
 pub const USED: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices",
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer",
 ];
 
 /// v1 reports "unlimited" as a huge page-aligned number.
@@ -194,6 +194,21 @@ impl CgroupManager for V1 {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<(), CgroupError> {
+        let dir = self.dir("freezer").ok_or_else(|| {
+            CgroupError::Unsupported(
+                "this host mounts no cgroup v1 freezer hierarchy: pause needs it".into(),
+            )
+        })?;
+        let file = dir.join("freezer.state");
+        let want = if frozen { "FROZEN" } else { "THAWED" };
+        write_file(&file, want).map_err(io_at("writing", &file))?;
+        // FREEZING until every task stopped.
+        super::settle("freezing the container", || {
+            std::fs::read_to_string(&file).is_ok_and(|s| s.trim() == want)
+        })
     }
 }
 

@@ -192,6 +192,16 @@ impl CgroupManager for V2 {
     fn remove(&self) -> std::io::Result<()> {
         super::remove_dir_patiently(&self.dir)
     }
+
+    fn freeze(&self, frozen: bool) -> Result<(), CgroupError> {
+        let file = self.dir.join("cgroup.freeze");
+        write_file(&file, if frozen { "1" } else { "0" }).map_err(io_at("writing", &file))?;
+        let events = self.dir.join("cgroup.events");
+        let want = if frozen { "frozen 1" } else { "frozen 0" };
+        super::settle("freezing the container", || {
+            std::fs::read_to_string(&events).is_ok_and(|s| s.lines().any(|l| l == want))
+        })
+    }
 }
 
 #[cfg(test)]

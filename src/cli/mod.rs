@@ -69,6 +69,10 @@ pub enum Command {
     Rm(RmArgs),
     /// Block until containers stop, then print their exit codes
     Wait(NamesArgs),
+    /// Freeze every process of containers (cgroup freezer)
+    Pause(NamesArgs),
+    /// Thaw paused containers
+    Unpause(NamesArgs),
     /// Rename a container
     Rename(RenameArgs),
     /// List containers
@@ -307,6 +311,12 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Restart(a) => containers::restart(ctx, a),
         Command::Rm(a) => containers::rm(ctx, a),
         Command::Wait(a) => containers::wait(ctx, a),
+        Command::Pause(a) => for_each(&a.containers, |c| {
+            Ok(crate::container::pause::set_paused(ctx, c, true)?)
+        }),
+        Command::Unpause(a) => for_each(&a.containers, |c| {
+            Ok(crate::container::pause::set_paused(ctx, c, false)?)
+        }),
         Command::Rename(a) => containers::rename(ctx, a),
         Command::Ps(a) => containers::ps(ctx, a),
         Command::Logs(a) => containers::logs(ctx, a),

@@ -26,6 +26,11 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
     if record.state.status != Status::Running {
         return Err(ContainerError::NotRunning(record.id));
     }
+    if record.state.paused {
+        return Err(ContainerError::Invalid(format!(
+            "container {query} is paused: unpause it before exec"
+        )));
+    }
     if req.command.is_empty() {
         return Err(ContainerError::Invalid(
             "exec needs a command to run".into(),

@@ -32,9 +32,9 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
         "Path": argv.first().cloned().unwrap_or_default(),
         "Args": argv.iter().skip(1).collect::<Vec<_>>(),
         "State": {
-            "Status": st.status.as_str(),
+            "Status": if st.paused { "paused" } else { st.status.as_str() },
             "Running": running,
-            "Paused": false,
+            "Paused": st.paused,
             "Restarting": st.status == Status::Restarting,
             "OOMKilled": st.oom_killed,
             "Dead": st.status == Status::Dead,

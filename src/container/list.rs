@@ -121,7 +121,8 @@ pub fn status_text(r: &ContainerRecord) -> String {
     match r.state.status {
         Status::Running => {
             let since = r.state.started_at.as_deref().unwrap_or(&r.created);
-            format!("Up {}", human_duration(seconds_since(since)))
+            let paused = if r.state.paused { " (Paused)" } else { "" };
+            format!("Up {}{paused}", human_duration(seconds_since(since)))
         }
         Status::Exited => match r.state.finished_at.as_deref() {
             Some(f) => format!(
@@ -225,6 +226,7 @@ fn one(r: &ContainerRecord, f: &Filter, ancestor_ids: &[String]) -> bool {
         Filter::Id(p) => r.id.starts_with(p.as_str()),
         // docker matches names as a regular expression; a substring is its common use.
         Filter::Name(n) => r.name.contains(n.as_str()),
+        Filter::Status(s) if r.state.paused => s == "paused",
         Filter::Status(s) => r.state.status.as_str() == s,
         Filter::Exited(c) => r.state.status == Status::Exited && r.state.exit_code == *c,
         Filter::Ancestor(a) => r.image == *a || ancestor_ids.contains(&r.image_id),

@@ -10,6 +10,7 @@ pub mod export;
 pub mod inspect;
 pub mod list;
 pub mod logs;
+pub mod pause;
 pub mod remove;
 pub mod resources;
 mod restart;

@@ -363,6 +363,7 @@ pub(super) fn launch(
     st.finished_at = None;
     // Started (again): a stop before this one no longer holds back the restart policy.
     st.stopped_by_user = false;
+    st.paused = false;
     ctx.store.save_state(&record)?;
     let (outputs, input) = match master {
         // One stream: what the terminal shows, logged as stdout (as docker's json-file does).
@@ -639,6 +640,7 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
     let shared = networked && super::share::namespace_shared(ctx, &record.id);
     record.state.networks.clear();
     record.state.status = Status::Exited;
+    record.state.paused = false;
     record.state.exit_code = code;
     record.state.pid = 0;
     record.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));

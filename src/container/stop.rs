@@ -44,6 +44,7 @@ pub fn stop(
         return Ok(());
     };
     let _ = pidfd_send_signal(&pidfd, sig);
+    super::pause::thaw_for_signal(ctx, &record.id);
     let timeout = timeout.unwrap_or_else(|| record.config.stop_timeout());
     let exited = if timeout < 0 {
         pidfd_wait(&pidfd, -1)
@@ -82,6 +83,9 @@ pub fn kill(ctx: &Ctx, query: &str, signal: &str) -> Result<(), ContainerError> 
         .ok_or_else(|| ContainerError::NotRunning(query.to_string()))?;
     pidfd_send_signal(&pidfd, sig)
         .map_err(super::io_err(format!("sending signal {sig} to {query}")))?;
+    if record.state.paused && ending {
+        super::pause::thaw_for_signal(ctx, &record.id);
+    }
     if sig == libc::SIGKILL {
         // Nothing can survive it: return once the exit is recorded, as docker does.
         pidfd_wait(&pidfd, -1);

@@ -65,6 +65,9 @@ pub struct ContainerState {
     /// policy brings it back, and `unless-stopped` does not start it at boot.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// Frozen by `pause` (the status stays Running, as docker's does).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl ContainerState {
@@ -84,6 +87,7 @@ impl ContainerState {
             started_at: None,
             finished_at: None,
             stopped_by_user: false,
+            paused: false,
         }
     }
 }
