@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -191,7 +191,19 @@ pub struct Interactive {
 /// Something handed a container's output as it comes.
 pub type OutputTap<'a> = dyn FnMut(Stream, &[u8]) + 'a;
 
-pub struct Relay<'a> {
+/// Work the monitor does on a schedule while the container runs (healthchecks): each piece
+/// is a process of its own, so the monitor only starts it and watches it end.
+pub trait Ticker {
+    /// When `tick` is next wanted (None: not now, e.g. while a probe runs).
+    fn due(&self) -> Option<std::time::Instant>;
+    fn tick(&mut self);
+    /// A pidfd to wake up for (the running probe).
+    fn watch(&self) -> Option<BorrowedFd<'_>>;
+    /// The watched process ended.
+    fn reaped(&mut self);
+}
+
+pub struct Relay<'a, 't> {
     pub log: Option<LogWriter>,
     /// Copy output to our own stdout/stderr too (attached foreground).
     pub echo: bool,
@@ -200,11 +212,12 @@ pub struct Relay<'a> {
     /// Forward FORWARDED signals (blocked beforehand with `block_forwarded`).
     pub forward_signals: bool,
     pub interactive: Option<Interactive>,
+    pub ticker: Option<&'t mut dyn Ticker>,
 }
 
 /// Relay until the process exits and its output is drained; returns docker's exit code
 /// (the status, or 128+N for a signal).
-pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay<'_>) -> i32 {
+pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay<'_, '_>) -> i32 {
     let sigfd = if relay.forward_signals {
         SignalFd::with_flags(&forwarded_set(), SfdFlags::SFD_CLOEXEC).ok()
     } else {
@@ -255,17 +268,37 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay<'_>
             fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
         });
+        let ticking = relay.ticker.as_deref().filter(|_| status.is_none());
+        let tick_idx = ticking.and_then(|t| t.watch()).map(|fd| {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let tick_due = ticking.and_then(|t| t.due());
         // Once pid 1 is gone its namespace is torn down and every writer with it; the timeout
         // only guards against a writer that somehow escaped.
         let timeout = if status.is_some() {
             PollTimeout::from(2000u16)
         } else if holding {
             PollTimeout::from(50u16)
+        } else if let Some(due) = tick_due {
+            let ms = due
+                .saturating_duration_since(std::time::Instant::now())
+                .as_millis();
+            PollTimeout::from(u16::try_from(ms).unwrap_or(u16::MAX))
         } else {
             PollTimeout::NONE
         };
         match poll(&mut fds, timeout) {
             Ok(0) if holding => continue,
+            Ok(0) if tick_due.is_some() => {
+                drop(fds);
+                if let Some(t) = relay.ticker.as_deref_mut()
+                    && t.due().is_some_and(|d| d <= std::time::Instant::now())
+                {
+                    t.tick();
+                }
+                continue;
+            }
             Ok(0) => break,
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
@@ -325,6 +358,12 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay<'_>
             && let Some(Ok(Some(info))) = sigfd.as_ref().map(|s| s.read_signal())
         {
             let _ = pidfd_send_signal(&child.pidfd, info.ssi_signo as i32);
+        }
+        if let Some(i) = tick_idx
+            && ready[i]
+            && let Some(t) = relay.ticker.as_deref_mut()
+        {
+            t.reaped();
         }
         if let Some(i) = pid_idx
             && ready[i]

@@ -62,6 +62,42 @@ pub fn bytes_size(bytes: u64) -> String {
     format!("{s}{}", UNITS[i])
 }
 
+/// Go's duration syntax (`30s`, `1m30s`, `500ms`, `1.5h`) in nanoseconds, as docker reads
+/// `--health-interval` and HEALTHCHECK's flags; a sign is refused.
+pub fn parse_go_duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("invalid duration {s:?}: expected e.g. 30s, 1m30s, 500ms");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += n * mult;
+        rest = &rest[unit_len..];
+    }
+    if total >= i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(total as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

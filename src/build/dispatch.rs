@@ -666,36 +666,9 @@ fn healthcheck(h: &Health, shell: &[String]) -> Result<Healthcheck, BuildError> 
 
 /// Go's duration syntax (`30s`, `1m30s`, `500ms`) in nanoseconds.
 pub fn duration(s: Option<&str>) -> Result<i64, BuildError> {
-    let Some(s) = s else { return Ok(0) };
-    let bad = || {
-        BuildError::Step(format!(
-            "invalid duration {s:?}: expected e.g. 30s, 1m30s, 500ms"
-        ))
-    };
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += n * mult;
-        rest = &rest[unit_len..];
-    }
-    Ok(total as i64)
+    s.map_or(Ok(0), |s| {
+        crate::units::parse_go_duration(s).map_err(BuildError::Step)
+    })
 }
 
 /// ADD of a URL: downloaded into `dir` under the URL's last path segment.

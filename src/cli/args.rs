@@ -23,6 +23,43 @@ pub struct RunArgs {
     /// or unless-stopped
     #[arg(long = "restart", value_name = "POLICY")]
     pub restart: Option<String>,
+    /// Command to run to check health (run by the container's monitor, inside it)
+    #[arg(long = "health-cmd", value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (e.g. 30s, 1m30s; default 30s)
+    #[arg(
+        long = "health-interval",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (default 30s)
+    #[arg(
+        long = "health-timeout",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy (default 3)
+    #[arg(long = "health-retries", value_name = "N", allow_hyphen_values = true)]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before failures count
+    #[arg(
+        long = "health-start-period",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub health_start_period: Option<String>,
+    /// Time between checks during the start period (default 5s)
+    #[arg(
+        long = "health-start-interval",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Set environment variables (KEY=VALUE, or KEY to pass the caller's value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,

@@ -1,4 +1,4 @@
-//! `generate systemd`: unit files that give skiff's containers a life across reboots without a
+//! `healthcheck run` (podman's), and `generate systemd`: unit files that give skiff's containers a life across reboots without a
 //! daemon. Without a container, the boot unit: `skiff start --all --at-boot` once at start-up,
 //! which brings back what docker's daemon would (restart policy `always`, and
 //! `unless-stopped` unless a user stopped it); the containers' own monitors restart them
@@ -90,4 +90,27 @@ fn systemd_unit(ctx: &Ctx, a: &SystemdArgs) -> Result<String, CliError> {
             )
         }
     })
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HealthcheckCommand {
+    /// Run a container's healthcheck now; exit 0 when healthy, 1 when not
+    Run(HealthcheckRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckRunArgs {
+    pub container: String,
+}
+
+pub fn healthcheck(ctx: &Ctx, c: HealthcheckCommand) -> Result<i32, CliError> {
+    match c {
+        HealthcheckCommand::Run(a) => {
+            let code = crate::container::health::probe(ctx, &a.container)?;
+            if code != 0 {
+                eprintln!("unhealthy");
+            }
+            Ok(code)
+        }
+    }
 }

@@ -148,6 +148,9 @@ pub enum Command {
     /// Generate files for other tools: systemd units
     #[command(subcommand)]
     Generate(generate::GenerateCommand),
+    /// Run a container's healthcheck by hand
+    #[command(subcommand)]
+    Healthcheck(generate::HealthcheckCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +369,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Version(a) => info::version(a),
         Command::System(c) => system::dispatch(ctx, c),
         Command::Generate(c) => generate::dispatch(ctx, c),
+        Command::Healthcheck(c) => generate::healthcheck(ctx, c),
         Command::Build(a) => build::build(ctx, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),
         Command::Commit(a) => build::commit(ctx, a),

@@ -144,8 +144,9 @@ fn start_once(ctx: &Ctx, id: &str, size: Option<(u16, u16)>) -> Result<Run, Cont
     })
 }
 
-/// Relay one run until the command ends; its exit code.
-fn relay(mut run: Run, hold: Option<Duration>) -> i32 {
+/// Relay one run until the command ends (probing its health on schedule); its exit code.
+fn relay(ctx: &Ctx, id: &str, mut run: Run, hold: Option<Duration>) -> i32 {
+    let mut prober = super::health::Prober::for_container(ctx, id);
     let interactive = run.server.map(|server| monitor::Interactive {
         server,
         input: run.launched.input.take(),
@@ -161,6 +162,7 @@ fn relay(mut run: Run, hold: Option<Duration>) -> i32 {
             forward_signals: false,
             interactive,
             tap: None,
+            ticker: prober.as_mut().map(|p| p as &mut dyn monitor::Ticker),
         },
     )
 }
@@ -169,7 +171,7 @@ fn relay(mut run: Run, hold: Option<Duration>) -> i32 {
 /// the last exit.
 fn monitor_life(ctx: &Ctx, id: &str, first: Run, hold: Option<Duration>) {
     let mut began = first.began;
-    let mut code = relay(first, hold);
+    let mut code = relay(ctx, id, first, hold);
     let mut delay = None;
     loop {
         let Ok(record) = ctx.store.load(id) else {
@@ -195,7 +197,7 @@ fn monitor_life(ctx: &Ctx, id: &str, first: Run, hold: Option<Duration>) {
         match start_once(ctx, id, None) {
             Ok(run) => {
                 began = run.began;
-                code = relay(run, None);
+                code = relay(ctx, id, run, None);
             }
             Err(e) => {
                 // Recorded as docker records a failed start: exited with its code and error.

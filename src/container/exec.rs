@@ -123,6 +123,7 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
             forward_signals: true,
             interactive: None,
             tap: None,
+            ticker: None,
         },
     ))
 }

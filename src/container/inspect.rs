@@ -43,6 +43,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "Error": st.error,
             "StartedAt": st.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
             "FinishedAt": st.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+            "Health": st.health,
         },
         "Image": r.image_id,
         "ResolvConfPath": userdata.join("resolv.conf"),
@@ -156,6 +157,7 @@ pub fn container(ctx: &Ctx, r: &ContainerRecord) -> Value {
             "Labels": r.config.labels,
             "StopSignal": r.config.stop_signal,
             "StopTimeout": r.config.stop_timeout,
+            "Healthcheck": r.config.healthcheck,
         },
         "NetworkSettings": network_settings(r, running),
     })

@@ -122,7 +122,16 @@ pub fn status_text(r: &ContainerRecord) -> String {
         Status::Running => {
             let since = r.state.started_at.as_deref().unwrap_or(&r.created);
             let paused = if r.state.paused { " (Paused)" } else { "" };
-            format!("Up {}{paused}", human_duration(seconds_since(since)))
+            // docker: "Up 5 seconds (healthy)", "(health: starting)".
+            let health = match r.state.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)".to_string(),
+                Some(s) => format!(" ({s})"),
+                None => String::new(),
+            };
+            format!(
+                "Up {}{paused}{health}",
+                human_duration(seconds_since(since))
+            )
         }
         Status::Exited => match r.state.finished_at.as_deref() {
             Some(f) => format!(
@@ -161,6 +170,8 @@ pub enum Filter {
     Exited(i32),
     Ancestor(String),
     Label(String, Option<String>),
+    /// starting, healthy, unhealthy or none.
+    Health(String),
 }
 
 pub fn parse_filter(s: &str) -> Result<Filter, String> {
@@ -193,13 +204,23 @@ pub fn parse_filter(s: &str) -> Result<Filter, String> {
                 .map_err(|_| format!("invalid filter 'exited={v}': expected an exit code"))?,
         ),
         "ancestor" => Filter::Ancestor(v.to_string()),
+        "health" => {
+            const OK: &[&str] = &["starting", "healthy", "unhealthy", "none"];
+            if !OK.contains(&v) {
+                return Err(format!(
+                    "invalid filter 'health={v}': expected one of {}",
+                    OK.join(", ")
+                ));
+            }
+            Filter::Health(v.to_string())
+        }
         "label" => match v.split_once('=') {
             Some((k, val)) => Filter::Label(k.to_string(), Some(val.to_string())),
             None => Filter::Label(v.to_string(), None),
         },
         other => {
             return Err(format!(
-                "invalid filter {other:?}: supported are id, name, status, exited, ancestor, label"
+                "invalid filter {other:?}: supported are id, name, status, exited, ancestor, label, health"
             ));
         }
     })
@@ -207,13 +228,14 @@ pub fn parse_filter(s: &str) -> Result<Filter, String> {
 
 /// Docker ANDs different filter keys and ORs repeated values of one key.
 pub fn matches(r: &ContainerRecord, filters: &[Filter], ancestor_ids: &[String]) -> bool {
-    let groups: [fn(&Filter) -> bool; 6] = [
+    let groups: [fn(&Filter) -> bool; 7] = [
         |f| matches!(f, Filter::Id(_)),
         |f| matches!(f, Filter::Name(_)),
         |f| matches!(f, Filter::Status(_)),
         |f| matches!(f, Filter::Exited(_)),
         |f| matches!(f, Filter::Ancestor(_)),
         |f| matches!(f, Filter::Label(..)),
+        |f| matches!(f, Filter::Health(_)),
     ];
     groups.iter().all(|in_group| {
         let mut of_kind = filters.iter().filter(|f| in_group(f)).peekable();
@@ -226,6 +248,13 @@ fn one(r: &ContainerRecord, f: &Filter, ancestor_ids: &[String]) -> bool {
         Filter::Id(p) => r.id.starts_with(p.as_str()),
         // docker matches names as a regular expression; a substring is its common use.
         Filter::Name(n) => r.name.contains(n.as_str()),
+        Filter::Health(h) => {
+            r.state
+                .health
+                .as_ref()
+                .map_or("none", |x| x.status.as_str())
+                == h.as_str()
+        }
         Filter::Status(s) if r.state.paused => s == "paused",
         Filter::Status(s) => r.state.status.as_str() == s,
         Filter::Exited(c) => r.state.status == Status::Exited && r.state.exit_code == *c,

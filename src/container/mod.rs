@@ -7,6 +7,7 @@ pub mod create;
 mod detached;
 pub mod exec;
 pub mod export;
+pub mod health;
 pub mod inspect;
 pub mod list;
 pub mod logs;

@@ -70,6 +70,7 @@ pub fn run_attached_to<'t>(
         Stdin::Null
     };
     let launched = launch(ctx, id, stdin, None)?;
+    let mut prober = super::health::Prober::for_container(ctx, id);
     let code = monitor::supervise(
         &launched.child,
         Some(launched.outputs),
@@ -79,6 +80,7 @@ pub fn run_attached_to<'t>(
             forward_signals: true,
             interactive: None,
             tap,
+            ticker: prober.as_mut().map(|p| p as &mut dyn monitor::Ticker),
         },
     );
     finish(ctx, id, code);
@@ -364,6 +366,8 @@ pub(super) fn launch(
     // Started (again): a stop before this one no longer holds back the restart policy.
     st.stopped_by_user = false;
     st.paused = false;
+    st.health = crate::spec::health::active(record.config.healthcheck.as_ref())
+        .then(crate::spec::health::Health::starting);
     ctx.store.save_state(&record)?;
     let (outputs, input) = match master {
         // One stream: what the terminal shows, logged as stdout (as docker's json-file does).

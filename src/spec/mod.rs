@@ -2,6 +2,7 @@
 //! here is unit-tested. The runtime below never parses a user string again.
 
 mod env;
+pub mod health;
 pub mod restart;
 
 use env::EnvList;
@@ -129,6 +130,9 @@ pub struct ContainerConfig {
     /// `--restart`, carried out by the container's monitor.
     #[serde(default)]
     pub restart: restart::RestartPolicy,
+    /// The image's HEALTHCHECK with the `--health-*` flags applied (Config.Healthcheck).
+    #[serde(default)]
+    pub healthcheck: Option<crate::image::config::Healthcheck>,
     #[serde(default)]
     pub tty: bool,
     #[serde(default)]
@@ -204,6 +208,8 @@ pub struct RunRequest {
     pub auto_remove: bool,
     /// `--restart` as typed.
     pub restart: Option<String>,
+    /// `--health-*` and `--no-healthcheck` as typed.
+    pub health: health::HealthFlags,
     pub tty: bool,
     pub interactive: bool,
     pub ulimits: Vec<String>,
@@ -360,6 +366,8 @@ pub fn build(
             )));
         }
     };
+    let healthcheck =
+        health::effective(image.healthcheck.as_ref(), &req.health).map_err(SpecError::Flag)?;
     let restart_policy = match req.restart.as_deref() {
         None => restart::RestartPolicy::default(),
         Some(text) => restart::RestartPolicy::parse(text).map_err(SpecError::Flag)?,
@@ -448,6 +456,7 @@ pub fn build(
         stop_timeout: req.stop_timeout,
         auto_remove: req.auto_remove,
         restart: restart_policy,
+        healthcheck,
         tty: req.tty,
         open_stdin: req.interactive,
         layers,

@@ -68,6 +68,9 @@ pub struct ContainerState {
     /// Frozen by `pause` (the status stays Running, as docker's does).
     #[serde(default)]
     pub paused: bool,
+    /// State.Health, when the container has a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::spec::health::Health>,
 }
 
 impl ContainerState {
@@ -88,6 +91,7 @@ impl ContainerState {
             finished_at: None,
             stopped_by_user: false,
             paused: false,
+            health: None,
         }
     }
 }
