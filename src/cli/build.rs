@@ -254,6 +254,10 @@ pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<i32, CliError> {
         pull_image: &pull,
     };
     let built = build::build(ctx, opts).map_err(|e| CliError::Build(Box::new(e)))?;
+    if let Some(id) = &built.id {
+        let name = a.tag.first().cloned().unwrap_or_default();
+        ctx.image_event("build", id, &name);
+    }
     if let Some(id) = built.id {
         if quiet {
             println!("{id}");
@@ -348,6 +352,7 @@ pub fn commit(ctx: &Ctx, a: CommitArgs) -> Result<i32, CliError> {
         },
     )
     .map_err(|e| CliError::Build(Box::new(e)))?;
+    ctx.image_event("commit", &id, "");
     println!("{id}");
     Ok(0)
 }

@@ -39,6 +39,11 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32, CliError> {
     };
     let image = crate::image::import::import(&ctx.images, source, opts)?;
     println!("{}", image.id);
+    ctx.image_event(
+        "import",
+        &image.id,
+        image.names.first().map_or("", String::as_str),
+    );
     Ok(0)
 }
 
@@ -233,7 +238,14 @@ pub fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<i32, CliError> {
     let mut failed = None;
     for img in &a.images {
         match ctx.images.remove(img, a.force, &used_by) {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Ok(lines) => lines.iter().for_each(|l| {
+                println!("{l}");
+                if let Some(name) = l.strip_prefix("Untagged: ") {
+                    ctx.image_event("untag", name, name);
+                } else if let Some(id) = l.strip_prefix("Deleted: ") {
+                    ctx.image_event("delete", id, img);
+                }
+            }),
             Err(e) => {
                 eprintln!("skiff: {e}");
                 failed = Some(125);
@@ -340,6 +352,13 @@ pub fn save(ctx: &Ctx, a: super::SaveArgs) -> Result<i32, CliError> {
             crate::image::archive::save(&ctx.images, &list, format, std::io::stdout().lock())?;
         }
     }
+    for (img, _) in &list {
+        ctx.image_event(
+            "save",
+            &img.id,
+            img.names.first().map_or("", String::as_str),
+        );
+    }
     Ok(0)
 }
 
@@ -352,9 +371,15 @@ pub fn load(ctx: &Ctx, a: super::LoadArgs) -> Result<i32, CliError> {
         None => Box::new(std::io::stdin().lock()),
     };
     let lines = crate::image::archive::load(&ctx.images, input)?;
-    if !a.quiet {
-        for l in lines {
+    for l in &lines {
+        if !a.quiet {
             println!("{l}");
+        }
+        if let Some(name) = l
+            .strip_prefix("Loaded image: ")
+            .or_else(|| l.strip_prefix("Loaded image ID: "))
+        {
+            ctx.image_event("load", name, name);
         }
     }
     Ok(0)

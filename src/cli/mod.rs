@@ -4,6 +4,7 @@
 pub mod args;
 pub mod build;
 pub mod containers;
+pub mod events;
 pub mod format;
 pub mod generate;
 pub mod images;
@@ -151,6 +152,8 @@ pub enum Command {
     /// Run a container's healthcheck by hand
     #[command(subcommand)]
     Healthcheck(generate::HealthcheckCommand),
+    /// Show events from the journal, and follow new ones
+    Events(events::EventsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -370,6 +373,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::System(c) => system::dispatch(ctx, c),
         Command::Generate(c) => generate::dispatch(ctx, c),
         Command::Healthcheck(c) => generate::healthcheck(ctx, c),
+        Command::Events(a) => events::events(ctx, a),
         Command::Build(a) => build::build(ctx, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),
         Command::Commit(a) => build::commit(ctx, a),

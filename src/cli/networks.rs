@@ -84,6 +84,15 @@ fn create(ctx: &Ctx, a: NetworkCreateArgs) -> Result<i32, CliError> {
             default: false,
         },
     )?;
+    ctx.event(
+        "network",
+        "create",
+        &record.id,
+        &[
+            ("name", record.name.clone()),
+            ("type", "bridge".to_string()),
+        ],
+    );
     println!("{}", record.id);
     Ok(0)
 }
@@ -211,6 +220,7 @@ fn rm(ctx: &Ctx, a: NetworkRmArgs) -> Result<i32, CliError> {
     let store = store(ctx)?;
     for_each(&a.networks, |q| {
         bridge::remove_network(&ctx.paths, &store, q)?;
+        ctx.event("network", "destroy", q, &[("name", q.to_string())]);
         Ok(())
     })
 }
@@ -242,6 +252,7 @@ fn prune(ctx: &Ctx, a: NetworkPruneArgs) -> Result<i32, CliError> {
             continue;
         }
         if bridge::remove_network(&ctx.paths, &store, &n.name).is_ok() {
+            ctx.event("network", "destroy", &n.id, &[("name", n.name.clone())]);
             removed.push(n.name);
         }
     }
@@ -337,7 +348,7 @@ fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
         )));
     }
     let want = NetworkAttach {
-        name,
+        name: name.clone(),
         ip,
         mac: None,
         aliases: a.alias.clone(),
@@ -373,6 +384,12 @@ fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
     }
     record.config.net.networks.push(want);
     ctx.store.save(&record).map_err(ContainerError::from)?;
+    ctx.event(
+        "network",
+        "connect",
+        &name,
+        &[("container", record.id.clone()), ("name", name.clone())],
+    );
     Ok(0)
 }
 
@@ -392,5 +409,11 @@ fn disconnect(ctx: &Ctx, a: NetworkDisconnectArgs) -> Result<i32, CliError> {
     record.config.net.networks.retain(|n| n.name != name);
     record.state.networks.retain(|n| n.network != name);
     ctx.store.save(&record).map_err(ContainerError::from)?;
+    ctx.event(
+        "network",
+        "disconnect",
+        &name,
+        &[("container", record.id.clone()), ("name", name.clone())],
+    );
     Ok(0)
 }

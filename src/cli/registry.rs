@@ -30,6 +30,10 @@ pub fn pull_image(
         credentials: auth::lookup(ctx.host_ids.0, &host),
     };
     crate::image::pull::pull(&ctx.images, name, &opts)?;
+    let canonical = Reference::parse(name)
+        .map(|r| r.canonical())
+        .unwrap_or_else(|_| name.to_string());
+    ctx.image_event("pull", &canonical, &canonical);
     Ok(())
 }
 
@@ -47,6 +51,7 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32, CliError> {
         credentials: auth::lookup(ctx.host_ids.0, &host),
     };
     crate::image::push::push(&ctx.images, &a.image, &opts)?;
+    ctx.image_event("push", &a.image, &a.image);
     Ok(0)
 }
 
@@ -140,9 +145,11 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32, CliError> {
             a.target
         )));
     }
+    let id = image.id.clone();
     ctx.images.register(crate::image::store::ImageRecord {
         names: vec![target.canonical()],
         ..image
     })?;
+    ctx.image_event("tag", &id, &target.canonical());
     Ok(0)
 }

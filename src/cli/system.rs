@@ -16,6 +16,10 @@ use crate::container::Ctx;
 pub enum SystemCommand {
     /// Check what this host allows: user namespaces, storage, cgroups, tun, nft, pasta
     Check(CheckArgs),
+    /// Show events (the same as `skiff events`)
+    Events(super::events::EventsArgs),
+    /// Show system-wide information (the same as `skiff info`)
+    Info(super::InfoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +69,8 @@ fn missing(check: &'static str, status: Status, detail: impl Into<String>, fix: 
 pub fn dispatch(ctx: &Ctx, command: SystemCommand) -> Result<i32, CliError> {
     match command {
         SystemCommand::Check(a) => check(ctx, a),
+        SystemCommand::Events(a) => super::events::events(ctx, a),
+        SystemCommand::Info(a) => super::info::info(ctx, a),
     }
 }
 

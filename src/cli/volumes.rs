@@ -108,6 +108,7 @@ fn create(ctx: &Ctx, a: VolumeCreateArgs) -> Result<i32, CliError> {
             anonymous: false,
         })
         .map_err(crate::container::ContainerError::from)?;
+    ctx.event("volume", "create", &v.name, &[("driver", v.driver.clone())]);
     println!("{}", v.name);
     Ok(0)
 }
@@ -249,6 +250,7 @@ fn rm(ctx: &Ctx, a: VolumeRmArgs) -> Result<i32, CliError> {
         ctx.volumes
             .remove(n)
             .map_err(crate::container::ContainerError::from)?;
+        ctx.event("volume", "destroy", n, &[]);
         Ok(())
     })
 }
@@ -281,6 +283,7 @@ fn prune(ctx: &Ctx, a: VolumePruneArgs) -> Result<i32, CliError> {
         }
         let size = crate::container::volumes::tree_size(&ctx.volumes.data_dir(&v.name));
         if ctx.volumes.remove(&v.name).is_ok() {
+            ctx.event("volume", "destroy", &v.name, &[]);
             reclaimed += size;
             removed.push(v.name);
         }

@@ -147,6 +147,7 @@ pub fn create_from(
         super::volumes::rollback(ctx, &new_volumes);
         return Err(e);
     }
+    ctx.container_event(&record, "create", &[]);
     Ok(record)
 }
 

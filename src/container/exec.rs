@@ -94,6 +94,12 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
         .open("/dev/null")
         .map_err(io_err("opening /dev/null"))?;
     let n = null.as_raw_fd();
+    // docker's action names the command: "exec_start: sh -c date".
+    ctx.container_event(
+        &record,
+        &format!("exec_start: {}", req.command.join(" ")),
+        &[("execID", crate::ids::random_id())],
+    );
     if req.detach {
         let child = exec_in(&target, &spec, [n, n, n], req.tty)?;
         // The process now belongs to the container: its init reaps it when we exit.

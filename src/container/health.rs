@@ -63,9 +63,13 @@ pub fn probe(ctx: &Ctx, query: &str) -> Result<i32, ContainerError> {
         let in_start_period =
             crate::timefmt::now().as_second() < started + hc.start_period / 1_000_000_000;
         let mut h = fresh.state.health.take().unwrap_or_else(Health::starting);
-        h.record(probe, in_start_period, health::retries(&hc));
+        let changed = h.record(probe, in_start_period, health::retries(&hc));
+        let status = h.status.clone();
         fresh.state.health = Some(h);
         ctx.store.save_state(&fresh)?;
+        if changed {
+            ctx.container_event(&fresh, &format!("health_status: {status}"), &[]);
+        }
     }
     Ok(i32::from(exit_code != 0))
 }

@@ -352,6 +352,7 @@ impl Ctx {
         fresh.state.pid = 0;
         fresh.state.monitor_pid = 0;
         fresh.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
+        self.container_event(&fresh, "die", &[("exitCode", exit_code.to_string())]);
         if fresh.config.auto_remove {
             self.remove_container(&fresh, true)?;
             return Ok(None);
@@ -369,6 +370,7 @@ impl Ctx {
     ) -> Result<(), StateError> {
         self.store.remove(record)?;
         let _ = std::fs::remove_dir_all(self.userdata_dir(&record.id));
+        self.container_event(record, "destroy", &[]);
         if volumes {
             volumes::release_anonymous(self, record);
         }
@@ -389,6 +391,39 @@ impl Ctx {
         }
         out.sort_by(|a, b| b.created.cmp(&a.created));
         Ok(out)
+    }
+
+    /// Append an event to the journal (best effort).
+    pub fn event(&self, kind: &str, action: &str, id: &str, attributes: &[(&str, String)]) {
+        let attrs = attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        crate::state::events::Journal::new(&self.paths.runroot)
+            .append(&crate::state::events::Event::new(kind, action, id, attrs));
+    }
+
+    /// An image event: docker names the image in `name`.
+    pub fn image_event(&self, action: &str, id: &str, name: &str) {
+        self.event("image", action, id, &[("name", name.to_string())]);
+    }
+
+    /// A container event, with docker's attributes: image, name, the labels, and `extra`.
+    pub fn container_event(
+        &self,
+        record: &ContainerRecord,
+        action: &str,
+        extra: &[(&str, String)],
+    ) {
+        let mut attrs: Vec<(&str, String)> = vec![
+            ("image", record.image.clone()),
+            ("name", record.name.clone()),
+        ];
+        for (k, v) in &record.config.labels {
+            attrs.push((k.as_str(), v.clone()));
+        }
+        attrs.extend(extra.iter().cloned());
+        self.event("container", action, &record.id, &attrs);
     }
 
     /// The container's directory of hosts/hostname/resolv.conf: runtime data, on the runtime

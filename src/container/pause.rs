@@ -41,6 +41,7 @@ pub fn set_paused(ctx: &Ctx, query: &str, paused: bool) -> Result<(), ContainerE
     })?;
     record.state.paused = paused;
     ctx.store.save_state(&record)?;
+    ctx.container_event(&record, if paused { "pause" } else { "unpause" }, &[]);
     Ok(())
 }
 

@@ -55,5 +55,6 @@ pub fn rename(ctx: &Ctx, query: &str, new_name: &str) -> Result<(), ContainerErr
         return Err(e.into());
     }
     ctx.store.release_name(&old, &id);
+    ctx.container_event(&record, "rename", &[("oldName", format!("/{old}"))]);
     Ok(())
 }

@@ -36,6 +36,7 @@ pub(super) fn mark_restarting(ctx: &Ctx, id: &str, code: i32) -> bool {
     if ctx.store.save_state(&record).is_err() {
         return false;
     }
+    ctx.container_event(&record, "die", &[("exitCode", code.to_string())]);
     if networked {
         crate::net::bridge::detach(&ctx.paths, &record.id);
     }

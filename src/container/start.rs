@@ -369,6 +369,7 @@ pub(super) fn launch(
     st.health = crate::spec::health::active(record.config.healthcheck.as_ref())
         .then(crate::spec::health::Health::starting);
     ctx.store.save_state(&record)?;
+    ctx.container_event(&record, "start", &[]);
     let (outputs, input) = match master {
         // One stream: what the terminal shows, logged as stdout (as docker's json-file does).
         Some(master) => {
@@ -648,6 +649,8 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
     record.state.exit_code = code;
     record.state.pid = 0;
     record.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
+    // The monitor records the exit even when no command of the user's is running.
+    ctx.container_event(&record, "die", &[("exitCode", code.to_string())]);
     if record.config.auto_remove {
         let _ = ctx.remove_container(&record, true);
     } else {

@@ -44,6 +44,7 @@ pub fn stop(
         return Ok(());
     };
     let _ = pidfd_send_signal(&pidfd, sig);
+    ctx.container_event(&record, "kill", &[("signal", sig.to_string())]);
     super::pause::thaw_for_signal(ctx, &record.id);
     let timeout = timeout.unwrap_or_else(|| record.config.stop_timeout());
     let exited = if timeout < 0 {
@@ -56,9 +57,11 @@ pub fn stop(
     };
     if !exited {
         let _ = pidfd_send_signal(&pidfd, libc::SIGKILL);
+        ctx.container_event(&record, "kill", &[("signal", libc::SIGKILL.to_string())]);
         pidfd_wait(&pidfd, -1);
     }
     wait_for_monitor(ctx, &record);
+    ctx.container_event(&record, "stop", &[]);
     Ok(())
 }
 
@@ -83,6 +86,7 @@ pub fn kill(ctx: &Ctx, query: &str, signal: &str) -> Result<(), ContainerError> 
         .ok_or_else(|| ContainerError::NotRunning(query.to_string()))?;
     pidfd_send_signal(&pidfd, sig)
         .map_err(super::io_err(format!("sending signal {sig} to {query}")))?;
+    ctx.container_event(&record, "kill", &[("signal", sig.to_string())]);
     if record.state.paused && ending {
         super::pause::thaw_for_signal(ctx, &record.id);
     }

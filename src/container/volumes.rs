@@ -43,6 +43,12 @@ pub fn prepare(ctx: &Ctx, config: &mut ContainerConfig) -> Result<Vec<String>, C
                 anonymous: m.anonymous,
             })?;
             if new {
+                ctx.event(
+                    "volume",
+                    "create",
+                    &m.source,
+                    &[("driver", "local".to_string())],
+                );
                 created.push(m.source.clone());
             }
         }
@@ -185,7 +191,9 @@ pub fn release_anonymous(ctx: &Ctx, record: &ContainerRecord) {
             && let Ok(users) = users_of(ctx, &m.source, Some(&record.id))
             && users.is_empty()
         {
-            let _ = ctx.volumes.remove(&m.source);
+            if ctx.volumes.remove(&m.source).is_ok() {
+                ctx.event("volume", "destroy", &m.source, &[]);
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Crash-safe JSON state: atomic writes, per-object flocks, and reconcile-on-read.
 
 pub mod container;
+pub mod events;
 pub mod network;
 pub mod proc;
 pub mod store;
