@@ -190,10 +190,9 @@ pub fn release_anonymous(ctx: &Ctx, record: &ContainerRecord) {
             && m.anonymous
             && let Ok(users) = users_of(ctx, &m.source, Some(&record.id))
             && users.is_empty()
+            && ctx.volumes.remove(&m.source).is_ok()
         {
-            if ctx.volumes.remove(&m.source).is_ok() {
-                ctx.event("volume", "destroy", &m.source, &[]);
-            }
+            ctx.event("volume", "destroy", &m.source, &[]);
         }
     }
 }
