@@ -81,6 +81,21 @@ pub fn prune(paths: &Paths) -> u64 {
     size
 }
 
+/// `system df`: how many build steps the cache remembers, and the bytes of the cache's own
+/// files (step records and cache mounts; layers are counted with the images).
+pub fn usage(paths: &Paths) -> (usize, u64) {
+    let d = dir(paths);
+    let steps = std::fs::read_dir(&d)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0);
+    (steps, du(&d))
+}
+
 fn du(p: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(p) else {
         return 0;

@@ -205,26 +205,39 @@ pub fn history(ctx: &Ctx, a: super::HistoryArgs) -> Result<i32, CliError> {
 }
 
 pub fn prune(ctx: &Ctx, a: super::ImagePruneArgs) -> Result<i32, CliError> {
+    let (out, reclaimed) = prune_unused(ctx, a.all)?;
     let containers = ctx.all()?;
-    let mut out = Vec::new();
-    let mut reclaimed = 0;
-    for img in ctx.images.list()? {
-        let used = containers.iter().any(|c| c.image_id == img.id);
-        if used || (!a.all && !img.names.is_empty()) {
-            continue;
-        }
-        let none = |_: &str| None;
-        if let Ok(lines) = ctx.images.remove(&img.id, true, &none) {
-            reclaimed += img.size;
-            out.extend(lines);
-        }
-    }
     gc(ctx, &containers)?;
     if !out.is_empty() {
         println!("Deleted Images:\n{}\n", out.join("\n"));
     }
     println!("Total reclaimed space: {}", human_size(reclaimed));
     Ok(0)
+}
+
+/// Remove the dangling images (every image no container uses, with `all`): docker's
+/// "untagged:"/"deleted:" lines and the bytes. The caller collects the garbage.
+pub fn prune_unused(ctx: &Ctx, all: bool) -> Result<(Vec<String>, u64), CliError> {
+    let containers = ctx.all()?;
+    let mut out = Vec::new();
+    let mut reclaimed = 0;
+    for img in ctx.images.list()? {
+        let used = containers.iter().any(|c| c.image_id == img.id);
+        if used || (!all && !img.names.is_empty()) {
+            continue;
+        }
+        let none = |_: &str| None;
+        if let Ok(lines) = ctx.images.remove(&img.id, true, &none) {
+            reclaimed += img.size;
+            ctx.image_event(
+                "delete",
+                &img.id,
+                img.names.first().map_or("", String::as_str),
+            );
+            out.extend(lines);
+        }
+    }
+    Ok((out, reclaimed))
 }
 
 pub fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<i32, CliError> {

@@ -7,10 +7,12 @@ pub mod containers;
 pub mod events;
 pub mod format;
 pub mod generate;
+pub mod group;
 pub mod images;
 pub mod info;
 pub mod networks;
 pub mod object_args;
+pub mod prune;
 pub mod registry;
 pub mod resources;
 pub mod system;
@@ -154,6 +156,9 @@ pub enum Command {
     Healthcheck(generate::HealthcheckCommand),
     /// Show events from the journal, and follow new ones
     Events(events::EventsArgs),
+    /// Manage containers (docker's group: container ls, container prune…)
+    #[command(subcommand)]
+    Container(Box<group::ContainerCommand>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +238,8 @@ pub fn guard_command_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStri
         })
     };
     let mut sub: Option<clap::Command> = None;
+    // `container run IMG …` is `run IMG …` one level down.
+    let mut group: Option<clap::Command> = None;
     let rest: Vec<std::ffi::OsString> = it.collect();
     let mut i = 0;
     while i < rest.len() {
@@ -243,7 +250,7 @@ pub fn guard_command_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStri
             out.extend(rest[i..].iter().cloned());
             return out;
         }
-        let scope = sub.as_ref().unwrap_or(&cli);
+        let scope = sub.as_ref().or(group.as_ref()).unwrap_or(&cli);
         if let Some(long) = word.strip_prefix("--") {
             if !long.contains('=') && takes_value(scope, Some(long), None) && i < rest.len() {
                 out.push(rest[i].clone());
@@ -267,12 +274,20 @@ pub fn guard_command_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStri
         }
         match &sub {
             None => {
+                if group.is_none() && word == "container" {
+                    group = cli.find_subcommand("container").cloned();
+                    continue;
+                }
                 // The subcommand: only run, create and exec need the guard.
                 if !matches!(word.as_str(), "run" | "create" | "exec") {
                     out.extend(rest[i..].iter().cloned());
                     return out;
                 }
-                sub = cli.find_subcommand(&word).cloned();
+                sub = group
+                    .as_ref()
+                    .unwrap_or(&cli)
+                    .find_subcommand(&word)
+                    .cloned();
             }
             Some(_) => {
                 // The image (or container): what follows is the command's.
@@ -374,6 +389,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Generate(c) => generate::dispatch(ctx, c),
         Command::Healthcheck(c) => generate::healthcheck(ctx, c),
         Command::Events(a) => events::events(ctx, a),
+        Command::Container(c) => group::dispatch(ctx, *c),
         Command::Build(a) => build::build(ctx, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),
         Command::Commit(a) => build::commit(ctx, a),

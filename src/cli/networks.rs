@@ -239,6 +239,18 @@ fn prune(ctx: &Ctx, a: NetworkPruneArgs) -> Result<i32, CliError> {
             }
         }
     }
+    let removed = prune_unused(ctx)?;
+    if !removed.is_empty() {
+        println!("Deleted Networks:");
+        for n in removed {
+            println!("{n}");
+        }
+    }
+    Ok(0)
+}
+
+/// Remove the networks no container names (the default one stays): their names.
+pub fn prune_unused(ctx: &Ctx) -> Result<Vec<String>, CliError> {
     let store = store(ctx)?;
     // Networks named by any container, running or not, stay (docker's rule).
     let named: Vec<String> = ctx
@@ -256,13 +268,7 @@ fn prune(ctx: &Ctx, a: NetworkPruneArgs) -> Result<i32, CliError> {
             removed.push(n.name);
         }
     }
-    if !removed.is_empty() {
-        println!("Deleted Networks:");
-        for n in removed {
-            println!("{n}");
-        }
-    }
-    Ok(0)
+    Ok(removed)
 }
 
 /// `port CONTAINER [PORT[/PROTO]]`: `80/tcp -> 0.0.0.0:8080`, one line per mapping.

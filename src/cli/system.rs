@@ -20,6 +20,10 @@ pub enum SystemCommand {
     Events(super::events::EventsArgs),
     /// Show system-wide information (the same as `skiff info`)
     Info(super::InfoArgs),
+    /// Show disk usage: images, containers, volumes, build cache
+    Df(super::prune::DfArgs),
+    /// Remove stopped containers, unused networks, dangling images and the build cache
+    Prune(super::prune::SystemPruneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +75,8 @@ pub fn dispatch(ctx: &Ctx, command: SystemCommand) -> Result<i32, CliError> {
         SystemCommand::Check(a) => check(ctx, a),
         SystemCommand::Events(a) => super::events::events(ctx, a),
         SystemCommand::Info(a) => super::info::info(ctx, a),
+        SystemCommand::Df(a) => super::prune::df(ctx, a),
+        SystemCommand::Prune(a) => super::prune::system_prune(ctx, a),
     }
 }
 

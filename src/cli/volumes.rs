@@ -256,6 +256,24 @@ fn rm(ctx: &Ctx, a: VolumeRmArgs) -> Result<i32, CliError> {
 }
 
 fn prune(ctx: &Ctx, a: VolumePruneArgs) -> Result<i32, CliError> {
+    let (removed, reclaimed) = prune_matching(ctx, a.all, &a.filter)?;
+    if !removed.is_empty() {
+        println!("Deleted Volumes:\n{}\n", removed.join("\n"));
+    }
+    println!("Total reclaimed space: {}", human_size(reclaimed));
+    Ok(0)
+}
+
+/// Remove the volumes no container uses (anonymous ones only, unless `all`): (names, bytes).
+pub fn prune_unused(ctx: &Ctx, all: bool) -> Result<(Vec<String>, u64), CliError> {
+    prune_matching(ctx, all, &[])
+}
+
+fn prune_matching(
+    ctx: &Ctx,
+    all: bool,
+    filters: &[String],
+) -> Result<(Vec<String>, u64), CliError> {
     let used = used_volumes(ctx)?;
     let mut removed = Vec::new();
     let mut reclaimed = 0;
@@ -264,10 +282,10 @@ fn prune(ctx: &Ctx, a: VolumePruneArgs) -> Result<i32, CliError> {
         .list()
         .map_err(crate::container::ContainerError::from)?
     {
-        if used.contains(&v.name) || !(a.all || v.anonymous) {
+        if used.contains(&v.name) || !(all || v.anonymous) {
             continue;
         }
-        for f in &a.filter {
+        for f in filters {
             let keep = match f.split_once('=') {
                 Some(("label", want)) => !label_matches(&v, want),
                 Some(("label!", want)) => label_matches(&v, want),
@@ -288,11 +306,7 @@ fn prune(ctx: &Ctx, a: VolumePruneArgs) -> Result<i32, CliError> {
             removed.push(v.name);
         }
     }
-    if !removed.is_empty() {
-        println!("Deleted Volumes:\n{}\n", removed.join("\n"));
-    }
-    println!("Total reclaimed space: {}", human_size(reclaimed));
-    Ok(0)
+    Ok((removed, reclaimed))
 }
 
 pub fn cp(ctx: &Ctx, a: super::CpArgs) -> Result<i32, CliError> {

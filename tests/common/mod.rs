@@ -50,7 +50,7 @@ fn shared_binary() -> &'static Path {
 }
 
 /// The rootfs tarball, made once per test process.
-fn busybox_tar() -> &'static Path {
+pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
         let path =
