@@ -185,10 +185,9 @@ pub fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<i32, CliError> {
 }
 
 fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "0B".into()
-    } else {
-        format!("{} ({}%)", human_size(part), part * 100 / whole)
+    match (part * 100).checked_div(whole) {
+        Some(p) => format!("{} ({p}%)", human_size(part)),
+        None => "0B".into(),
     }
 }
 
