@@ -63,6 +63,9 @@ const MAX_PARTIAL: usize = 16 * 1024;
 pub struct LogWriter {
     file: File,
     partial: [Vec<u8>; 2],
+    /// `--log-opt max-size`/`max-file`: the file's path, bytes per file, files kept, and
+    /// the current file's size.
+    rotation: Option<(std::path::PathBuf, u64, u32, u64)>,
 }
 
 impl LogWriter {
@@ -74,7 +77,82 @@ impl LogWriter {
         Ok(LogWriter {
             file,
             partial: [Vec::new(), Vec::new()],
+            rotation: None,
         })
+    }
+
+    /// A log that moves to `path.1` (`path.2`, …, `files - 1` kept) when it would pass
+    /// `max_size` bytes, as docker's json-file driver rotates.
+    pub fn rotating(path: &Path, max_size: u64, files: u32) -> std::io::Result<LogWriter> {
+        let mut w = LogWriter::open(path)?;
+        let size = w.file.metadata().map_or(0, |m| m.len());
+        w.rotation = Some((path.to_path_buf(), max_size, files, size));
+        Ok(w)
+    }
+
+    /// Append whole lines; the rotation happens between lines, never inside one.
+    fn append(&mut self, out: &[u8]) {
+        let Some((_, max, _, _)) = self.rotation else {
+            // A full disk must not stop the container's output: losing log lines is the
+            // lesser harm.
+            let _ = self.file.write_all(out);
+            return;
+        };
+        let mut rest = out;
+        while !rest.is_empty() {
+            let size = self.rotation.as_ref().map_or(0, |r| r.3);
+            // As many whole lines as fit; at least one, into an empty file.
+            let mut take = 0;
+            for (i, b) in rest.iter().enumerate() {
+                if *b == b'\n' {
+                    if size + (i + 1) as u64 > max && (take > 0 || size > 0) {
+                        break;
+                    }
+                    take = i + 1;
+                }
+            }
+            if take == 0 {
+                if size == 0 {
+                    // No line end at all (never from `encode`): written as it is.
+                    let _ = self.file.write_all(rest);
+                    return;
+                }
+                self.rotate();
+                continue;
+            }
+            let _ = self.file.write_all(&rest[..take]);
+            if let Some(r) = self.rotation.as_mut() {
+                r.3 += take as u64;
+            }
+            rest = &rest[take..];
+            if !rest.is_empty() {
+                self.rotate();
+            }
+        }
+    }
+
+    /// path.(files-2) -> path.(files-1), …, path -> path.1, and a new path; one file kept:
+    /// the log starts again.
+    fn rotate(&mut self) {
+        let Some((path, _, files, size)) = self.rotation.as_mut() else {
+            return;
+        };
+        for n in (1..files.saturating_sub(1)).rev() {
+            let _ = std::fs::rename(rotated(path, n), rotated(path, n + 1));
+        }
+        if *files > 1 {
+            let _ = std::fs::rename(&*path, rotated(path, 1));
+        } else {
+            let _ = std::fs::remove_file(&*path);
+        }
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&*path)
+        {
+            self.file = f;
+        }
+        *size = 0;
     }
 
     pub fn write(&mut self, stream: Stream, data: &[u8]) {
@@ -93,8 +171,7 @@ impl LogWriter {
         }
         buf.drain(..start);
         if !out.is_empty() {
-            // A full disk must not stop the container's output: losing log lines is the lesser harm.
-            let _ = self.file.write_all(&out);
+            self.append(&out);
         }
     }
 
@@ -107,8 +184,17 @@ impl LogWriter {
                 self.partial[idx].clear();
             }
         }
-        let _ = self.file.write_all(&out);
+        if !out.is_empty() {
+            self.append(&out);
+        }
     }
+}
+
+/// `ctr.log.N`: the Nth older file of a rotated log.
+pub fn rotated(path: &Path, n: u32) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    std::path::PathBuf::from(name)
 }
 
 /// Append one json-file line. Hand-written rather than through serde and jiff: this runs in

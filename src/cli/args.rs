@@ -60,6 +60,34 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// Write the container's ID to this file (which must not exist)
+    #[arg(long = "cidfile", value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
+    /// Read labels from a file of KEY=VALUE lines
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
+    /// Add an OCI annotation: KEY=VALUE
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
+    /// Platform of the image (only the host's own runs here)
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Suppress the pull output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Logging driver: json-file (default), local, k8s-file or none
+    #[arg(long = "log-driver", value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options: max-size=SIZE, max-file=N
+    #[arg(long = "log-opt", value_name = "OPT")]
+    pub log_opt: Vec<String>,
+    /// Replace a container of the same --name (podman's)
+    #[arg(long)]
+    pub replace: bool,
+    /// Pass the caller's proxy variables into the container (podman's; accepted, skiff passes
+    /// none by default)
+    #[arg(long = "http-proxy", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub http_proxy: Option<String>,
     /// Set environment variables (KEY=VALUE, or KEY to pass the caller's value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,

@@ -115,15 +115,20 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
         check_tty(a.tty, attach_stdin)?;
     }
     let keys = detach_keys(a.detach_keys.as_deref())?;
+    if let Some(p) = &a.platform {
+        check_platform(p)?;
+    }
     match a.pull.as_str() {
-        "always" => super::registry::pull_image(ctx, &a.image, false, None, true)?,
+        "always" => super::registry::pull_image(ctx, &a.image, a.quiet, a.platform.clone(), true)?,
         "missing" => {
             if matches!(
                 ctx.images.lookup(&a.image),
                 Err(crate::image::ImageError::NoSuchImage(_))
             ) {
-                eprintln!("Unable to find image '{}' locally", a.image);
-                super::registry::pull_image(ctx, &a.image, false, None, true)?;
+                if !a.quiet {
+                    eprintln!("Unable to find image '{}' locally", a.image);
+                }
+                super::registry::pull_image(ctx, &a.image, a.quiet, a.platform.clone(), true)?;
             }
         }
         "never" => {}
@@ -132,6 +137,32 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
                 "invalid --pull {other:?}: expected missing, always or never"
             )));
         }
+    }
+    let mut labels = a.label.clone();
+    for path in &a.label_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::Usage(format!("invalid --label-file {}: {e}", path.display()))
+        })?;
+        labels.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    if let Some(f) = &a.cidfile
+        && f.exists()
+    {
+        return Err(CliError::Usage(format!(
+            "container ID file found, make sure the other container isn't running or delete {}",
+            f.display()
+        )));
+    }
+    if a.replace
+        && let Some(name) = &a.name
+        && ctx.store.resolve(name).is_ok()
+    {
+        crate::container::remove::remove(ctx, name, true, false)?;
     }
     let mut env_files = Vec::new();
     for path in &a.env_file {
@@ -151,7 +182,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             user: a.user,
             hostname: a.hostname,
             domainname: a.domainname,
-            labels: a.label,
+            labels,
             init: a.init,
             net: crate::net::config::NetRequest {
                 networks: a.network,
@@ -171,6 +202,9 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             stop_timeout: a.stop_timeout,
             auto_remove: a.rm,
             restart: a.restart.clone(),
+            log_driver: a.log_driver.clone(),
+            log_opts: a.log_opt.clone(),
+            annotations: a.annotation.clone(),
             health: crate::spec::health::HealthFlags {
                 cmd: a.health_cmd.clone(),
                 interval: a.health_interval.clone(),
@@ -209,6 +243,15 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
         resources: a.resources.flags(),
     };
     let record = create(ctx, &request)?;
+    if let Some(f) = &a.cidfile
+        && let Err(e) = std::fs::write(f, &record.id)
+    {
+        let _ = crate::container::remove::remove(ctx, &record.id, true, true);
+        return Err(CliError::Usage(format!(
+            "writing --cidfile {}: {e}",
+            f.display()
+        )));
+    }
     if create_only {
         println!("{}", record.id);
         return Ok(0);
@@ -240,6 +283,9 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
         Err(e) => {
             // The container never ran: unlike docker, leave no dead "Created" record behind.
             let _ = remove::remove(ctx, &record.id, true, true);
+            if let Some(f) = &a.cidfile {
+                let _ = std::fs::remove_file(f);
+            }
             Err(e.into())
         }
     }
@@ -483,4 +529,24 @@ pub fn render_each(format: &str, values: &[serde_json::Value]) -> Result<String,
         out.push('\n');
     }
     Ok(out)
+}
+
+/// `--platform`: the host's own (os, or os/arch) runs; another is refused, since skiff runs
+/// no emulator.
+fn check_platform(p: &str) -> Result<(), CliError> {
+    let host = if cfg!(target_arch = "aarch64") {
+        ["arm64", "aarch64"]
+    } else {
+        ["amd64", "x86_64"]
+    };
+    let mut parts = p.split('/');
+    let os = parts.next().unwrap_or("");
+    let arch = parts.next();
+    if os == "linux" && arch.is_none_or(|a| host.contains(&a)) {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "image platform {p:?} is not this host's (linux/{}): skiff runs containers of the host's platform only",
+        host[0]
+    )))
 }

@@ -20,15 +20,33 @@ pub struct LogOptions {
 
 pub fn logs(ctx: &Ctx, query: &str, opts: &LogOptions) -> Result<(), ContainerError> {
     let record = ctx.find(query)?;
+    if record.config.log.keeps_nothing() {
+        return Err(ContainerError::Invalid(format!(
+            "container {query} was started with --log-driver none: there is no log to read"
+        )));
+    }
     let path = ctx.log_path(&record.id);
+    let mut entries = Vec::new();
+    // Rotated files first, oldest first (`--log-opt max-file`).
+    let kept = record.config.log.rotation().map_or(1, |(_, files)| files);
+    for n in (1..kept).rev() {
+        if let Ok(text) = std::fs::read_to_string(crate::monitor::rotated(&path, n)) {
+            entries.extend(
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<LogEntry>(l).ok()),
+            );
+        }
+    }
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         // Never started: no log yet, nothing to show.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io_err(format!("reading {}", path.display()))(e)),
     };
+    let inode = file
+        .metadata()
+        .map_or(0, |m| std::os::unix::fs::MetadataExt::ino(&m));
     let mut reader = BufReader::new(file);
-    let mut entries = Vec::new();
     let mut line = String::new();
     let mut offset = 0u64;
     loop {
@@ -54,7 +72,7 @@ pub fn logs(ctx: &Ctx, query: &str, opts: &LogOptions) -> Result<(), ContainerEr
     if !opts.follow {
         return Ok(());
     }
-    follow(ctx, &record.id, &path, offset, opts, &mut out)
+    follow(ctx, &record.id, &path, (inode, offset), opts, &mut out)
 }
 
 fn keep(e: &LogEntry, opts: &LogOptions) -> bool {
@@ -68,7 +86,7 @@ fn follow(
     ctx: &Ctx,
     id: &str,
     path: &std::path::Path,
-    mut offset: u64,
+    (mut inode, mut offset): (u64, u64),
     opts: &LogOptions,
     out: &mut Output,
 ) -> Result<(), ContainerError> {
@@ -81,6 +99,14 @@ fn follow(
             Err(_) => true,
         };
         if let Ok(mut f) = std::fs::File::open(path) {
+            // A new file: the log rotated; read it from its start.
+            let ino = f
+                .metadata()
+                .map_or(0, |m| std::os::unix::fs::MetadataExt::ino(&m));
+            if ino != inode {
+                inode = ino;
+                offset = 0;
+            }
             let _ = f.seek(SeekFrom::Start(offset));
             let mut chunk = Vec::new();
             let _ = f.read_to_end(&mut chunk);

@@ -125,8 +125,16 @@ pub(super) fn launch(
         super::create::write_userdata(ctx, &record)?;
     }
     let init = init_spec(ctx, &record, stdin, &links)?;
-    let log = LogWriter::open(&ctx.log_path(id))
-        .map_err(io_err(format!("opening {}", ctx.log_path(id).display())))?;
+    let log_path = if record.config.log.keeps_nothing() {
+        std::path::PathBuf::from("/dev/null") // --log-driver none
+    } else {
+        ctx.log_path(id)
+    };
+    let log = match record.config.log.rotation() {
+        Some((size, files)) => LogWriter::rotating(&log_path, size, files),
+        None => LogWriter::open(&log_path),
+    }
+    .map_err(io_err(format!("opening {}", log_path.display())))?;
     let (out_r, out_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
     let (err_r, err_w) = monitor::output_pipe().map_err(io_err("pipe"))?;
     let pair = sync::pair().map_err(io_err("socketpair"))?;

@@ -3,6 +3,7 @@
 
 mod env;
 pub mod health;
+pub mod log;
 pub mod restart;
 
 use env::EnvList;
@@ -133,6 +134,12 @@ pub struct ContainerConfig {
     /// The image's HEALTHCHECK with the `--health-*` flags applied (Config.Healthcheck).
     #[serde(default)]
     pub healthcheck: Option<crate::image::config::Healthcheck>,
+    /// `--log-driver`, `--log-opt` (HostConfig.LogConfig).
+    #[serde(default)]
+    pub log: log::LogConfig,
+    /// `--annotation` (HostConfig.Annotations).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub tty: bool,
     #[serde(default)]
@@ -210,6 +217,9 @@ pub struct RunRequest {
     pub restart: Option<String>,
     /// `--health-*` and `--no-healthcheck` as typed.
     pub health: health::HealthFlags,
+    pub log_driver: Option<String>,
+    pub log_opts: Vec<String>,
+    pub annotations: Vec<String>,
     pub tty: bool,
     pub interactive: bool,
     pub ulimits: Vec<String>,
@@ -457,6 +467,20 @@ pub fn build(
         auto_remove: req.auto_remove,
         restart: restart_policy,
         healthcheck,
+        log: log::LogConfig::parse(req.log_driver.as_deref(), &req.log_opts)
+            .map_err(SpecError::Flag)?,
+        annotations: req
+            .annotations
+            .iter()
+            .map(|a| {
+                a.split_once('=')
+                    .filter(|(k, _)| !k.is_empty())
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| {
+                        SpecError::Flag(format!("invalid --annotation {a:?}: expected KEY=VALUE"))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
         tty: req.tty,
         open_stdin: req.interactive,
         layers,
