@@ -273,6 +273,7 @@ mod tests {
             c("cpuacct", "/sys/fs/cgroup/cpu,cpuacct"),
             c("memory", "/sys/fs/cgroup/memory"),
             c("freezer", "/sys/fs/cgroup/freezer"),
+            c("net_cls", "/sys/fs/cgroup/net_cls"),
         ];
         let v = v1_view(&controllers, "/skiff-abc");
         assert_eq!(
@@ -285,6 +286,11 @@ mod tests {
                 (
                     "memory".to_string(),
                     PathBuf::from("/sys/fs/cgroup/memory/skiff-abc")
+                ),
+                // pause needs the freezer; controllers skiff does not use stay out.
+                (
+                    "freezer".to_string(),
+                    PathBuf::from("/sys/fs/cgroup/freezer/skiff-abc")
                 ),
             ]
         );
