@@ -439,7 +439,13 @@ pub struct StopArgs {
     /// Signal to send instead of the container's stop signal
     #[arg(short = 's', long)]
     pub signal: Option<String>,
-    #[arg(required = true)]
+    /// Every running container (podman's)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Skip containers that do not exist (podman's)
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
 }
 
@@ -448,7 +454,10 @@ pub struct KillArgs {
     /// Signal to send
     #[arg(short = 's', long, default_value = "KILL")]
     pub signal: String,
-    #[arg(required = true)]
+    /// Every running container (podman's)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
 }
 
@@ -460,13 +469,28 @@ pub struct RmArgs {
     /// Remove anonymous volumes too
     #[arg(short = 'v', long)]
     pub volumes: bool,
-    #[arg(required = true)]
+    /// Every container (podman's)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Skip containers that do not exist (podman's)
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    /// Seconds a running container gets to stop before it is killed (podman's; implies -f)
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<i64>,
+    /// Remove the containers that depend on these first (podman's)
+    #[arg(long)]
+    pub depend: bool,
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct NamesArgs {
-    #[arg(required = true)]
+    /// Every container this applies to (podman's --all)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
 }
 
@@ -490,6 +514,15 @@ pub struct PsArgs {
     /// Show the n last created containers
     #[arg(short = 'n', long = "last", value_name = "N")]
     pub last: Option<usize>,
+    /// Show each container's size (its writable layer, and with the image: virtual)
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Print no header line (podman's)
+    #[arg(long)]
+    pub noheading: bool,
+    /// Sort by created (default), id, image, names, runningfor or status (podman's)
+    #[arg(long, value_name = "FIELD")]
+    pub sort: Option<String>,
     /// Do not truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,

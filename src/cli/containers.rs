@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use super::format::{compile, print_rows, render};
+use super::format::{compile, render};
 use super::{
     CliError, ExecArgs, KillArgs, LogsArgs, NamesArgs, PsArgs, RenameArgs, RmArgs, RunArgs,
     StartArgs, StopArgs, for_each,
@@ -371,28 +371,68 @@ fn startable(ctx: &Ctx, a: &StartArgs) -> Result<Vec<String>, CliError> {
         .collect())
 }
 
+/// The containers a command names, or with podman's `--all` every one `which` takes; with
+/// `--ignore`, names that do not exist are left out.
+pub fn targets(
+    ctx: &Ctx,
+    names: &[String],
+    all: bool,
+    ignore: bool,
+    which: impl Fn(&crate::state::container::ContainerRecord) -> bool,
+) -> Result<Vec<String>, CliError> {
+    if all {
+        return Ok(ctx
+            .all()?
+            .into_iter()
+            .filter(|r| which(r))
+            .map(|r| r.name)
+            .collect());
+    }
+    Ok(names
+        .iter()
+        .filter(|n| !ignore || ctx.store.resolve(n).is_ok())
+        .cloned()
+        .collect())
+}
+
+pub fn is_running(r: &crate::state::container::ContainerRecord) -> bool {
+    r.state.status == Status::Running
+}
+
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32, CliError> {
-    for_each(&a.containers, |c| {
+    let names = targets(ctx, &a.containers, a.all, a.ignore, is_running)?;
+    for_each(&names, |c| {
         Ok(stopping::stop(ctx, c, a.time, a.signal.as_deref())?)
     })
 }
 
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32, CliError> {
-    for_each(&a.containers, |c| Ok(stopping::kill(ctx, c, &a.signal)?))
+    let names = targets(ctx, &a.containers, a.all, false, is_running)?;
+    for_each(&names, |c| Ok(stopping::kill(ctx, c, &a.signal)?))
 }
 
 pub fn restart(ctx: &Ctx, a: StopArgs) -> Result<i32, CliError> {
-    for_each(&a.containers, |c| Ok(stopping::restart(ctx, c, a.time)?))
+    let names = targets(ctx, &a.containers, a.all, a.ignore, |_| true)?;
+    for_each(&names, |c| Ok(stopping::restart(ctx, c, a.time)?))
 }
 
 pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32, CliError> {
+    let mut names = targets(ctx, &a.containers, a.all, a.ignore, |_| true)?;
+    if a.depend {
+        names = with_dependents(ctx, names)?;
+    }
+    let force = a.force || a.time.is_some();
     let mut failed = None;
-    for c in &a.containers {
-        match remove::remove(ctx, c, a.force, a.volumes) {
+    for c in &names {
+        if let Some(t) = a.time {
+            // podman's rm -t: a stop with that grace period first.
+            let _ = stopping::stop(ctx, c, Some(t), None);
+        }
+        match remove::remove(ctx, c, force, a.volumes) {
             Ok(()) => println!("{c}"),
             // docker (20.10+) and podman: `rm -f` of a missing container is no failure, so a
             // cleanup step can run twice.
-            Err(ContainerError::State(StateError::NoSuchContainer(_))) if a.force => {
+            Err(ContainerError::State(StateError::NoSuchContainer(_))) if force || a.ignore => {
                 eprintln!("skiff: warning: No such container: {c}");
             }
             Err(e) => {
@@ -406,7 +446,8 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32, CliError> {
 
 pub fn wait(ctx: &Ctx, a: NamesArgs) -> Result<i32, CliError> {
     let mut failed = None;
-    for c in &a.containers {
+    let names = targets(ctx, &a.containers, a.all, false, is_running)?;
+    for c in &names {
         match stopping::wait(ctx, c) {
             Ok(code) => println!("{code}"),
             Err(e) => {
@@ -456,20 +497,48 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32, CliError> {
     if let Some(n) = a.last.or(a.latest.then_some(1)) {
         records.truncate(n);
     }
-    let rows: Vec<_> = records.iter().map(|r| list::row(r, a.no_trunc)).collect();
+    match a.sort.as_deref() {
+        None | Some("created") => {}
+        Some("id") => records.sort_by(|x, y| x.id.cmp(&y.id)),
+        Some("image") => records.sort_by(|x, y| x.image.cmp(&y.image)),
+        Some("names") => records.sort_by(|x, y| x.name.cmp(&y.name)),
+        Some("status") => records.sort_by_key(|r| r.state.status.as_str()),
+        Some("runningfor") => records.sort_by(|x, y| y.created.cmp(&x.created)),
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "invalid --sort {other:?}: expected created, id, image, names, runningfor or status"
+            )));
+        }
+    }
+    let mut rows: Vec<_> = records.iter().map(|r| list::row(r, a.no_trunc)).collect();
+    if a.size {
+        for (row, r) in rows.iter_mut().zip(&records) {
+            let own = crate::container::volumes::tree_size(&ctx.store.dir(&r.id).join("upper"));
+            let image = ctx.images.lookup(&r.image_id).map_or(0, |i| i.size);
+            row.size = format!(
+                "{} (virtual {})",
+                super::format::human_size(own),
+                super::format::human_size(own + image)
+            );
+        }
+    }
     if a.quiet {
         for r in &rows {
             println!("{}", r.id);
         }
         return Ok(0);
     }
-    let format = a.format.as_deref().unwrap_or(PS_TABLE);
+    let with_size = format!("{PS_TABLE}\t{{{{.Size}}}}");
+    let format = a
+        .format
+        .as_deref()
+        .unwrap_or(if a.size { &with_size } else { PS_TABLE });
     let json_rows: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| serde_json::to_value(r).unwrap_or_default())
         .collect();
     let header = serde_json::to_value(list::header_row()).unwrap_or_default();
-    print_rows(format, &header, &json_rows)?;
+    super::format::print_rows_with(format, (!a.noheading).then_some(&header), &json_rows)?;
     Ok(0)
 }
 
@@ -549,4 +618,45 @@ fn check_platform(p: &str) -> Result<(), CliError> {
         "image platform {p:?} is not this host's (linux/{}): skiff runs containers of the host's platform only",
         host[0]
     )))
+}
+
+/// `rm --depend`: the containers that use these ones' namespaces or volumes come first
+/// (`--network container:X`, `--pid`/`--ipc container:X`, `--volumes-from X`).
+fn with_dependents(ctx: &Ctx, names: Vec<String>) -> Result<Vec<String>, CliError> {
+    let all = ctx.all()?;
+    let mut ordered: Vec<String> = Vec::new();
+    let mut todo = names;
+    while let Some(name) = todo.pop() {
+        let Ok(id) = ctx.store.resolve(&name) else {
+            ordered.push(name);
+            continue;
+        };
+        let target = all.iter().find(|r| r.id == id);
+        let refers = |r: &crate::state::container::ContainerRecord, t: &str| {
+            let container_ref = |v: &str| v == t || (v.len() >= 12 && id.starts_with(v));
+            r.config.net.container.as_str() == t
+                || container_ref(&r.config.net.container)
+                || r.config.security.pid.container().is_some_and(container_ref)
+                || r.config.security.ipc.container().is_some_and(container_ref)
+                || r.config
+                    .volumes_from
+                    .iter()
+                    .any(|v| container_ref(v.split(':').next().unwrap_or("")))
+        };
+        let Some(t) = target else { continue };
+        for r in &all {
+            if r.id != t.id
+                && (refers(r, &t.name) || refers(r, &t.id))
+                && !ordered.contains(&r.name)
+                && !todo.contains(&r.name)
+            {
+                todo.push(r.name.clone());
+            }
+        }
+        if !ordered.contains(&name) {
+            // Dependents were pushed after it: they are removed before it.
+            ordered.insert(0, name);
+        }
+    }
+    Ok(ordered)
 }

@@ -124,6 +124,16 @@ pub fn print_rows(
     header: &serde_json::Value,
     rows: &[serde_json::Value],
 ) -> Result<(), FormatError> {
+    print_rows_with(format, Some(header), rows)
+}
+
+/// [`print_rows`]; a table without its header line when `header` is None (podman's
+/// `--noheading`).
+pub fn print_rows_with(
+    format: &str,
+    header: Option<&serde_json::Value>,
+    rows: &[serde_json::Value],
+) -> Result<(), FormatError> {
     let mut out = String::new();
     if format == "json" {
         for r in rows {
@@ -132,7 +142,10 @@ pub fn print_rows(
         }
     } else if let Some(t) = format.strip_prefix("table") {
         let tpl = compile(&unescape(t.trim_start()))?;
-        let mut lines = vec![render(&tpl, header)?];
+        let mut lines = Vec::new();
+        if let Some(h) = header {
+            lines.push(render(&tpl, h)?);
+        }
         for r in rows {
             lines.push(render(&tpl, r)?);
         }

@@ -5,7 +5,7 @@ use std::io::Read;
 use serde_json::json;
 
 use super::containers::render_each;
-use super::format::{human_size, print_rows};
+use super::format::human_size;
 use super::{CliError, ImagesArgs, ImportArgs, InspectArgs, RmiArgs};
 use crate::container::{ContainerError, Ctx, inspect};
 use crate::image::ImageError;
@@ -145,7 +145,11 @@ pub fn images(ctx: &Ctx, a: ImagesArgs) -> Result<i32, CliError> {
     } else {
         IMAGES_TABLE
     };
-    print_rows(a.format.as_deref().unwrap_or(table), &header, &rows)?;
+    super::format::print_rows_with(
+        a.format.as_deref().unwrap_or(table),
+        (!a.noheading).then_some(&header),
+        &rows,
+    )?;
     Ok(0)
 }
 
@@ -394,6 +398,21 @@ pub fn load(ctx: &Ctx, a: super::LoadArgs) -> Result<i32, CliError> {
         {
             ctx.image_event("load", name, name);
         }
+    }
+    Ok(0)
+}
+
+/// podman's `untag`: names off an image (all of them when none is given), the image kept.
+pub fn untag(ctx: &Ctx, a: super::UntagArgs) -> Result<i32, CliError> {
+    let image = ctx.images.lookup(&a.image)?;
+    let names = if a.names.is_empty() {
+        image.names.clone()
+    } else {
+        a.names.clone()
+    };
+    for n in &names {
+        let id = ctx.images.untag(n)?;
+        ctx.image_event("untag", &id, n);
     }
     Ok(0)
 }

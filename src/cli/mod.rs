@@ -156,6 +156,8 @@ pub enum Command {
     Healthcheck(generate::HealthcheckCommand),
     /// Show events from the journal, and follow new ones
     Events(events::EventsArgs),
+    /// Remove names from an image, keeping it (podman's)
+    Untag(UntagArgs),
     /// Manage containers (docker's group: container ls, container prune…)
     #[command(subcommand)]
     Container(Box<group::ContainerCommand>),
@@ -332,12 +334,20 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Restart(a) => containers::restart(ctx, a),
         Command::Rm(a) => containers::rm(ctx, a),
         Command::Wait(a) => containers::wait(ctx, a),
-        Command::Pause(a) => for_each(&a.containers, |c| {
-            Ok(crate::container::pause::set_paused(ctx, c, true)?)
-        }),
-        Command::Unpause(a) => for_each(&a.containers, |c| {
-            Ok(crate::container::pause::set_paused(ctx, c, false)?)
-        }),
+        Command::Pause(a) => {
+            let names = containers::targets(ctx, &a.containers, a.all, false, |r| {
+                containers::is_running(r) && !r.state.paused
+            })?;
+            for_each(&names, |c| {
+                Ok(crate::container::pause::set_paused(ctx, c, true)?)
+            })
+        }
+        Command::Unpause(a) => {
+            let names = containers::targets(ctx, &a.containers, a.all, false, |r| r.state.paused)?;
+            for_each(&names, |c| {
+                Ok(crate::container::pause::set_paused(ctx, c, false)?)
+            })
+        }
         Command::Rename(a) => containers::rename(ctx, a),
         Command::Ps(a) => containers::ps(ctx, a),
         Command::Logs(a) => containers::logs(ctx, a),
@@ -374,6 +384,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
             ImageCommand::Pull(a) => registry::pull(ctx, a),
             ImageCommand::Push(a) => registry::push(ctx, a),
             ImageCommand::Import(a) => images::import(ctx, a),
+            ImageCommand::Exists(a) => Ok(i32::from(ctx.images.lookup(&a.name).is_err())),
+            ImageCommand::Untag(a) => images::untag(ctx, a),
         },
         Command::Update(a) => resources::update(ctx, a),
         Command::Volume(c) => volumes::volume(ctx, c),
@@ -389,6 +401,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Generate(c) => generate::dispatch(ctx, c),
         Command::Healthcheck(c) => generate::healthcheck(ctx, c),
         Command::Events(a) => events::events(ctx, a),
+        Command::Untag(a) => images::untag(ctx, a),
         Command::Container(c) => group::dispatch(ctx, *c),
         Command::Build(a) => build::build(ctx, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),

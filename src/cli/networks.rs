@@ -2,7 +2,6 @@
 
 use serde_json::{Value, json};
 
-use super::format::print_rows;
 use super::volumes::key_values;
 use super::{
     CliError, NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs,
@@ -31,6 +30,7 @@ pub fn network(ctx: &Ctx, c: NetworkCommand) -> Result<i32, CliError> {
         NetworkCommand::Prune(a) => prune(ctx, a),
         NetworkCommand::Connect(a) => connect(ctx, a),
         NetworkCommand::Disconnect(a) => disconnect(ctx, a),
+        NetworkCommand::Exists(a) => Ok(i32::from(store(ctx)?.find(&a.name).is_err())),
     }
 }
 
@@ -184,7 +184,7 @@ fn ls(ctx: &Ctx, a: NetworkLsArgs) -> Result<i32, CliError> {
     };
     let header = json!({"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
         "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"});
-    print_rows(&format, &header, &rows)?;
+    super::format::print_rows_with(&format, (!a.noheading).then_some(&header), &rows)?;
     Ok(0)
 }
 

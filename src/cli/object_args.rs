@@ -18,6 +18,10 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Remove dangling images (all unused with -a)
     Prune(ImagePruneArgs),
+    /// Exit 0 when the image exists, 1 when not (podman's)
+    Exists(ExistsArgs),
+    /// Remove names from an image, keeping it (podman's)
+    Untag(UntagArgs),
     /// Show the history of an image
     History(HistoryArgs),
     /// Give an image another name
@@ -53,6 +57,8 @@ pub enum VolumeCommand {
     Rm(VolumeRmArgs),
     /// Remove unused volumes (anonymous ones; all with -a)
     Prune(VolumePruneArgs),
+    /// Exit 0 when the volume exists, 1 when not (podman's)
+    Exists(ExistsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +80,9 @@ pub struct VolumeCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct VolumeLsArgs {
+    /// Print no header line (podman's)
+    #[arg(long)]
+    pub noheading: bool,
     /// Only display volume names
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -134,6 +143,8 @@ pub enum NetworkCommand {
     Connect(NetworkConnectArgs),
     /// Disconnect a container from a network
     Disconnect(NetworkDisconnectArgs),
+    /// Exit 0 when the network exists, 1 when not (podman's)
+    Exists(ExistsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +196,9 @@ pub struct NetworkCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct NetworkLsArgs {
+    /// Print no header line (podman's)
+    #[arg(long)]
+    pub noheading: bool,
     /// Only display network ids
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -300,6 +314,9 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
+    /// Print no header line (podman's)
+    #[arg(long)]
+    pub noheading: bool,
     /// Show all images
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -372,4 +389,16 @@ pub struct RmiArgs {
     pub force: bool,
     #[arg(required = true)]
     pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExistsArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UntagArgs {
+    pub image: String,
+    /// Names to remove (default: all of them)
+    pub names: Vec<String>,
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::format::{human_size, print_rows};
+use super::format::human_size;
 use super::{
     CliError, VolumeCommand, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs,
     VolumeRmArgs, for_each,
@@ -20,6 +20,7 @@ pub fn volume(ctx: &Ctx, c: VolumeCommand) -> Result<i32, CliError> {
         VolumeCommand::Inspect(a) => inspect(ctx, a),
         VolumeCommand::Rm(a) => rm(ctx, a),
         VolumeCommand::Prune(a) => prune(ctx, a),
+        VolumeCommand::Exists(a) => Ok(i32::from(ctx.volumes.get(&a.name).is_err())),
     }
 }
 
@@ -203,7 +204,7 @@ fn ls(ctx: &Ctx, a: VolumeLsArgs) -> Result<i32, CliError> {
     let format = a
         .format
         .unwrap_or_else(|| "table {{.Driver}}\t{{.Name}}".into());
-    print_rows(&format, &header, &rows)?;
+    super::format::print_rows_with(&format, (!a.noheading).then_some(&header), &rows)?;
     Ok(0)
 }
 

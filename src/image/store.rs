@@ -270,6 +270,25 @@ impl ImageStore {
 
     /// `rmi`: untag a name, or delete an image with its last name or by id. `used_by` names a
     /// container that uses an image id, if any. Returns docker's "Untagged:"/"Deleted:" lines.
+    /// Take `name` off the image that carries it, keeping the image (podman's `untag`); the
+    /// image's id.
+    pub fn untag(&self, name: &str) -> Result<String, ImageError> {
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        let canonical = Reference::parse(name)
+            .map(|r| r.canonical())
+            .unwrap_or_else(|_| name.to_string());
+        let image = index
+            .images
+            .iter_mut()
+            .find(|i| i.names.contains(&canonical))
+            .ok_or_else(|| ImageError::NoSuchImage(name.to_string()))?;
+        image.names.retain(|n| *n != canonical);
+        let id = image.id.clone();
+        write_json(&self.paths.images_file(), &index)?;
+        Ok(id)
+    }
+
     pub fn remove(
         &self,
         query: &str,
