@@ -255,6 +255,7 @@ pub struct RunArgs {
     #[arg(long = "volumes-from", value_name = "CONTAINER")]
     pub volumes_from: Vec<String>,
     /// The image to run
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -263,6 +264,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct PortArgs {
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
     /// PORT[/PROTOCOL]
     pub port: Option<String>,
@@ -273,6 +275,7 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
 }
 
@@ -358,7 +361,7 @@ pub struct UpdateArgs {
     /// Restart policy: no, on-failure[:N], always or unless-stopped
     #[arg(long = "restart", value_name = "POLICY")]
     pub restart: Option<String>,
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub containers: Vec<String>,
 }
 
@@ -376,11 +379,13 @@ pub struct StatsArgs {
     /// Go template, "table TEMPLATE" or "json"
     #[arg(long)]
     pub format: Option<String>,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct TopArgs {
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
     /// Options for ps (default -ef)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -398,6 +403,7 @@ pub struct AttachArgs {
     /// Pass signals the CLI receives on to the container
     #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub sig_proxy: bool,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
 }
 
@@ -422,7 +428,7 @@ pub struct StartArgs {
     /// and unless-stopped unless a user stopped it (see `generate systemd`)
     #[arg(long = "at-boot")]
     pub at_boot: bool,
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present = "all", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub containers: Vec<String>,
 }
 
@@ -445,7 +451,7 @@ pub struct StopArgs {
     /// Skip containers that do not exist (podman's)
     #[arg(short = 'i', long)]
     pub ignore: bool,
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present = "all", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub containers: Vec<String>,
 }
 
@@ -457,7 +463,7 @@ pub struct KillArgs {
     /// Every running container (podman's)
     #[arg(short = 'a', long)]
     pub all: bool,
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present = "all", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub containers: Vec<String>,
 }
 
@@ -481,7 +487,7 @@ pub struct RmArgs {
     /// Remove the containers that depend on these first (podman's)
     #[arg(long)]
     pub depend: bool,
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present = "all", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub containers: Vec<String>,
 }
 
@@ -490,12 +496,13 @@ pub struct NamesArgs {
     /// Every container this applies to (podman's --all)
     #[arg(short = 'a', long)]
     pub all: bool,
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present = "all", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RenameArgs {
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
     pub new_name: String,
 }
@@ -551,6 +558,7 @@ pub struct LogsArgs {
     /// Show logs before a timestamp or relative time
     #[arg(long)]
     pub until: Option<String>,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
 }
 
@@ -574,6 +582,7 @@ pub struct ExecArgs {
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub command: Vec<String>,
@@ -590,6 +599,6 @@ pub struct InspectArgs {
     /// Display total file sizes (accepted for compatibility)
     #[arg(short = 's', long)]
     pub size: bool,
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub names: Vec<String>,
 }

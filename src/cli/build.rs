@@ -91,6 +91,7 @@ pub struct CommitArgs {
     /// Pause the container while committing
     #[arg(short = 'p', long, default_value = "true", num_args = 0..=1, default_missing_value = "true", value_parser = super::object_args::parse_bool_flag)]
     pub pause: bool,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
     /// REPOSITORY[:TAG]
     pub repository: Option<String>,
@@ -98,6 +99,7 @@ pub struct CommitArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
 }
 

@@ -100,6 +100,7 @@ pub enum HealthcheckCommand {
 
 #[derive(Debug, Args)]
 pub struct HealthcheckRunArgs {
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
 }
 

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod build;
+pub mod complete;
 pub mod containers;
 pub mod events;
 pub mod format;
@@ -158,6 +159,8 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Remove names from an image, keeping it (podman's)
     Untag(UntagArgs),
+    /// Print a shell completion script: bash, zsh or fish
+    Completion(CompletionArgs),
     /// Manage containers (docker's group: container ls, container prune…)
     #[command(subcommand)]
     Container(Box<group::ContainerCommand>),
@@ -402,6 +405,10 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Healthcheck(c) => generate::healthcheck(ctx, c),
         Command::Events(a) => events::events(ctx, a),
         Command::Untag(a) => images::untag(ctx, a),
+        Command::Completion(a) => {
+            print!("{}", complete::script(&a.shell).map_err(CliError::Usage)?);
+            Ok(0)
+        }
         Command::Container(c) => group::dispatch(ctx, *c),
         Command::Build(a) => build::build(ctx, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::builder_prune(ctx, a),
@@ -430,4 +437,10 @@ pub fn for_each(
         Some(code) => Err(CliError::Reported(code)),
         None => Ok(0),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// bash, zsh or fish
+    pub shell: String,
 }

@@ -39,7 +39,7 @@ pub struct ImageInspectArgs {
     /// Go template to apply to each image
     #[arg(short = 'f', long)]
     pub format: Option<String>,
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub names: Vec<String>,
 }
 
@@ -99,7 +99,7 @@ pub struct VolumeInspectArgs {
     /// Go template to apply to each volume
     #[arg(short = 'f', long)]
     pub format: Option<String>,
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::volumes))]
     pub names: Vec<String>,
 }
 
@@ -108,7 +108,7 @@ pub struct VolumeRmArgs {
     /// Remove even when containers use it
     #[arg(short = 'f', long)]
     pub force: bool,
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::volumes))]
     pub names: Vec<String>,
 }
 
@@ -155,7 +155,9 @@ pub struct NetworkConnectArgs {
     /// Another name for the container on the network
     #[arg(long)]
     pub alias: Vec<String>,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::networks))]
     pub network: String,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
 }
 
@@ -164,7 +166,9 @@ pub struct NetworkDisconnectArgs {
     /// Accepted for compatibility
     #[arg(short = 'f', long)]
     pub force: bool,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::networks))]
     pub network: String,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::containers))]
     pub container: String,
 }
 
@@ -218,13 +222,13 @@ pub struct NetworkInspectArgs {
     /// Go template
     #[arg(short = 'f', long)]
     pub format: Option<String>,
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::networks))]
     pub networks: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct NetworkRmArgs {
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::networks))]
     pub networks: Vec<String>,
 }
 
@@ -265,6 +269,7 @@ pub struct PushArgs {
     /// Verify TLS certificates (default true)
     #[arg(long = "tls-verify", value_parser = parse_bool_flag, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
     pub tls_verify: bool,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub image: String,
 }
 
@@ -294,6 +299,7 @@ pub struct LogoutArgs {
 
 #[derive(Debug, Args)]
 pub struct TagArgs {
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub source: String,
     pub target: String,
 }
@@ -347,7 +353,7 @@ pub struct SaveArgs {
     /// docker-archive (default) or oci-archive
     #[arg(long, default_value = "docker-archive")]
     pub format: String,
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub images: Vec<String>,
 }
 
@@ -369,6 +375,7 @@ pub struct HistoryArgs {
     /// Only show image ids
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub image: String,
 }
 
@@ -387,7 +394,7 @@ pub struct RmiArgs {
     /// Remove even when containers use the image
     #[arg(short = 'f', long)]
     pub force: bool,
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub images: Vec<String>,
 }
 
@@ -398,7 +405,9 @@ pub struct ExistsArgs {
 
 #[derive(Debug, Args)]
 pub struct UntagArgs {
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub image: String,
     /// Names to remove (default: all of them)
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::images))]
     pub names: Vec<String>,
 }
