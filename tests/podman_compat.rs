@@ -127,3 +127,77 @@ fn all_ignore_depend_and_listing_options() {
     );
     env.ok(&["volume", "rm", "vv"]);
 }
+
+#[test]
+fn ps_filters_for_every_docker_key() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    env.ok(&["network", "create", "psfilter-net"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "first",
+        "--network",
+        "none",
+        "-v",
+        "psvol:/data",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "second",
+        "--network",
+        "psfilter-net",
+        "-p",
+        "127.0.0.1:18555:80",
+        "--expose",
+        "9000",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "third",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let names = |filter: &str| -> Vec<String> {
+        let mut v: Vec<String> = env
+            .ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"])
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("before=third"), ["first", "second"]);
+    assert_eq!(names("since=first"), ["second", "third"]);
+    assert_eq!(names("volume=psvol"), ["first"]);
+    assert_eq!(names("volume=/data"), ["first"]);
+    assert_eq!(names("network=psfilter-net"), ["second"]);
+    assert_eq!(names("publish=18555"), ["second"]);
+    assert_eq!(names("publish=18000-19000/tcp"), ["second"]);
+    assert!(names("publish=18555/udp").is_empty());
+    assert_eq!(names("expose=80"), ["second"]);
+    assert_eq!(names("expose=9000"), ["second"]);
+    assert!(names("is-task=true").is_empty());
+    assert_eq!(names("is-task=false").len(), 3);
+    env.fails(&["ps", "--filter", "publish=eighty"], 1, "publish=eighty");
+    env.fails(&["ps", "--filter", "before=nosuch"], 1, "No such container");
+    env.ok(&["rm", "-f", "first", "second", "third"]);
+    env.ok(&["volume", "rm", "psvol"]);
+    env.ok(&["network", "rm", "psfilter-net"]);
+}

@@ -494,6 +494,20 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32, CliError> {
         .filter(|r| all || r.state.status == Status::Running)
         .filter(|r| list::matches(r, &filters, &ancestor_ids))
         .collect();
+    // before=/since=: relative to another container's creation.
+    for f in &filters {
+        match f {
+            Filter::Before(other) => {
+                let at = ctx.find(other)?.created;
+                records.retain(|r| r.created < at);
+            }
+            Filter::Since(other) => {
+                let at = ctx.find(other)?.created;
+                records.retain(|r| r.created > at);
+            }
+            _ => {}
+        }
+    }
     if let Some(n) = a.last.or(a.latest.then_some(1)) {
         records.truncate(n);
     }

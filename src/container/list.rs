@@ -172,6 +172,53 @@ pub enum Filter {
     Label(String, Option<String>),
     /// starting, healthy, unhealthy or none.
     Health(String),
+    /// Created before / after this container (name or id).
+    Before(String),
+    Since(String),
+    /// A volume name or a mount destination.
+    Volume(String),
+    Network(String),
+    /// A published (host) port, or an exposed (container) port: PORT[-PORT][/PROTO].
+    Publish(PortSpec),
+    Expose(PortSpec),
+    /// swarm tasks: skiff has none.
+    IsTask(bool),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    pub from: u16,
+    pub to: u16,
+    pub protocol: Option<String>,
+}
+
+impl PortSpec {
+    fn parse(key: &str, v: &str) -> Result<PortSpec, String> {
+        let bad = || format!("invalid filter '{key}={v}': expected PORT[-PORT][/tcp|udp|sctp]");
+        let (ports, proto) = match v.split_once('/') {
+            Some((p, proto)) if ["tcp", "udp", "sctp"].contains(&proto) => {
+                (p, Some(proto.to_string()))
+            }
+            Some(_) => return Err(bad()),
+            None => (v, None),
+        };
+        let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+        let from: u16 = a.parse().map_err(|_| bad())?;
+        let to: u16 = b.parse().map_err(|_| bad())?;
+        if from > to {
+            return Err(bad());
+        }
+        Ok(PortSpec {
+            from,
+            to,
+            protocol: proto,
+        })
+    }
+
+    fn matches(&self, port: u16, protocol: &str) -> bool {
+        (self.from..=self.to).contains(&port)
+            && self.protocol.as_deref().is_none_or(|p| p == protocol)
+    }
 }
 
 pub fn parse_filter(s: &str) -> Result<Filter, String> {
@@ -218,9 +265,24 @@ pub fn parse_filter(s: &str) -> Result<Filter, String> {
             Some((k, val)) => Filter::Label(k.to_string(), Some(val.to_string())),
             None => Filter::Label(v.to_string(), None),
         },
+        "before" => Filter::Before(v.to_string()),
+        "since" => Filter::Since(v.to_string()),
+        "volume" => Filter::Volume(v.to_string()),
+        "network" => Filter::Network(v.to_string()),
+        "publish" => Filter::Publish(PortSpec::parse(k, v)?),
+        "expose" => Filter::Expose(PortSpec::parse(k, v)?),
+        "is-task" => Filter::IsTask(match v {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(format!(
+                    "invalid filter 'is-task={v}': expected true or false"
+                ));
+            }
+        }),
         other => {
             return Err(format!(
-                "invalid filter {other:?}: supported are id, name, status, exited, ancestor, label, health"
+                "invalid filter {other:?}: supported are id, name, status, exited, ancestor, label, health, before, since, volume, network, publish, expose, is-task"
             ));
         }
     })
@@ -228,7 +290,7 @@ pub fn parse_filter(s: &str) -> Result<Filter, String> {
 
 /// Docker ANDs different filter keys and ORs repeated values of one key.
 pub fn matches(r: &ContainerRecord, filters: &[Filter], ancestor_ids: &[String]) -> bool {
-    let groups: [fn(&Filter) -> bool; 7] = [
+    let groups: [fn(&Filter) -> bool; 14] = [
         |f| matches!(f, Filter::Id(_)),
         |f| matches!(f, Filter::Name(_)),
         |f| matches!(f, Filter::Status(_)),
@@ -236,6 +298,13 @@ pub fn matches(r: &ContainerRecord, filters: &[Filter], ancestor_ids: &[String])
         |f| matches!(f, Filter::Ancestor(_)),
         |f| matches!(f, Filter::Label(..)),
         |f| matches!(f, Filter::Health(_)),
+        |f| matches!(f, Filter::Before(_)),
+        |f| matches!(f, Filter::Since(_)),
+        |f| matches!(f, Filter::Volume(_)),
+        |f| matches!(f, Filter::Network(_)),
+        |f| matches!(f, Filter::Publish(_)),
+        |f| matches!(f, Filter::Expose(_)),
+        |f| matches!(f, Filter::IsTask(_)),
     ];
     groups.iter().all(|in_group| {
         let mut of_kind = filters.iter().filter(|f| in_group(f)).peekable();
@@ -248,6 +317,37 @@ fn one(r: &ContainerRecord, f: &Filter, ancestor_ids: &[String]) -> bool {
         Filter::Id(p) => r.id.starts_with(p.as_str()),
         // docker matches names as a regular expression; a substring is its common use.
         Filter::Name(n) => r.name.contains(n.as_str()),
+        Filter::Volume(v) => r
+            .config
+            .mounts
+            .iter()
+            .any(|m| m.source == *v || m.destination == *v),
+        Filter::Network(n) => {
+            r.config.net.networks.iter().any(|x| x.name == *n)
+                || r.state.networks.iter().any(|x| x.network == *n)
+                || r.config.network.as_str() == n
+        }
+        Filter::Publish(p) => r
+            .config
+            .net
+            .ports
+            .iter()
+            .any(|m| p.matches(m.host_port, &m.protocol)),
+        Filter::Expose(p) => {
+            r.config
+                .net
+                .ports
+                .iter()
+                .any(|m| p.matches(m.container_port, &m.protocol))
+                || r.config
+                    .net
+                    .exposed
+                    .iter()
+                    .any(|(port, proto)| p.matches(*port, proto))
+        }
+        Filter::IsTask(t) => !t,
+        // Resolved against the other container by the caller (`created_between`).
+        Filter::Before(_) | Filter::Since(_) => true,
         Filter::Health(h) => {
             r.state
                 .health
