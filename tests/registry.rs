@@ -918,3 +918,59 @@ fn pull_progress_is_live_on_a_terminal_and_plain_otherwise() {
     assert!(out.status.success());
     assert_eq!(stderr(&out), "");
 }
+
+#[test]
+fn search_lists_a_private_registrys_catalog() {
+    if !require_root() || !have_registry() {
+        return;
+    }
+    let reg = Registry::start(false, false);
+    let env = Env::root();
+    for repo in ["busyapps/one:1", "busyapps/two:1", "tools/other:1"] {
+        let name = format!("{}/{repo}", reg.host);
+        ok(&env, &["tag", "busybox", &name]);
+        ok(&env, &["push", "-q", &name]);
+    }
+    let out = ok(&env, &["search", &format!("{}/busy", reg.host)]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("STARS"),
+        "{out}"
+    );
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].starts_with(&format!("{}/busyapps/one", reg.host)),
+        "{out}"
+    );
+    let limited = ok(
+        &env,
+        &[
+            "search",
+            "--limit",
+            "1",
+            "--format",
+            "{{.Name}}",
+            &format!("{}/busy", reg.host),
+        ],
+    );
+    assert_eq!(limited.lines().count(), 1);
+    let none = ok(
+        &env,
+        &[
+            "search",
+            "--format",
+            "{{.Name}}",
+            &format!("{}/nothing-like-it", reg.host),
+        ],
+    );
+    assert!(none.trim().is_empty());
+    // An unreachable registry: one clear line.
+    let down = run(&env, &["search", "127.0.0.1:1/busy"]);
+    assert_eq!(down.status.code(), Some(1));
+    assert!(stderr(&down).contains("127.0.0.1:1"), "{}", stderr(&down));
+    let bad = run(
+        &env,
+        &["search", "--limit", "0", &format!("{}/busy", reg.host)],
+    );
+    assert!(stderr(&bad).contains("--limit"), "{}", stderr(&bad));
+}

@@ -16,6 +16,7 @@ pub mod object_args;
 pub mod prune;
 pub mod registry;
 pub mod resources;
+pub mod search;
 pub mod system;
 pub mod volumes;
 
@@ -161,6 +162,8 @@ pub enum Command {
     Untag(UntagArgs),
     /// Print a shell completion script: bash, zsh or fish
     Completion(CompletionArgs),
+    /// Search a registry for images (REGISTRY/TERM through its catalog; Docker Hub otherwise)
+    Search(search::SearchArgs),
     /// Manage containers (docker's group: container ls, container prune…)
     #[command(subcommand)]
     Container(Box<group::ContainerCommand>),
@@ -405,6 +408,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Healthcheck(c) => generate::healthcheck(ctx, c),
         Command::Events(a) => events::events(ctx, a),
         Command::Untag(a) => images::untag(ctx, a),
+        Command::Search(a) => search::search(ctx, a),
         Command::Completion(a) => {
             print!("{}", complete::script(&a.shell).map_err(CliError::Usage)?);
             Ok(0)

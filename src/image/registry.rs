@@ -421,6 +421,52 @@ impl Client {
     }
 
     /// Check that the credentials work (`login`).
+    /// The registry's repositories (`/v2/_catalog`, following its `Link` pages), at most
+    /// `max` of them.
+    pub fn catalog(&self, max: usize) -> Result<Vec<String>, ImageError> {
+        let mut repos = Vec::new();
+        let mut next = Some(format!("{}/v2/_catalog?n=1000", self.base));
+        while let Some(url) = next.take() {
+            let mut resp = self.send("registry:catalog:*", &|a, auth| {
+                with_auth(a.get(&url), auth).call()
+            })?;
+            match resp.status().as_u16() {
+                200 => {}
+                401 | 403 => {
+                    return Err(err(self.host(), "the catalog needs 'skiff login'"));
+                }
+                404 => return Err(err(self.host(), "this registry does not list its catalog")),
+                s => return Err(err(self.host(), format!("catalog: status {s}"))),
+            }
+            let bytes = resp
+                .body_mut()
+                .with_config()
+                .limit(16 << 20)
+                .read_to_vec()
+                .map_err(|e| err(self.host(), format!("reading the catalog: {e}")))?;
+            let body: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| err(self.host(), format!("reading the catalog: {e}")))?;
+            repos.extend(
+                body["repositories"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(String::from)),
+            );
+            // `Link: </v2/_catalog?last=x&n=1000>; rel="next"`
+            let link = header(&resp, "link");
+            next = link
+                .split_once('<')
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .filter(|_| link.contains("rel=\"next\""))
+                .map(|(path, _)| format!("{}{path}", self.base));
+            if repos.len() >= max {
+                break;
+            }
+        }
+        Ok(repos)
+    }
+
     pub fn check_login(&self) -> Result<(), ImageError> {
         let url = format!("{}/v2/", self.base);
         let resp = self.send("", &|a, auth| with_auth(a.get(&url), auth).call())?;
