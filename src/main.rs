@@ -37,6 +37,26 @@ fn main() {
             exit(code);
         }
     };
+    let level = if cli.debug {
+        Some("debug")
+    } else {
+        cli.log_level.as_deref()
+    };
+    if let Some(level) = level {
+        let max = match level {
+            "debug" => tracing::Level::DEBUG,
+            "info" => tracing::Level::INFO,
+            "warn" => tracing::Level::WARN,
+            _ => tracing::Level::ERROR,
+        };
+        // Times since start, so each step's cost reads off the log.
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(max)
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_target(false)
+            .init();
+    }
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     let paths = Paths::resolve(cli.root, cli.runroot, uid);

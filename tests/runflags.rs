@@ -177,3 +177,33 @@ fn log_rotation_and_none() {
     env.ok(&["rm", "chatty", "quiet"]);
     env.assert_no_containers();
 }
+
+#[test]
+fn debug_logs_the_steps_and_the_default_stays_quiet() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let quiet = env.run(&["run", "--rm", "--network", "none", "busybox", "true"]);
+    assert!(quiet.status.success());
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    for flag in [vec!["-D"], vec!["--log-level", "debug"]] {
+        let mut args = flag.clone();
+        args.extend(["run", "--rm", "--network", "none", "busybox", "true"]);
+        let out = env.run(&args);
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("DEBUG") && err.contains("cloning the container's namespaces"),
+            "{err}"
+        );
+        assert!(err.contains("the command runs"), "{err}");
+    }
+    let bad = env.run(&["--log-level", "chatty", "ps"]);
+    assert_eq!(bad.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("'chatty'"));
+}

@@ -52,6 +52,12 @@ pub struct Cli {
     /// A storage driver option: overlay.mount_program=PATH (the fuse-overlayfs binary)
     #[arg(long, global = true, value_name = "KEY=VALUE")]
     pub storage_opt: Vec<String>,
+    /// Log each step of the command to stderr: debug, info, warn or error
+    #[arg(short = 'l', long = "log-level", value_name = "LEVEL", value_parser = ["debug", "info", "warn", "error"])]
+    pub log_level: Option<String>,
+    /// The same as --log-level debug
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
     #[command(subcommand)]
     pub command: Command,
 }

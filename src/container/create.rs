@@ -124,6 +124,7 @@ pub fn create_from(
         }
     }
     // Last of the checks, first of the writes: it creates volumes (undone on failure below).
+    tracing::debug!(image = %image.id, layers = config.layers.len(), "config built, checks passed");
     let new_volumes = super::volumes::prepare(ctx, &mut config)?;
     let mut record = ContainerRecord {
         id: id.clone(),
@@ -148,6 +149,7 @@ pub fn create_from(
         return Err(e);
     }
     ctx.container_event(&record, "create", &[]);
+    tracing::debug!(id = %record.id, name = %record.name, "container recorded");
     Ok(record)
 }
 

@@ -151,7 +151,9 @@ pub(super) fn launch(
     // cgroupfs: the cgroup exists, limits written, before the child is cloned, and the child
     // is moved in while it mounts. systemd: the scope is made around the child then. Either
     // way the command runs only after that.
+    tracing::debug!(id = %record.id, ops = init.ops.len(), "mount plan ready");
     let cgroup = Planned::prepare(ctx, &record)?;
+    tracing::debug!(cgroup = ?cgroup.as_ref().map(|_| "planned"), "cgroup prepared");
     if let Some(view) = cgroup.as_ref().and_then(|c| c.v1_view(ctx)) {
         init.ops.extend(crate::mount::plan::cgroup_v1_view(&view));
     }
@@ -239,6 +241,10 @@ pub(super) fn launch(
     } else if cgroup.is_some() || bridged {
         init.await_parent = Some((pair.child.as_raw_fd(), false));
     }
+    tracing::debug!(
+        flags = format!("{flags:#x}"),
+        "cloning the container's namespaces"
+    );
     let child = clone_child(flags as u64, pair.child.as_raw_fd(), || {
         container_main(&init)
     });
@@ -321,6 +327,7 @@ pub(super) fn launch(
         })
         .and_then(|()| {
             if init.await_parent.is_some() {
+                tracing::debug!(networks = record.state.networks.len(), cgroup = %record.state.cgroup, "network plugged in and cgroup placed; releasing the child");
                 sync::release(&pair.parent).map_err(io_err("releasing the container's setup"))
             } else {
                 Ok(())
@@ -344,6 +351,10 @@ pub(super) fn launch(
         return Err(e);
     }
 
+    tracing::debug!(
+        pid = child.pid,
+        "waiting for the child's mounts, pivot_root and execve"
+    );
     let master = match sync::wait_for_exec(&pair.parent) {
         Ok(m) => m,
         Err(e) => {
@@ -378,6 +389,7 @@ pub(super) fn launch(
         .then(crate::spec::health::Health::starting);
     ctx.store.save_state(&record)?;
     ctx.container_event(&record, "start", &[]);
+    tracing::debug!(pid = record.state.pid, "the command runs");
     let (outputs, input) = match master {
         // One stream: what the terminal shows, logged as stdout (as docker's json-file does).
         Some(master) => {
