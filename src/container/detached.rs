@@ -49,7 +49,6 @@ pub fn start_detached(
             };
             let _ = report_w.write_all(b"ok");
             drop(report_w);
-            monitor::trim_memory();
             let hold = attach_soon.map(|_| Duration::from_secs(5));
             monitor_life(ctx, id, run, hold);
             // SAFETY: as above.
@@ -147,6 +146,8 @@ fn start_once(ctx: &Ctx, id: &str, size: Option<(u16, u16)>) -> Result<Run, Cont
 /// Relay one run until the command ends (probing its health on schedule); its exit code.
 fn relay(ctx: &Ctx, id: &str, mut run: Run, hold: Option<Duration>) -> i32 {
     let mut prober = super::health::Prober::for_container(ctx, id);
+    // Last thing before the relay loop: what start and the prober's set-up touched goes.
+    monitor::trim_memory();
     let interactive = run.server.map(|server| monitor::Interactive {
         server,
         input: run.launched.input.take(),
