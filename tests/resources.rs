@@ -145,7 +145,7 @@ fn pids_cpu_and_live_update() {
         "268435456 1000000000 8"
     );
     env.fails(&["update", "--memory", "1x", "lim"], 1, "invalid --memory");
-    env.fails(&["update", "lim"], 1, "at least one limit");
+    env.fails(&["update", "lim"], 1, "at least one thing to change");
 
     // stats: docker's columns, the container's row with one process and its limit.
     let out = env.ok(&["stats", "--no-stream"]);
