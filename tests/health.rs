@@ -4,30 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{Env, require_root};
 
-fn wait_status(env: &Env, name: &str, want: &str, secs: u64) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    let mut seen = String::new();
-    while Instant::now() < end {
-        seen = env
-            .ok(&[
-                "inspect",
-                "-f",
-                "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
-                name,
-            ])
-            .trim()
-            .to_string();
-        if seen == want {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{name}: health {seen:?}, not {want:?} after {secs} s");
-}
+const HEALTH: &str = "{{if .State.Health}}{{.State.Health.Status}}{{end}}";
 
 #[test]
 fn healthy_then_unhealthy_and_back() {
@@ -58,7 +37,7 @@ fn healthy_then_unhealthy_and_back() {
         first.contains("(health: starting)") || first.contains("(healthy)"),
         "{first}"
     );
-    wait_status(&env, "hc", "healthy", 10);
+    env.wait_for("hc", HEALTH, "healthy", 10);
     assert!(
         env.ok(&["ps", "--format", "{{.Status}}", "--filter", "name=hc"])
             .contains("(healthy)")
@@ -70,7 +49,7 @@ fn healthy_then_unhealthy_and_back() {
         1
     );
     env.ok(&["exec", "hc", "rm", "/tmp/ok"]);
-    wait_status(&env, "hc", "unhealthy", 10);
+    env.wait_for("hc", HEALTH, "unhealthy", 10);
     let streak = env.ok(&["inspect", "-f", "{{.State.Health.FailingStreak}}", "hc"]);
     assert!(
         streak.trim().parse::<u32>().expect("number") >= 2,
@@ -115,7 +94,7 @@ fn healthy_then_unhealthy_and_back() {
         env.run(&["healthcheck", "run", "hc"]).status.code(),
         Some(0)
     );
-    wait_status(&env, "hc", "healthy", 5);
+    env.wait_for("hc", HEALTH, "healthy", 5);
     env.ok(&["rm", "-f", "hc"]);
 }
 
@@ -144,7 +123,7 @@ fn image_healthcheck_timeout_and_none() {
         "sleep",
         "60",
     ]);
-    wait_status(&env, "fromimage", "healthy", 10);
+    env.wait_for("fromimage", HEALTH, "healthy", 10);
     env.ok(&[
         "run",
         "-d",
@@ -183,7 +162,7 @@ fn image_healthcheck_timeout_and_none() {
         "sleep",
         "60",
     ]);
-    wait_status(&env, "slow", "unhealthy", 10);
+    env.wait_for("slow", HEALTH, "unhealthy", 10);
     let probe = env.ok(&[
         "inspect",
         "-f",

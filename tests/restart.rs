@@ -4,35 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Env, require_root};
-
-/// Poll `inspect -f FORMAT` until it prints `want` (or fail after `secs`).
-fn wait_for(env: &Env, name: &str, format: &str, want: &str, secs: u64) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    let mut seen = String::new();
-    while Instant::now() < end {
-        seen = env.ok(&["inspect", "-f", format, name]).trim().to_string();
-        if seen == want {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{name}: {format} is {seen:?}, not {want:?} after {secs} s");
-}
-
-fn monitor_of(env: &Env, name: &str) -> i32 {
-    let pid = env.ok(&["inspect", "-f", "{{.State.Pid}}", name]);
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).expect("stat");
-    let after = &stat[stat.rfind(')').expect("comm") + 2..];
-    after
-        .split_whitespace()
-        .nth(1)
-        .expect("ppid")
-        .parse()
-        .expect("ppid")
-}
 
 #[test]
 fn on_failure_stops_after_its_limit() {
@@ -55,8 +29,7 @@ fn on_failure_stops_after_its_limit() {
         "echo run; exit 3",
     ]);
     // 100 + 200 + 400 ms of back-off, then it stays down.
-    wait_for(
-        &env,
+    env.wait_for(
         "flaky",
         "{{.State.Status}} {{.RestartCount}}",
         "exited 3",
@@ -84,7 +57,7 @@ fn on_failure_stops_after_its_limit() {
         "busybox",
         "true",
     ]);
-    wait_for(&env, "clean", "{{.State.Status}}", "exited", 10);
+    env.wait_for("clean", "{{.State.Status}}", "exited", 10);
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(
         env.ok(&["inspect", "-f", "{{.RestartCount}}", "clean"])
@@ -114,7 +87,7 @@ fn always_until_a_user_stops_it_and_back_at_boot() {
         "-c",
         "sleep 0.3",
     ]);
-    wait_for(&env, "again", "{{gt .RestartCount 1}}", "true", 20);
+    env.wait_for("again", "{{gt .RestartCount 1}}", "true", 20);
     let ps = env.ok(&[
         "ps",
         "-a",
@@ -171,19 +144,11 @@ fn always_until_a_user_stops_it_and_back_at_boot() {
         "sleep",
         "60",
     ]);
-    let monitor = monitor_of(&env, "orphan");
+    let monitor = env.monitor_of("orphan");
     let _ = std::process::Command::new("kill")
         .args(["-9", &monitor.to_string()])
         .status();
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end
-        && env
-            .ok(&["inspect", "-f", "{{.State.Status}}", "orphan"])
-            .trim()
-            != "exited"
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    env.wait_for("orphan", "{{.State.Status}}", "exited", 10);
     assert_eq!(
         env.ok(&["inspect", "-f", "{{.State.Status}}", "orphan"])
             .trim(),

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{Env, require_root};
 
 #[test]
@@ -110,15 +108,7 @@ fn log_rotation_and_none() {
         "-c",
         "i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done",
     ]);
-    let end = Instant::now() + Duration::from_secs(20);
-    while env
-        .ok(&["inspect", "-f", "{{.State.Status}}", "chatty"])
-        .trim()
-        != "exited"
-    {
-        assert!(Instant::now() < end, "still running");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    env.wait_for("chatty", "{{.State.Status}}", "exited", 20);
     let id = env.ok(&["inspect", "-f", "{{.Id}}", "chatty"]);
     let dir = env.root.join("containers").join(id.trim());
     for f in ["ctr.log", "ctr.log.1", "ctr.log.2"] {

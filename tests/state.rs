@@ -7,18 +7,6 @@ use std::time::Duration;
 
 use common::{Env, require_root, stdout};
 
-fn monitor_of(env: &Env, name: &str) -> i32 {
-    let pid = env.ok(&["inspect", "-f", "{{.State.Pid}}", name]);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let after = &stat[stat.rfind(')').expect("comm") + 2..];
-    after
-        .split_whitespace()
-        .nth(1)
-        .expect("ppid")
-        .parse()
-        .expect("ppid number")
-}
-
 #[test]
 fn kill_9_of_the_monitor_leaves_no_ghost() {
     if !require_root() {
@@ -38,7 +26,7 @@ fn kill_9_of_the_monitor_leaves_no_ghost() {
         .map(|n| env.ok(&["inspect", "-f", "{{.Id}}", n]))
         .collect();
     for name in ["ghost", "ghost-rm"] {
-        let monitor = monitor_of(&env, name);
+        let monitor = env.monitor_of(name);
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(monitor),
             nix::sys::signal::Signal::SIGKILL,

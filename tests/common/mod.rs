@@ -557,3 +557,32 @@ pub fn ensure_auto_userns_range() {
         }
     });
 }
+
+impl Env {
+    /// Poll `inspect -f FORMAT NAME` until it prints `want`; fails the test after `secs`.
+    pub fn wait_for(&self, name: &str, format: &str, want: &str, secs: u64) {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let mut seen = String::new();
+        while std::time::Instant::now() < end {
+            seen = self.ok(&["inspect", "-f", format, name]).trim().to_string();
+            if seen == want {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{name}: {format} is {seen:?}, not {want:?} after {secs} s");
+    }
+
+    /// The pid of the process that monitors a running container (its pid 1's parent).
+    pub fn monitor_of(&self, name: &str) -> i32 {
+        let pid = self.ok(&["inspect", "-f", "{{.State.Pid}}", name]);
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).expect("stat");
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        after
+            .split_whitespace()
+            .nth(1)
+            .expect("ppid")
+            .parse()
+            .expect("ppid number")
+    }
+}
