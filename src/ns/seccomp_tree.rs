@@ -111,17 +111,7 @@ pub fn compile(
     mismatch: SeccompAction,
     arch: TargetArch,
 ) -> Result<BpfProgram, String> {
-    let calls = rules
-        .iter()
-        .map(|(nr, r)| {
-            let d = if r.is_empty() {
-                Decision::Allow
-            } else {
-                Decision::Program
-            };
-            (*nr, d)
-        })
-        .collect();
+    let calls = decisions(rules);
     let with_args: BTreeMap<i64, Vec<SeccompRule>> = rules
         .iter()
         .filter(|(_, r)| !r.is_empty())
@@ -131,6 +121,21 @@ pub fn compile(
         .and_then(BpfProgram::try_from)
         .map_err(|e| e.to_string())?;
     with_tree(program, &calls, u32::from(mismatch))
+}
+
+/// What the tree does with each listed call: allowed outright when its rule list is empty.
+fn decisions(rules: &BTreeMap<i64, Vec<SeccompRule>>) -> BTreeMap<i64, Decision> {
+    rules
+        .iter()
+        .map(|(nr, r)| {
+            let d = if r.is_empty() {
+                Decision::Allow
+            } else {
+                Decision::Program
+            };
+            (*nr, d)
+        })
+        .collect()
 }
 
 /// `program` (compiled from the same rules, with `mismatch` as the answer for numbers it does
@@ -229,17 +234,7 @@ mod tests {
     fn the_tree_decides_as_the_program_does() {
         let caps = crate::ns::caps::default_set();
         let (rules, mismatch) = crate::ns::seccomp::default_rules(&caps).expect("rules");
-        let calls: BTreeMap<i64, Decision> = rules
-            .iter()
-            .map(|(nr, r)| {
-                let d = if r.is_empty() {
-                    Decision::Allow
-                } else {
-                    Decision::Program
-                };
-                (*nr, d)
-            })
-            .collect();
+        let calls = decisions(&rules);
         // The reference: seccompiler's own program for the whole list.
         let program = SeccompFilter::new(
             rules.clone(),
