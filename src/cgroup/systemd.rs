@@ -243,17 +243,29 @@ pub fn admit(
     resources: &Resources,
 ) -> Result<String, CgroupError> {
     let description = format!("skiff container {}", &a.id[..a.id.len().min(12)]);
-    bus.start_scope(
-        a.unit,
-        a.slice,
-        &[a.child as u32, a.monitor as u32],
-        &description,
-        true,
-    )?;
-    // Where systemd put it (the slice's path depends on the manager: the user's lives
-    // under user@UID.service).
-    let own = std::fs::read_to_string(format!("/proc/{}/cgroup", a.child)).unwrap_or_default();
-    let scope = super::own_v2_cgroup(&own).trim_matches('/').to_string();
+    // A restart policy's next run: the monitor still lives in the scope's supervisor cgroup,
+    // and the scope stays (asking systemd for it again would stop it, and the monitor with
+    // it); the new command goes into its container cgroup.
+    let monitor_at = std::fs::read_to_string(format!("/proc/{}/cgroup", a.monitor))
+        .map(|c| super::own_v2_cgroup(&c).trim_matches('/').to_string())
+        .unwrap_or_default();
+    let scope = match monitor_at.strip_suffix("/supervisor") {
+        Some(scope) if scope.ends_with(a.unit) => scope.to_string(),
+        _ => {
+            bus.start_scope(
+                a.unit,
+                a.slice,
+                &[a.child as u32, a.monitor as u32],
+                &description,
+                true,
+            )?;
+            // Where systemd put it (the slice's path depends on the manager: the user's
+            // lives under user@UID.service).
+            let own =
+                std::fs::read_to_string(format!("/proc/{}/cgroup", a.child)).unwrap_or_default();
+            super::own_v2_cgroup(&own).trim_matches('/').to_string()
+        }
+    };
     if !scope.ends_with(a.unit) {
         return Err(CgroupError::Unsupported(format!(
             "systemd put the container in /{scope}, not in its scope {}",

@@ -31,9 +31,11 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32, CliError> {
 
 fn facts(ctx: &Ctx) -> Result<Value, CliError> {
     let records = ctx.all()?;
+    // docker counts a paused container as paused, not running.
+    let paused = records.iter().filter(|r| r.state.paused).count();
     let running = records
         .iter()
-        .filter(|r| r.state.status == Status::Running)
+        .filter(|r| r.state.status == Status::Running && !r.state.paused)
         .count();
     let images = ctx.images.list()?.len();
     let (driver, version) = match ctx.hierarchy() {
@@ -69,8 +71,8 @@ fn facts(ctx: &Ctx) -> Result<Value, CliError> {
     Ok(json!({
         "Containers": records.len(),
         "ContainersRunning": running,
-        "ContainersPaused": 0,
-        "ContainersStopped": records.len() - running,
+        "ContainersPaused": paused,
+        "ContainersStopped": records.len() - running - paused,
         "Images": images,
         "Driver": storage.driver.as_str(),
         "DriverStatus": driver_status,

@@ -205,6 +205,49 @@ t_update() {
     cap "$1" skiff exec u1 cat /sys/fs/cgroup/memory.max
     ok0 67108864
 }
+# pause/unpause through cgroup v2's cgroup.freeze (this host's tests cover v1's freezer). The
+# counter is read through /proc/PID/root while frozen (exec is refused then, as docker's).
+t_pause() {
+    local pid a b ok=0
+    cap "$1" skiff run -d --name pz busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done'
+    want_rc 0 || return 1
+    sleep 0.5
+    pid=$("$1" skiff inspect -f '{{.State.Pid}}' pz)
+    cap "$1" skiff pause pz
+    want_rc 0 || ok=1
+    cap "$1" skiff inspect -f '{{.State.Status}}' pz
+    want_out paused || ok=1
+    a=$("$1" cat "/proc/$pid/root/tmp/n")
+    sleep 1
+    b=$("$1" cat "/proc/$pid/root/tmp/n")
+    echo "counter $a, and $b a second later while paused"
+    [ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: the counter ran while paused"; ok=1; }
+    cap "$1" skiff unpause pz
+    want_rc 0 || ok=1
+    sleep 0.5
+    [ "$("$1" cat "/proc/$pid/root/tmp/n")" -gt "$b" ] || { echo "FAIL: not running again"; ok=1; }
+    "$1" skiff rm -f pz > /dev/null 2>&1
+    return $ok
+}
+# inspect_is AS FORMAT CONTAINER WANT: `inspect -f FORMAT` prints exactly WANT.
+inspect_is() { [ "$("$1" skiff inspect -f "$2" "$3" 2>/dev/null)" = "$4" ]; }
+# A restart policy and a healthcheck carried out by the monitor, each run in a new scope.
+t_restart_health() {
+    local ok=0
+    cap "$1" skiff run -d --name rs --restart on-failure:2 busybox sh -c 'exit 3'
+    want_rc 0 || return 1
+    until_ok 20 inspect_is "$1" '{{.State.Status}} {{.RestartCount}}' rs 'exited 2' || ok=1
+    cap "$1" skiff inspect -f '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}' rs
+    want_out "exited 2 3" || ok=1
+    "$1" skiff rm rs > /dev/null 2>&1
+    cap "$1" skiff run -d --name hc --health-cmd true --health-interval 300ms busybox sleep 60
+    want_rc 0 || return 1
+    until_ok 20 inspect_is "$1" '{{.State.Health.Status}}' hc healthy || ok=1
+    cap "$1" skiff inspect -f '{{.State.Health.Status}}' hc
+    want_out healthy || ok=1
+    "$1" skiff rm -f hc > /dev/null 2>&1
+    return $ok
+}
 t_stats() {
     local ok=0
     cap "$1" skiff stats --no-stream --format '{{.MemUsage}}' u1
@@ -391,6 +434,8 @@ else
     check "root: OOM kill exits 137 and sets OOMKilled" t_oom R
     check "root: update -m 64m reaches memory.max" t_update R
     check "root: stats shows the 64MiB limit" t_stats R
+    check "root: pause freezes and unpause thaws (cgroup.freeze)" t_pause R
+    check "root: on-failure:2 restarts twice; a healthcheck turns healthy" t_restart_health R
     check "root: -p 127.0.0.1:18080:80 serves" t_port R 18080
     check "root: --cgroup-manager cgroupfs runs" t_cgroupfs_true
     check "root: --cgroups disabled runs" t_cgroups_disabled
@@ -416,6 +461,8 @@ else
     check "tester: OOM kill exits 137 and sets OOMKilled" t_oom US
     check "tester: update -m 64m reaches memory.max" t_update US
     check "tester: stats shows the 64MiB limit" t_stats US
+    check "tester: pause freezes and unpause thaws (cgroup.freeze)" t_pause US
+    check "tester: on-failure:2 restarts twice; a healthcheck turns healthy" t_restart_health US
     check "tester: -p 127.0.0.1:18081:80 serves" t_port US 18081
     check "tester: no skiff-* cgroup left under user-1000.slice" t_left /sys/fs/cgroup/user.slice/user-1000.slice US
 
