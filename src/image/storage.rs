@@ -72,6 +72,12 @@ impl Options {
                 "overlay.mount_program" | "mount_program" => {
                     out.mount_program = Some(PathBuf::from(v));
                 }
+                // docker's `run --storage-opt size=…` (a container's rootfs quota).
+                "size" => {
+                    return Err(format!(
+                        "invalid --storage-opt {o:?}: skiff cannot limit a container's writable layer (docker does it only for overlay on xfs with project quotas, which skiff does not set up); limit its memory with -m, or give it a volume on a filesystem of the size wanted"
+                    ));
+                }
                 _ => {
                     return Err(format!(
                         "invalid --storage-opt {o:?}: unknown key {k:?}; skiff knows overlay.mount_program"
@@ -291,7 +297,7 @@ mod tests {
         assert!(
             Options::parse(&["size=10G".into()])
                 .unwrap_err()
-                .contains("unknown key")
+                .contains("cannot limit a container's writable layer")
         );
         assert!(
             Options::parse(&["nokey".into()])
