@@ -184,6 +184,31 @@ fn always_until_a_user_stops_it_and_back_at_boot() {
 }
 
 #[test]
+fn a_foreground_run_shows_the_first_run_and_leaves_the_policy_running() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let out = env.run(&[
+        "run",
+        "--name",
+        "fg",
+        "--network",
+        "none",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "the first run's exit code");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "run");
+    env.wait_for("fg", "{{.State.Status}} {{.RestartCount}}", "exited 2", 20);
+    env.ok(&["rm", "fg"]);
+}
+
+#[test]
 fn restart_policy_bad_input_and_update() {
     if !require_root() {
         return;

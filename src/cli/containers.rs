@@ -270,6 +270,18 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             }
             Err(e) => Err(e),
         }
+    } else if !record.config.restart.is_none() {
+        // docker's model: the policy outlives this command, so the container runs under a
+        // monitor of its own; this process shows the first run's output and returns its exit
+        // code, and the monitor goes on restarting it.
+        lifecycle::start_detached(ctx, &record.id, None).and_then(|()| {
+            let follow = crate::container::logs::LogOptions {
+                follow: true,
+                ..Default::default()
+            };
+            crate::container::logs::logs(ctx, &record.id, &follow)?;
+            Ok(ctx.store.load(&record.id)?.state.exit_code)
+        })
     } else {
         lifecycle::run_foreground(ctx, &record.id, attach_stdin)
     };
