@@ -528,6 +528,10 @@ pub fn output_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)
 }
 
+fn is_own_binary(path: &str) -> bool {
+    std::fs::read_link("/proc/self/exe").is_ok_and(|exe| exe == std::path::Path::new(path))
+}
+
 /// A detached monitor lives as long as its container, so it should not keep the CLI's
 /// footprint: drop the page mappings of every executable (never written) file mapping and
 /// return free heap to the kernel. The few code pages the relay loop needs fault back in from
@@ -542,8 +546,13 @@ pub fn trim_memory() {
         let (Some(range), Some(perms)) = (f.next(), f.next()) else {
             continue;
         };
-        let path = f.nth(3).unwrap_or("");
-        if perms != "r-xp" || !path.starts_with('/') {
+        let offset = f.next().unwrap_or("");
+        let path = f.nth(2).unwrap_or("");
+        // Code, and this binary's first segment (headers and read-only data, mapped from
+        // offset 0 and never relocated: RELRO is a later segment).
+        let ours_first =
+            perms == "r--p" && offset.trim_start_matches('0').is_empty() && is_own_binary(path);
+        if !(perms == "r-xp" || ours_first) || !path.starts_with('/') {
             continue;
         }
         let Some((start, end)) = range.split_once('-') else {
