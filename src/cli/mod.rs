@@ -396,6 +396,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
             ImageCommand::Pull(a) => registry::pull(ctx, a),
             ImageCommand::Push(a) => registry::push(ctx, a),
             ImageCommand::Import(a) => images::import(ctx, a),
+            ImageCommand::Save(a) => images::save(ctx, a),
+            ImageCommand::Load(a) => images::load(ctx, a),
             ImageCommand::Exists(a) => Ok(i32::from(ctx.images.lookup(&a.name).is_err())),
             ImageCommand::Untag(a) => images::untag(ctx, a),
         },

@@ -31,6 +31,10 @@ pub enum ImageCommand {
     /// Upload an image to a registry
     Push(PushArgs),
     /// Turn a root filesystem tarball into an image
+    /// Save images to a tar archive
+    Save(super::SaveArgs),
+    /// Load images from a tar archive
+    Load(super::LoadArgs),
     Import(ImportArgs),
 }
 
