@@ -298,7 +298,14 @@ fn a_store_keeps_its_driver_and_refuses_another() {
         "true",
     ]);
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
-    assert!(stderr(&out).contains("unknown key \"size\"; skiff knows overlay.mount_program"));
+    assert!(
+        stderr(&out).contains("cannot limit a container's writable layer"),
+        "{}",
+        stderr(&out)
+    );
+    let out = plain(&["--storage-opt", "colour=red", "ps"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("unknown key \"colour\"; skiff knows overlay.mount_program"));
     let out = plain(&["--storage-driver", "zfs", "ps"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
