@@ -421,97 +421,6 @@ pub struct Joiner<'a> {
     pub link_lines: Vec<String>,
 }
 
-/// Two mappings want the same host port (same protocol, overlapping addresses).
-fn clash(q: &PortMapping, p: &PortMapping) -> bool {
-    q.host_port == p.host_port
-        && q.protocol == p.protocol
-        && (q.host_ip.is_empty() || p.host_ip.is_empty() || q.host_ip == p.host_ip)
-}
-
-fn port_taken(leases: &[Lease], p: &PortMapping) -> bool {
-    leases.iter().flat_map(|l| &l.ports).any(|q| clash(q, p))
-}
-
-/// Whether the host already has something on that port: bind it for a moment.
-fn host_port_free(p: &PortMapping) -> Result<u16, std::io::Error> {
-    let ip = if p.host_ip.is_empty() {
-        "0.0.0.0"
-    } else {
-        &p.host_ip
-    };
-    let addr: std::net::SocketAddr = if ip.contains(':') {
-        format!("[{ip}]:{}", p.host_port)
-    } else {
-        format!("{ip}:{}", p.host_port)
-    }
-    .parse()
-    .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    match p.protocol.as_str() {
-        "udp" => std::net::UdpSocket::bind(addr)
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port()),
-        // sctp has no std socket; tcp's answer is the best cheap probe for it.
-        _ => std::net::TcpListener::bind(addr)
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port()),
-    }
-}
-
-/// Host ports for the container: fixed ones checked, random ones (0, and `-P`) chosen.
-fn resolve_ports(net: &NetConfig, leases: &[Lease]) -> Result<Vec<PortMapping>, NetError> {
-    let wanted = net.wanted_ports();
-    let mut out: Vec<PortMapping> = Vec::new();
-    for mut p in wanted {
-        let shown = |p: &PortMapping| format!("{}:{}", p.host_ip_or_any(), p.host_port);
-        if p.host_port == 0 {
-            // The kernel's pick of a free port, retried if another container holds it.
-            let mut tries = 0;
-            loop {
-                let port = host_port_free(&p).map_err(|e| {
-                    NetError::Invalid(format!("choosing a host port for {}: {e}", p.key()))
-                })?;
-                let candidate = PortMapping {
-                    host_port: port,
-                    ..p.clone()
-                };
-                if !port_taken(leases, &candidate) && !out.iter().any(|q| clash(q, &candidate)) {
-                    p = candidate;
-                    break;
-                }
-                tries += 1;
-                if tries > 20 {
-                    return Err(NetError::Invalid(format!(
-                        "no free host port for {}",
-                        p.key()
-                    )));
-                }
-            }
-        } else {
-            if port_taken(leases, &p) || out.iter().any(|q| clash(q, &p)) {
-                return Err(NetError::Invalid(format!(
-                    "Bind for {} failed: port is already allocated",
-                    shown(&p)
-                )));
-            }
-            if let Err(e) = host_port_free(&p) {
-                let why = if e.kind() == std::io::ErrorKind::AddrInUse {
-                    "port is already allocated".to_string()
-                } else if e.kind() == std::io::ErrorKind::PermissionDenied {
-                    "permission denied".to_string()
-                } else {
-                    e.to_string()
-                };
-                return Err(NetError::Invalid(format!(
-                    "Bind for {} failed: {why}",
-                    shown(&p)
-                )));
-            }
-        }
-        out.push(p);
-    }
-    Ok(out)
-}
-
 fn random_veth() -> String {
     format!("veth{}", &crate::ids::random_id()[..8])
 }
@@ -529,7 +438,7 @@ pub fn attach(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
     // Ports are published once, at start, on the first network: chosen here, in the host's
     // namespace, where they are bound. Rootless, pasta publishes them.
     let ports = if j.starting && !paths.rootless {
-        resolve_ports(j.net, &store.all_leases())?
+        super::host_ports::resolve(j.net, &store.all_leases()).map_err(NetError::Invalid)?
     } else {
         Vec::new()
     };
@@ -715,7 +624,7 @@ fn attach_locked(
         write_own_hosts(j, &own, host_gateway);
     }
     for l in &own {
-        refresh_members(store, &l.network);
+        super::hosts::refresh_members(store, &l.network);
     }
     Ok(attachments)
 }
@@ -738,66 +647,7 @@ fn write_own_hosts(j: &Joiner, own: &[Lease], host_gateway: Option<Ipv4Addr>) {
     if let Some(first) = own.first() {
         base.push_str(&format!("{}\t{}\n", first.ip, j.hostname));
     }
-    let _ = std::fs::write(base_path(&j.hosts_file), &base);
-}
-
-fn base_path(hosts: &Path) -> PathBuf {
-    hosts.with_file_name("hosts.base")
-}
-
-/// Rewrite, in place, the hosts file of every live member of `network` (a user network):
-/// each one's static lines, then every other member it shares a user network with.
-pub fn refresh_members(store: &NetworkStore, network: &str) {
-    let Ok(net) = store.find(network) else { return };
-    if net.default {
-        // Like docker's default bridge: no name resolution between members.
-        for l in store.leases(network) {
-            write_hosts(store, &l);
-        }
-        return;
-    }
-    for l in store.leases(network) {
-        write_hosts(store, &l);
-    }
-}
-
-fn write_hosts(store: &NetworkStore, me: &Lease) {
-    use std::io::Write;
-    let Ok(base) = std::fs::read_to_string(base_path(&me.hosts_file)) else {
-        return;
-    };
-    let mut text = base;
-    let all = store.all_leases();
-    let my_networks: Vec<&str> = all
-        .iter()
-        .filter(|l| l.container_id == me.container_id)
-        .map(|l| l.network.as_str())
-        .collect();
-    let mut seen = Vec::new();
-    for l in &all {
-        if l.container_id == me.container_id || !my_networks.contains(&l.network.as_str()) {
-            continue;
-        }
-        if store.find(&l.network).is_ok_and(|n| n.default) {
-            continue;
-        }
-        let mut names = vec![l.container_name.clone()];
-        names.extend(l.aliases.iter().cloned());
-        names.push(l.container_id[..12.min(l.container_id.len())].to_string());
-        let line = format!("{}\t{}\n", l.ip, names.join(" "));
-        if !seen.contains(&line) {
-            seen.push(line.clone());
-            text.push_str(&line);
-        }
-    }
-    // In place: the file is bind-mounted into the container, a rename would not be seen.
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&me.hosts_file)
-    {
-        let _ = f.write_all(text.as_bytes());
-    }
+    let _ = std::fs::write(super::hosts::base_path(&j.hosts_file), &base);
 }
 
 /// Give back what a container holds: its leases (so its address and ports) and its rules;
@@ -820,7 +670,7 @@ pub fn detach(paths: &Paths, container_id: &str) {
     // RCU grace periods (~40 ms per run, measured). `network disconnect` deletes its veth.
     let _ = sync_firewall(paths, &store);
     for l in &dropped {
-        refresh_members(&store, &l.network);
+        super::hosts::refresh_members(&store, &l.network);
     }
 }
 
@@ -879,7 +729,7 @@ pub fn reconcile(paths: &Paths) {
         let _ = sync_firewall(paths, &store);
         let nets: Vec<String> = live.iter().map(|l| l.network.clone()).collect();
         for n in nets {
-            refresh_members(&store, &n);
+            super::hosts::refresh_members(&store, &n);
         }
     }
 }
@@ -941,8 +791,8 @@ pub fn disconnect(paths: &Paths, container_id: &str, network: &str) -> Result<()
     }
     sync_firewall(paths, &store)?;
     stop_if_unused(paths, &store);
-    refresh_members(&store, network);
+    super::hosts::refresh_members(&store, network);
     // Its own file loses the others of that network.
-    write_hosts(&store, &lease);
+    super::hosts::write_hosts(&store, &lease);
     Ok(())
 }

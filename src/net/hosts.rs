@@ -1,10 +1,11 @@
 //! The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, written into its userdata
 //! directory and bind-mounted (so they can later be rewritten in place).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::config::NetConfig;
 use crate::spec::NetworkMode;
+use crate::state::network::{Lease, NetworkStore};
 
 pub const LOCAL_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
@@ -111,6 +112,67 @@ pub fn write_userdata(
         with_overrides(&resolv, net)
     };
     std::fs::write(dir.join("resolv.conf"), resolv)
+}
+
+/// Where a container's static hosts lines are kept, beside its hosts file.
+pub fn base_path(hosts: &Path) -> PathBuf {
+    hosts.with_file_name("hosts.base")
+}
+
+/// Rewrite, in place, the hosts file of every live member of `network` (a user network):
+/// each one's static lines, then every other member it shares a user network with.
+pub fn refresh_members(store: &NetworkStore, network: &str) {
+    let Ok(net) = store.find(network) else { return };
+    if net.default {
+        // Like docker's default bridge: no name resolution between members.
+        for l in store.leases(network) {
+            write_hosts(store, &l);
+        }
+        return;
+    }
+    for l in store.leases(network) {
+        write_hosts(store, &l);
+    }
+}
+
+/// `me`'s hosts file: its static lines, then every member of a user network it is on.
+pub fn write_hosts(store: &NetworkStore, me: &Lease) {
+    use std::io::Write;
+    let Ok(base) = std::fs::read_to_string(base_path(&me.hosts_file)) else {
+        return;
+    };
+    let mut text = base;
+    let all = store.all_leases();
+    let my_networks: Vec<&str> = all
+        .iter()
+        .filter(|l| l.container_id == me.container_id)
+        .map(|l| l.network.as_str())
+        .collect();
+    let mut seen = Vec::new();
+    for l in &all {
+        if l.container_id == me.container_id || !my_networks.contains(&l.network.as_str()) {
+            continue;
+        }
+        if store.find(&l.network).is_ok_and(|n| n.default) {
+            continue;
+        }
+        let mut names = vec![l.container_name.clone()];
+        names.extend(l.aliases.iter().cloned());
+        names.push(l.container_id[..12.min(l.container_id.len())].to_string());
+        let line = format!("{}\t{}\n", l.ip, names.join(" "));
+        if !seen.contains(&line) {
+            seen.push(line.clone());
+            text.push_str(&line);
+        }
+    }
+    // In place: the file is bind-mounted into the container, a rename would not be seen.
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&me.hosts_file)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
 }
 
 #[cfg(test)]

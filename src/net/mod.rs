@@ -5,6 +5,7 @@
 pub mod bridge;
 pub mod config;
 pub mod firewall;
+pub mod host_ports;
 pub mod hosts;
 pub mod ipam;
 pub mod links;
