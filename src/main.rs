@@ -4,7 +4,6 @@
 
 use std::io::Write;
 
-use clap::Parser;
 use skiff::cli::{self, Cli};
 use skiff::config::{Paths, ensure_dir};
 use skiff::container::Ctx;
@@ -24,7 +23,7 @@ fn fail(message: impl std::fmt::Display, code: i32) -> ! {
 fn main() {
     // `COMPLETE=bash skiff -- …`, as the completion scripts call it: answer and exit.
     clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
-    let cli = match Cli::try_parse_from(cli::guard_command_args(std::env::args_os().collect())) {
+    let cli = match cli::parse_args(std::env::args_os().collect()) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -231,15 +231,22 @@ impl CliError {
 /// (`run IMG -c 'echo hi'`). clap would read `-c` as `--cpu-shares`, so a `--` is put right
 /// after that first positional word, found by walking the flags with clap's own table of
 /// which ones take a value.
-pub fn guard_command_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    use clap::CommandFactory;
+/// Parse the command line. The guard reads the clap tree unbuilt (an argument's action says
+/// whether it takes a value), so clap builds only the subcommand in use: building the whole
+/// tree, now large, cost more than a tenth of a `run --rm`.
+pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
     let mut cli = Cli::command();
-    // Built, so every argument knows how many values it takes.
-    cli.build();
+    let guarded = guard_with(&cli, args);
+    let matches = cli.try_get_matches_from_mut(guarded)?;
+    Cli::from_arg_matches(&matches)
+}
+
+fn guard_with(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let mut out = Vec::with_capacity(args.len() + 1);
     let mut it = args.into_iter();
     out.extend(it.next()); // the program's name
-    let takes_value = |cmd: &clap::Command, long: Option<&str>, short: Option<char>| {
+    let takes_value_in = |cmd: &clap::Command, long: Option<&str>, short: Option<char>| {
         cmd.get_arguments().any(|a| {
             let named = match (long, short) {
                 (Some(l), _) => {
@@ -248,8 +255,12 @@ pub fn guard_command_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStri
                 (_, Some(c)) => a.get_short() == Some(c),
                 _ => false,
             };
-            named && a.get_num_args().is_some_and(|n| n.takes_values())
+            named && a.get_action().takes_values()
         })
+    };
+    // Unbuilt, a subcommand does not list the global flags yet: they are the root's.
+    let takes_value = |cmd: &clap::Command, long: Option<&str>, short: Option<char>| {
+        takes_value_in(cmd, long, short) || takes_value_in(cli, long, short)
     };
     let mut sub: Option<clap::Command> = None;
     // `container run IMG …` is `run IMG …` one level down.
@@ -264,7 +275,7 @@ pub fn guard_command_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStri
             out.extend(rest[i..].iter().cloned());
             return out;
         }
-        let scope = sub.as_ref().or(group.as_ref()).unwrap_or(&cli);
+        let scope = sub.as_ref().or(group.as_ref()).unwrap_or(cli);
         if let Some(long) = word.strip_prefix("--") {
             if !long.contains('=') && takes_value(scope, Some(long), None) && i < rest.len() {
                 out.push(rest[i].clone());
@@ -299,7 +310,7 @@ pub fn guard_command_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStri
                 }
                 sub = group
                     .as_ref()
-                    .unwrap_or(&cli)
+                    .unwrap_or(cli)
                     .find_subcommand(&word)
                     .cloned();
             }
