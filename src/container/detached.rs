@@ -145,7 +145,7 @@ fn start_once(ctx: &Ctx, id: &str, size: Option<(u16, u16)>) -> Result<Run, Cont
 
 /// Relay one run until the command ends (probing its health on schedule); its exit code.
 fn relay(ctx: &Ctx, id: &str, mut run: Run, hold: Option<Duration>) -> i32 {
-    let mut prober = super::health::Prober::for_container(ctx, id);
+    let mut prober = super::health::Prober::new(ctx, id, run.launched.healthcheck.as_ref());
     // Last thing before the relay loop: what start and the prober's set-up touched goes.
     monitor::trim_memory();
     let interactive = run.server.map(|server| monitor::Interactive {

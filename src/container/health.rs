@@ -166,19 +166,19 @@ pub struct Prober<'c> {
 
 impl<'c> Prober<'c> {
     /// For a container that has an active healthcheck; None otherwise.
-    pub fn for_container(ctx: &'c Ctx, id: &str) -> Option<Prober<'c>> {
-        let record = ctx.store.load(id).ok()?;
-        let hc = record
-            .config
-            .healthcheck
-            .filter(|h| health::active(Some(h)))?;
+    pub fn new(
+        ctx: &'c Ctx,
+        id: &str,
+        healthcheck: Option<&crate::image::config::Healthcheck>,
+    ) -> Option<Prober<'c>> {
+        let hc = healthcheck.filter(|h| health::active(Some(h)))?;
         let now = Instant::now();
         let start_period_ends = now + nanos(hc.start_period);
         let mut p = Prober {
             ctx,
             id: id.to_string(),
-            interval: nanos(health::interval(&hc)),
-            start_interval: nanos(health::start_interval(&hc)),
+            interval: nanos(health::interval(hc)),
+            start_interval: nanos(health::start_interval(hc)),
             start_period_ends,
             next: now,
             running: None,

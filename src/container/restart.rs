@@ -21,26 +21,12 @@ pub(super) fn mark_restarting(ctx: &Ctx, id: &str, code: i32) -> bool {
     if record.state.stopped_by_user {
         return false;
     }
-    if let Some(cg) = ctx.cgroup_of(&record) {
-        record.state.oom_killed = cg.oom_kills() > 0;
-        let _ = cg.remove();
-    }
-    record.state.cgroup.clear();
-    let networked = !record.state.networks.is_empty();
-    record.state.networks.clear();
-    record.state.status = Status::Restarting;
-    record.state.exit_code = code;
-    record.state.pid = 0;
-    record.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
+    let ended = super::start::record_exit(ctx, &mut record, Status::Restarting, code);
     record.restart_count += 1;
-    if ctx.store.save_state(&record).is_err() {
-        return false;
-    }
-    ctx.container_event(&record, "die", &[("exitCode", code.to_string())]);
-    if networked {
-        crate::net::bridge::detach(&ctx.paths, &record.id);
-    }
-    true
+    let saved = ctx.store.save_state(&record).is_ok();
+    // Given back either way: the next run, if any, takes new leases.
+    super::start::release_network(ctx, &record.id, ended);
+    saved
 }
 
 /// A user ends the container (`stop`, `kill`, `rm -f`), in one step under the lock so that it

@@ -26,6 +26,8 @@ pub(super) struct Launched {
     pub(super) log: LogWriter,
     /// The pty master, or the write end of the stdin pipe (`Stdin::Pipe`).
     pub(super) input: Option<OwnedFd>,
+    /// What the monitor probes on schedule (from the record this launch read).
+    pub(super) healthcheck: Option<crate::image::config::Healthcheck>,
 }
 
 /// Where the container's stdin comes from (without a tty).
@@ -70,7 +72,7 @@ pub fn run_attached_to<'t>(
         Stdin::Null
     };
     let launched = launch(ctx, id, stdin, None)?;
-    let mut prober = super::health::Prober::for_container(ctx, id);
+    let mut prober = super::health::Prober::new(ctx, id, launched.healthcheck.as_ref());
     let code = monitor::supervise(
         &launched.child,
         Some(launched.outputs),
@@ -417,6 +419,7 @@ pub(super) fn launch(
         outputs,
         log,
         input,
+        healthcheck: record.config.healthcheck.clone(),
     })
 }
 
@@ -653,35 +656,58 @@ pub fn finish(ctx: &Ctx, id: &str, code: i32) {
     let Ok(mut record) = ctx.store.load(id) else {
         return;
     };
-    if let Some(cg) = ctx.cgroup_of(&record) {
-        // Read before removal: the OOM counter goes with the cgroup.
-        record.state.oom_killed = cg.oom_kills() > 0;
-        let _ = cg.remove();
-    }
-    record.state.cgroup.clear();
-    // The network goes after the record says Exited, so `wait`/`attach` see the exit at once;
-    // a monitor killed in between leaves stale leases, which the next command drops.
-    let networked = !record.state.networks.is_empty();
-    let shared = networked && super::share::namespace_shared(ctx, &record.id);
-    record.state.networks.clear();
-    record.state.status = Status::Exited;
-    record.state.paused = false;
-    record.state.exit_code = code;
-    record.state.pid = 0;
-    record.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
-    // The monitor records the exit even when no command of the user's is running.
-    ctx.container_event(&record, "die", &[("exitCode", code.to_string())]);
+    let ended = record_exit(ctx, &mut record, Status::Exited, code);
     if record.config.auto_remove {
         let _ = ctx.remove_container(&record, true);
     } else {
         let _ = ctx.store.save_state(&record);
     }
-    if networked {
-        if shared {
+    release_network(ctx, &record.id, ended);
+}
+
+/// What an ended run still holds once its exit is saved.
+pub(super) struct Ended {
+    networked: bool,
+    shared: bool,
+}
+
+/// The command ended with `code`: its cgroup goes (the OOM count read first), the record
+/// says `status` (Exited, or Restarting for a restart policy), and a `die` event is written —
+/// by the monitor, even when no command of the user's runs. The caller saves the record, then
+/// gives the network back with [`release_network`].
+pub(super) fn record_exit(
+    ctx: &Ctx,
+    record: &mut ContainerRecord,
+    status: Status,
+    code: i32,
+) -> Ended {
+    if let Some(cg) = ctx.cgroup_of(record) {
+        // Read before removal: the OOM counter goes with the cgroup.
+        record.state.oom_killed = cg.oom_kills() > 0;
+        let _ = cg.remove();
+    }
+    record.state.cgroup.clear();
+    let networked = !record.state.networks.is_empty();
+    let shared = networked && super::share::namespace_shared(ctx, &record.id);
+    record.state.networks.clear();
+    record.state.status = status;
+    record.state.paused = false;
+    record.state.exit_code = code;
+    record.state.pid = 0;
+    record.state.finished_at = Some(crate::timefmt::rfc3339(crate::timefmt::now()));
+    ctx.container_event(record, "die", &[("exitCode", code.to_string())]);
+    Ended { networked, shared }
+}
+
+/// The network goes after the record says the command ended, so `wait`/`attach` see the exit
+/// at once; a monitor killed in between leaves stale leases, which the next command drops.
+pub(super) fn release_network(ctx: &Ctx, id: &str, ended: Ended) {
+    if ended.networked {
+        if ended.shared {
             // Its namespace lives on in the joiner: take the interfaces out of it, or they
             // would keep addresses this container no longer holds.
-            crate::net::bridge::unplug(&ctx.paths, &record.id);
+            crate::net::bridge::unplug(&ctx.paths, id);
         }
-        crate::net::bridge::detach(&ctx.paths, &record.id);
+        crate::net::bridge::detach(&ctx.paths, id);
     }
 }
