@@ -179,6 +179,31 @@ fn always_until_a_user_stops_it_and_back_at_boot() {
         unit.contains("start --all --at-boot") && unit.contains("[Install]"),
         "{unit}"
     );
+    // podman's per-container unit names the container by id.
+    let id = env.ok(&["inspect", "-f", "{{.Id}}", "unless"]);
+    let unit = env.ok(&["generate", "systemd", "-t", "3", "unless"]);
+    assert!(
+        unit.contains(&format!("start {}", id.trim()))
+            && unit.contains(&format!("stop -t 3 {}", id.trim())),
+        "{unit}"
+    );
+    // start --all with podman's filter starts only that policy's stopped containers.
+    env.ok(&[
+        "start",
+        "--all",
+        "--filter",
+        "restart-policy=unless-stopped",
+    ]);
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{.State.Status}}", "unless"])
+            .trim(),
+        "running"
+    );
+    env.fails(
+        &["start", "--all", "--filter", "colour=red"],
+        1,
+        "restart-policy=NAME",
+    );
     env.ok(&["rm", "-f", "again", "unless", "orphan"]);
     env.assert_no_containers();
 }

@@ -130,5 +130,20 @@ fn df_and_prune() {
         1,
         "invalid filter",
     );
+    // The system and image groups' aliases.
+    assert_eq!(
+        env.ok(&["system", "info", "--format", "{{.ContainersRunning}}"])
+            .trim(),
+        "1"
+    );
+    let saved = env.dir.path().join("saved.tar");
+    env.ok(&[
+        "image",
+        "save",
+        "-o",
+        saved.to_str().expect("path"),
+        "busybox",
+    ]);
+    assert!(std::fs::metadata(&saved).expect("archive").len() > 1_000_000);
     env.ok(&["rm", "-f", "running"]);
 }
