@@ -16,7 +16,7 @@ fn syscall_helper() -> Option<PathBuf> {
     static HELPER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     HELPER
         .get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("skiff-sec-{}", std::process::id()));
+            let dir = common::scratch_dir().join("sec");
             std::fs::create_dir_all(&dir).ok()?;
             let out = dir.join("syscalls");
             let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/syscalls.c");

@@ -31,20 +31,63 @@ pub fn require_root() -> bool {
     false
 }
 
+/// This test process's scratch directory (`/tmp/skiff-test-<pid>`): the copy of the binary,
+/// the busybox tarball and compiled helpers. Removed when the process exits (atexit: libtest
+/// ends through `exit` also when tests fail); directories of processes that died without
+/// exiting (killed runs) are swept when the next test process starts.
+pub fn scratch_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        sweep_dead_scratch_dirs();
+        let dir = std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        // SAFETY: registering a plain extern "C" function with no captured state.
+        unsafe { libc::atexit(remove_scratch_dir) };
+        dir
+    })
+}
+
+const SCRATCH_PREFIX: &str = "skiff-test-";
+
+extern "C" fn remove_scratch_dir() {
+    let dir = std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Remove `skiff-test-<pid>` directories whose process is gone.
+fn sweep_dead_scratch_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A copy of the binary that the unprivileged test user can execute (the build tree may sit
 /// under a directory it cannot enter, such as /root).
 pub fn binary() -> &'static Path {
-    shared_binary()
-}
-
-fn shared_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("skiff-test-bin-{}", std::process::id()));
+        let dir = scratch_dir().join("bin");
         std::fs::create_dir_all(&dir).expect("bin dir");
         let dest = dir.join("skiff");
         std::fs::copy(env!("CARGO_BIN_EXE_skiff"), &dest).expect("copy binary");
-        run_ok(Command::new("chmod").args(["-R", "a+rX"]).arg(&dir));
+        run_ok(
+            Command::new("chmod")
+                .args(["-R", "a+rX"])
+                .arg(scratch_dir()),
+        );
         dest
     })
 }
@@ -53,8 +96,7 @@ fn shared_binary() -> &'static Path {
 pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let path =
-            std::env::temp_dir().join(format!("skiff-test-busybox-{}.tar", std::process::id()));
+        let path = scratch_dir().join("busybox.tar");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/busybox-rootfs.sh");
         let out = Command::new(script).output().expect("busybox-rootfs.sh");
         assert!(
@@ -226,7 +268,7 @@ impl Env {
 
     /// A skiff command against this env's store, as root or as the test user.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let bin = shared_binary();
+        let bin = binary();
         let mut c = if self.rootless {
             let mut c = Command::new("runuser");
             c.args(["-u", TEST_USER, "--"])
