@@ -6,6 +6,7 @@ pub mod attach;
 pub mod build;
 pub mod cgroup;
 pub mod cli;
+pub mod compose;
 pub mod config;
 pub mod container;
 pub mod ids;

@@ -176,6 +176,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
         run: RunRequest {
             command: a.command,
             entrypoint: a.entrypoint,
+            entrypoint_argv: None,
             env: a.env,
             env_files,
             workdir: a.workdir,
@@ -207,6 +208,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, create_only: bool) -> Result<i32, CliError> {
             annotations: a.annotation.clone(),
             health: crate::spec::health::HealthFlags {
                 cmd: a.health_cmd.clone(),
+                test: None,
                 interval: a.health_interval.clone(),
                 timeout: a.health_timeout.clone(),
                 retries: a.health_retries,
@@ -594,6 +596,7 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32, CliError> {
         timestamps: a.timestamps,
         since: time("since", &a.since)?,
         until: time("until", &a.until)?,
+        prefix: None,
     };
     crate::container::logs::logs(ctx, &a.container, &opts)?;
     Ok(0)

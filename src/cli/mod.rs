@@ -4,6 +4,7 @@
 pub mod args;
 pub mod build;
 pub mod complete;
+pub mod compose;
 pub mod containers;
 pub mod events;
 pub mod format;
@@ -173,6 +174,8 @@ pub enum Command {
     /// Manage containers (docker's group: container ls, container prune…)
     #[command(subcommand)]
     Container(Box<group::ContainerCommand>),
+    /// Run multi-container projects from compose files (docker compose's commands)
+    Compose(Box<compose::ComposeArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,9 +246,19 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
 }
 
 fn guard_with(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut out = Vec::with_capacity(args.len() + 2);
     let mut it = args.into_iter();
-    out.extend(it.next()); // the program's name
+    let program = it.next();
+    // Installed (or linked) as `skiff-compose`, it is `skiff compose`.
+    let as_compose = program.as_ref().is_some_and(|p| {
+        std::path::Path::new(p)
+            .file_name()
+            .is_some_and(|n| n == "skiff-compose")
+    });
+    out.extend(program);
+    if as_compose {
+        out.push("compose".into());
+    }
     let takes_value_in = |cmd: &clap::Command, long: Option<&str>, short: Option<char>| {
         cmd.get_arguments().any(|a| {
             let named = match (long, short) {
@@ -341,7 +354,7 @@ impl Command {
     pub fn starts_containers(&self) -> bool {
         matches!(
             self,
-            Command::Run(_) | Command::Start(_) | Command::Restart(_)
+            Command::Run(_) | Command::Start(_) | Command::Restart(_) | Command::Compose(_)
         )
     }
 }
@@ -428,6 +441,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Events(a) => events::events(ctx, a),
         Command::Untag(a) => images::untag(ctx, a),
         Command::Search(a) => search::search(ctx, a),
+        Command::Compose(a) => compose::compose(ctx, *a),
         Command::Completion(a) => {
             print!("{}", complete::script(&a.shell).map_err(CliError::Usage)?);
             Ok(0)

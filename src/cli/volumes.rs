@@ -43,7 +43,7 @@ pub(super) fn key_values(
 }
 
 /// docker's local driver options: `type`, `device`, `o`.
-fn check_options(options: &BTreeMap<String, String>) -> Result<(), CliError> {
+pub fn check_options(options: &BTreeMap<String, String>) -> Result<(), CliError> {
     for k in options.keys() {
         if !matches!(k.as_str(), "type" | "device" | "o") {
             return Err(CliError::Usage(format!(

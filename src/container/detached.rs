@@ -38,6 +38,7 @@ pub fn start_detached(
         nix::unistd::ForkResult::Child => {
             drop(report_r);
             detach_from_caller();
+            close_caller_locks();
             let size = attach_soon.and_then(|a| a.tty_size);
             let run = match start_once(ctx, id, size) {
                 Ok(run) => run,
@@ -89,6 +90,29 @@ fn errno_for_code(code: i32) -> i32 {
         libc::ENOENT
     } else {
         libc::EACCES
+    }
+}
+
+/// Descriptors of locks the calling command holds (`compose up`'s project lock): a monitor
+/// forked meanwhile would otherwise keep the lock for the container's whole life.
+static CALLER_LOCKS: std::sync::Mutex<Vec<std::os::fd::RawFd>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers (or, with `held` false, forgets) a lock descriptor monitors must not keep.
+pub fn caller_lock(fd: std::os::fd::RawFd, held: bool) {
+    if let Ok(mut locks) = CALLER_LOCKS.lock() {
+        locks.retain(|f| *f != fd);
+        if held {
+            locks.push(fd);
+        }
+    }
+}
+
+fn close_caller_locks() {
+    if let Ok(locks) = CALLER_LOCKS.lock() {
+        for fd in locks.iter() {
+            // SAFETY: closing a descriptor this forked child inherited and never uses.
+            unsafe { libc::close(*fd) };
+        }
     }
 }
 

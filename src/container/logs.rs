@@ -16,6 +16,8 @@ pub struct LogOptions {
     pub timestamps: bool,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
+    /// Put before each line (compose's `web-1  | `).
+    pub prefix: Option<String>,
 }
 
 pub fn logs(ctx: &Ctx, query: &str, opts: &LogOptions) -> Result<(), ContainerError> {
@@ -64,7 +66,9 @@ pub fn logs(ctx: &Ctx, query: &str, opts: &LogOptions) -> Result<(), ContainerEr
     }
     entries.retain(|e| keep(e, opts));
     let skip = opts.tail.map_or(0, |t| entries.len().saturating_sub(t));
-    let mut out = Output;
+    let mut out = Output {
+        prefix: opts.prefix.clone(),
+    };
     for e in &entries[skip..] {
         out.emit(e, opts.timestamps);
     }
@@ -133,11 +137,16 @@ fn follow(
 
 /// Writes entries in log order to our stdout or stderr, as the container wrote them.
 #[derive(Default)]
-struct Output;
+struct Output {
+    prefix: Option<String>,
+}
 
 impl Output {
     fn emit(&mut self, e: &LogEntry, timestamps: bool) {
         let mut line = Vec::with_capacity(e.log.len() + 40);
+        if let Some(p) = &self.prefix {
+            line.extend_from_slice(p.as_bytes());
+        }
         if timestamps {
             line.extend_from_slice(e.time.as_bytes());
             line.push(b' ');
@@ -145,6 +154,9 @@ impl Output {
         line.extend_from_slice(e.log.as_bytes());
         // A closed pipe (`logs | head`) just ends the output.
         let _ = match e.stream {
+            // Prefixed (compose), both streams go to stdout as docker compose writes them;
+            // one write per line keeps lines of several followers whole.
+            _ if self.prefix.is_some() => std::io::stdout().lock().write_all(&line),
             Stream::Stdout => std::io::stdout().write_all(&line),
             Stream::Stderr => {
                 let _ = std::io::stdout().flush();

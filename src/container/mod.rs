@@ -4,7 +4,7 @@
 mod cgroups;
 pub mod copy;
 pub mod create;
-mod detached;
+pub mod detached;
 pub mod exec;
 pub mod export;
 pub mod health;

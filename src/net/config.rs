@@ -93,6 +93,53 @@ impl NetConfig {
     }
 }
 
+/// One `--network`: a name, or docker's `name=NET,alias=A,ip=IP,mac-address=M` form.
+#[derive(Debug, Default, PartialEq)]
+struct NetworkEntry {
+    name: String,
+    aliases: Vec<String>,
+    ip: Option<Ipv4Addr>,
+    mac: Option<String>,
+}
+
+impl NetworkEntry {
+    fn parse(spec: &str) -> Result<NetworkEntry, String> {
+        if !spec.starts_with("name=") {
+            return Ok(NetworkEntry {
+                name: spec.to_string(),
+                ..NetworkEntry::default()
+            });
+        }
+        let mut e = NetworkEntry::default();
+        for part in spec.split(',') {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            match k {
+                "name" => e.name = v.to_string(),
+                "alias" => {
+                    if !crate::state::network::valid_name(v) {
+                        return Err(format!(
+                            "invalid --network {spec:?}: alias {v:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                        ));
+                    }
+                    e.aliases.push(v.to_string())
+                }
+                "ip" => {
+                    e.ip = Some(v.parse().map_err(|_| {
+                        format!("invalid --network {spec:?}: ip {v:?} is not an IPv4 address")
+                    })?)
+                }
+                "mac-address" => e.mac = Some(v.to_string()),
+                other => {
+                    return Err(format!(
+                        "invalid --network {spec:?}: unknown key {other:?} (expected name, alias, ip or mac-address)"
+                    ));
+                }
+            }
+        }
+        Ok(e)
+    }
+}
+
 /// A network as the user names it, with docker's names for the default one resolved.
 pub fn canonical_name(name: &str) -> &str {
     match name {
@@ -107,10 +154,15 @@ pub fn build(
     image_exposed: &[String],
 ) -> Result<(NetworkMode, NetConfig), String> {
     let mut cfg = NetConfig::default();
-    let names: Vec<&str> = if req.networks.is_empty() {
+    let entries = req
+        .networks
+        .iter()
+        .map(|n| NetworkEntry::parse(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<&str> = if entries.is_empty() {
         vec![DEFAULT_NETWORK]
     } else {
-        req.networks.iter().map(|n| canonical_name(n)).collect()
+        entries.iter().map(|e| canonical_name(&e.name)).collect()
     };
     let special = |n: &str| n == "none" || n == "host" || n.starts_with("container:");
     if names.len() > 1 && names.iter().any(|n| special(n)) {
@@ -212,20 +264,32 @@ pub fn build(
                 return Err(format!("invalid --network {n}: given twice"));
             }
             seen.push(*n);
-            // --ip, --mac-address and aliases go with the first network, as docker's do.
+            // --ip, --mac-address and aliases go with the first network, as docker's do;
+            // `name=N,alias=A,ip=I` gives them per network.
+            let entry = entries.get(i);
+            if *n == DEFAULT_NETWORK
+                && entry.is_some_and(|e| !e.aliases.is_empty() || e.ip.is_some())
+            {
+                return Err(format!(
+                    "invalid --network {}: aliases and addresses are supported on user-defined networks only",
+                    req.networks[i]
+                ));
+            }
+            let mut aliases = if i == 0 {
+                req.aliases.clone()
+            } else {
+                Vec::new()
+            };
+            aliases.extend(entry.map(|e| e.aliases.clone()).unwrap_or_default());
             cfg.networks.push(NetworkAttach {
                 name: n.to_string(),
-                ip: if i == 0 { ip } else { None },
-                mac: if i == 0 {
+                ip: entry.and_then(|e| e.ip).or(if i == 0 { ip } else { None }),
+                mac: entry.and_then(|e| e.mac.clone()).or(if i == 0 {
                     req.mac_address.clone()
                 } else {
                     None
-                },
-                aliases: if i == 0 {
-                    req.aliases.clone()
-                } else {
-                    Vec::new()
-                },
+                }),
+                aliases,
             });
         }
     }
@@ -339,5 +403,25 @@ mod tests {
         assert_eq!(build(&r, &[]).expect("hosts").1.extra_hosts.len(), 2);
         r.add_hosts = vec!["nocolon".into()];
         assert!(build(&r, &[]).is_err());
+    }
+
+    #[test]
+    fn per_network_settings() {
+        let (_, c) = build(
+            &req(&["name=front,alias=web,alias=www,ip=10.9.0.5", "back"]),
+            &[],
+        )
+        .expect("long form");
+        assert_eq!(c.networks[0].name, "front");
+        assert_eq!(c.networks[0].aliases, vec!["web", "www"]);
+        assert_eq!(c.networks[0].ip, Some(Ipv4Addr::new(10, 9, 0, 5)));
+        assert_eq!(c.networks[1].name, "back");
+        assert!(c.networks[1].aliases.is_empty());
+        assert!(
+            build(&req(&["name=x,colour=red"]), &[])
+                .expect_err("unknown key")
+                .contains("unknown key \"colour\"")
+        );
+        assert!(build(&req(&["name=bridge,alias=a"]), &[]).is_err());
     }
 }

@@ -135,7 +135,8 @@ pub fn refresh_members(store: &NetworkStore, network: &str) {
     }
 }
 
-/// `me`'s hosts file: its static lines, then every member of a user network it is on.
+/// `me`'s hosts file: its static lines, then every member of a user network it is on
+/// (itself included, by name and aliases).
 pub fn write_hosts(store: &NetworkStore, me: &Lease) {
     use std::io::Write;
     let Ok(base) = std::fs::read_to_string(base_path(&me.hosts_file)) else {
@@ -150,7 +151,7 @@ pub fn write_hosts(store: &NetworkStore, me: &Lease) {
         .collect();
     let mut seen = Vec::new();
     for l in &all {
-        if l.container_id == me.container_id || !my_networks.contains(&l.network.as_str()) {
+        if !my_networks.contains(&l.network.as_str()) {
             continue;
         }
         if store.find(&l.network).is_ok_and(|n| n.default) {
@@ -158,7 +159,11 @@ pub fn write_hosts(store: &NetworkStore, me: &Lease) {
         }
         let mut names = vec![l.container_name.clone()];
         names.extend(l.aliases.iter().cloned());
-        names.push(l.container_id[..12.min(l.container_id.len())].to_string());
+        // Its own names resolve too, as docker's DNS answers them (the static lines already
+        // give the hostname).
+        if l.container_id != me.container_id {
+            names.push(l.container_id[..12.min(l.container_id.len())].to_string());
+        }
         let line = format!("{}\t{}\n", l.ip, names.join(" "));
         if !seen.contains(&line) {
             seen.push(line.clone());

@@ -20,6 +20,8 @@ pub const OUTPUT_BYTES: usize = 4096;
 #[derive(Debug, Clone, Default)]
 pub struct HealthFlags {
     pub cmd: Option<String>,
+    /// A whole test (`["CMD", ...]` or `["CMD-SHELL", ...]`), as compose gives it.
+    pub test: Option<Vec<String>>,
     pub interval: Option<String>,
     pub timeout: Option<String>,
     pub retries: Option<i64>,
@@ -31,6 +33,7 @@ pub struct HealthFlags {
 impl HealthFlags {
     fn any_set(&self) -> bool {
         self.cmd.is_some()
+            || self.test.is_some()
             || self.interval.is_some()
             || self.timeout.is_some()
             || self.retries.is_some()
@@ -85,6 +88,9 @@ pub fn effective(
     let mut h = image.cloned().unwrap_or_default();
     if let Some(cmd) = &flags.cmd {
         h.test = vec!["CMD-SHELL".into(), cmd.clone()];
+    }
+    if let Some(test) = &flags.test {
+        h.test = test.clone();
     }
     h.interval = interval.unwrap_or(h.interval);
     h.timeout = timeout.unwrap_or(h.timeout);

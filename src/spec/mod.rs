@@ -200,6 +200,8 @@ pub struct RunRequest {
     pub command: Vec<String>,
     /// `Some("")` resets the image's entrypoint, as docker's `--entrypoint ""` does.
     pub entrypoint: Option<String>,
+    /// A whole entrypoint argv (compose's `entrypoint: [a, b]`); wins over `entrypoint`.
+    pub entrypoint_argv: Option<Vec<String>>,
     pub env: Vec<String>,
     /// Contents of each --env-file, with its path for error messages.
     pub env_files: Vec<(String, String)>,
@@ -261,10 +263,15 @@ pub fn build(
     id: &str,
     host_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ContainerConfig, SpecError> {
-    let (entrypoint, cmd) = match &req.entrypoint {
-        // docker: an --entrypoint override also drops the image's CMD.
-        Some(ep) if ep.is_empty() => (Vec::new(), req.command.clone()),
-        Some(ep) => (vec![ep.clone()], req.command.clone()),
+    // docker: an entrypoint override also drops the image's CMD.
+    let given_ep = match (&req.entrypoint_argv, &req.entrypoint) {
+        (Some(argv), _) => Some(argv.clone()),
+        (None, Some(ep)) if ep.is_empty() => Some(Vec::new()),
+        (None, Some(ep)) => Some(vec![ep.clone()]),
+        (None, None) => None,
+    };
+    let (entrypoint, cmd) = match given_ep {
+        Some(ep) => (ep, req.command.clone()),
         None => {
             let ep = image.entrypoint.clone().unwrap_or_default();
             let cmd = if req.command.is_empty() {
