@@ -467,7 +467,8 @@ fn plug_in(
 }
 
 /// `--link`s: for each, docker's env vars and the hosts line. The linked container must run
-/// on the default network.
+/// on the default network, or on a user network this one joins (docker's links there are
+/// aliases seen by this container only; compose's `links:` are such).
 fn resolve_links(
     ctx: &Ctx,
     record: &ContainerRecord,
@@ -481,12 +482,15 @@ fn resolve_links(
             .state
             .networks
             .iter()
-            .find(|a| a.network == crate::net::config::DEFAULT_NETWORK)
+            .find(|a| {
+                a.network == crate::net::config::DEFAULT_NETWORK
+                    || record.config.net.networks.iter().any(|n| n.name == a.network)
+            })
             .map(|a| a.ip)
             .filter(|_| other.state.status == Status::Running)
             .ok_or_else(|| {
                 ContainerError::Invalid(format!(
-                    "cannot link to {name}: it is not running on the default network"
+                    "cannot link to {name}: it is not running on the default network or one this container joins"
                 ))
             })?;
         let linked = crate::net::links::Linked {

@@ -58,6 +58,11 @@ pub fn ensure_images(
         }
         match pull_policy.as_str() {
             "always" if !has_build => pull_one(ctx, progress, &image, policy.quiet)?,
+            "never" if missing(ctx, &image) => {
+                return Err(CliError::Usage(format!(
+                    "service {s:?}: image {image} is not here and pull_policy is never"
+                )));
+            }
             "never" | "build" => {}
             _ if missing(ctx, &image) => {
                 if has_build {

@@ -186,7 +186,13 @@ fn start_service(
             continue;
         }
         progress.event("Container", &r.name, "Starting");
-        lifecycle::start_detached(ctx, &r.id, None)?;
+        if let Err(e) = lifecycle::start_detached(ctx, &r.id, None) {
+            // Nothing half-made: a container that could not start goes (the next `up`
+            // creates it again).
+            let _ = crate::container::remove::remove(ctx, &r.id, true, true);
+            progress.event("Container", &r.name, "Error");
+            return Err(CliError::Usage(format!("service {service:?}: {e}")));
+        }
         progress.event("Container", &r.name, "Started");
     }
     Ok(())
