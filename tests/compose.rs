@@ -702,3 +702,155 @@ fn killed_up_converges_when_run_again() {
     compose_ok(&env, &dir, &["down", "-t", "1"]);
     assert_gone(&env, "killed");
 }
+
+/// `include`, `extends`, a file secret, and the smaller commands: port, images, top, cp,
+/// pause/unpause, restart, kill, rm, wait, version.
+#[test]
+fn include_extends_secrets_and_the_other_commands() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let port = free_port();
+    let main = format!(
+        "include:\n  - extra/compose.yaml\nservices:\n  web:\n    extends:\n      file: base.yaml\n      service: httpd\n    ports: [\"127.0.0.1:{port}:80\"]\n    secrets: [token]\nsecrets:\n  token:\n    file: ./token.txt\n"
+    );
+    let base = "services:\n  httpd:\n    image: busybox\n    command: httpd -f -p 80 -h /www\n    working_dir: /www\n    environment: [FROM_BASE=1]\n";
+    let extra = "services:\n  sidecar:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n    volumes: [\"./shared:/shared\"]\n";
+    let dir = project_dir(
+        &env,
+        "misc",
+        &[
+            ("compose.yaml", &main),
+            ("base.yaml", base),
+            ("extra/compose.yaml", extra),
+            ("extra/shared/note", "from the included dir\n"),
+            ("token.txt", "s3cret\n"),
+        ],
+    );
+    let cfg: serde_json::Value =
+        serde_json::from_str(&compose_ok(&env, &dir, &["config", "--format", "json"]))
+            .expect("json");
+    assert_eq!(cfg["services"]["web"]["environment"]["FROM_BASE"], "1");
+    assert_eq!(cfg["services"]["web"]["working_dir"], "/www");
+    assert_eq!(
+        cfg["services"]["sidecar"]["volumes"][0]["source"],
+        dir.join("extra/shared").display().to_string()
+    );
+    compose_ok(&env, &dir, &["up", "-d"]);
+    assert_eq!(
+        compose_ok(
+            &env,
+            &dir,
+            &["exec", "-T", "web", "cat", "/run/secrets/token"]
+        )
+        .trim(),
+        "s3cret"
+    );
+    assert_eq!(
+        compose_ok(
+            &env,
+            &dir,
+            &["exec", "-T", "sidecar", "cat", "/shared/note"]
+        )
+        .trim(),
+        "from the included dir"
+    );
+    assert_eq!(
+        compose_ok(&env, &dir, &["port", "web", "80"]).trim(),
+        format!("127.0.0.1:{port}")
+    );
+    let images = compose_ok(&env, &dir, &["images"]);
+    assert!(
+        images.contains("misc-web-1") && images.contains("busybox"),
+        "{images}"
+    );
+    let top = compose_ok(&env, &dir, &["top", "web"]);
+    assert!(top.contains("misc-web-1") && top.contains("httpd"), "{top}");
+    // cp both ways, by service name.
+    let local = env.dir.path().join("page.html");
+    std::fs::write(&local, "copied in\n").expect("write");
+    compose_ok(
+        &env,
+        &dir,
+        &["cp", &local.display().to_string(), "web:/www/index.html"],
+    );
+    assert!(http_get(port).contains("copied in"));
+    let back = env.dir.path().join("back.html");
+    compose_ok(
+        &env,
+        &dir,
+        &["cp", "web:/www/index.html", &back.display().to_string()],
+    );
+    assert_eq!(std::fs::read_to_string(&back).expect("read"), "copied in\n");
+    compose_ok(&env, &dir, &["pause", "sidecar"]);
+    assert!(compose_ok(&env, &dir, &["ps", "sidecar"]).contains("Paused"));
+    compose_ok(&env, &dir, &["unpause", "sidecar"]);
+    let before = env.ok(&["inspect", "-f", "{{.State.StartedAt}}", "misc-web-1"]);
+    compose_ok(&env, &dir, &["restart", "-t", "1", "web"]);
+    assert_ne!(
+        env.ok(&["inspect", "-f", "{{.State.StartedAt}}", "misc-web-1"]),
+        before
+    );
+    compose_ok(&env, &dir, &["kill", "sidecar"]);
+    // wait prints the exit code and, as docker compose's, exits with it.
+    let waited = compose(&env, &dir, &["wait", "sidecar"]);
+    assert_eq!(
+        (waited.status.code(), stdout(&waited).trim()),
+        (Some(137), "137")
+    );
+    compose_ok(&env, &dir, &["rm", "-f", "sidecar"]);
+    assert!(
+        !env.ok(&["ps", "-a", "--format", "{{.Names}}"])
+            .contains("sidecar")
+    );
+    assert!(
+        compose_ok(&env, &dir, &["version", "--short"])
+            .trim()
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    );
+    compose_ok(&env, &dir, &["down", "-t", "1"]);
+    assert_gone(&env, "misc");
+}
+
+/// Ctrl-C on a foreground `up` stops every container and ends it.
+#[test]
+fn interrupted_foreground_up_stops_the_project() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let file = "services:\n  a:\n    image: busybox\n    command: sh -c 'echo started; exec sleep 3600'\n  b:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n";
+    let dir = project_dir(&env, "intr", &[("compose.yaml", file)]);
+    let child = env
+        .cmd(&["compose", "up", "--no-color", "-t", "1"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.ok(&["ps", "-q"]).lines().count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Gracefully stopping"));
+    assert!(
+        stdout(&out).contains("intr-a-1 | started"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(env.ok(&["ps", "-q"]), "");
+    compose_ok(&env, &dir, &["down"]);
+    assert_gone(&env, "intr");
+}
