@@ -713,7 +713,7 @@ fn include_extends_secrets_and_the_other_commands() {
     let env = Env::root();
     let port = free_port();
     let main = format!(
-        "include:\n  - extra/compose.yaml\nservices:\n  web:\n    extends:\n      file: base.yaml\n      service: httpd\n    ports: [\"127.0.0.1:{port}:80\"]\n    secrets: [token]\nsecrets:\n  token:\n    file: ./token.txt\n"
+        "include:\n  - extra/compose.yaml\nservices:\n  web:\n    extends:\n      file: base.yaml\n      service: httpd\n    ports: [\"127.0.0.1:{port}:80\"]\n    secrets: [token, {{source: api, target: api.key}}]\n    configs: [{{source: motd, target: /etc/motd}}]\nsecrets:\n  token:\n    file: ./token.txt\n  api:\n    environment: API_KEY\nconfigs:\n  motd:\n    content: welcome\n"
     );
     let base = "services:\n  httpd:\n    image: busybox\n    command: httpd -f -p 80 -h /www\n    working_dir: /www\n    environment: [FROM_BASE=1]\n";
     let extra = "services:\n  sidecar:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n    volumes: [\"./shared:/shared\"]\n";
@@ -726,6 +726,7 @@ fn include_extends_secrets_and_the_other_commands() {
             ("extra/compose.yaml", extra),
             ("extra/shared/note", "from the included dir\n"),
             ("token.txt", "s3cret\n"),
+            (".env", "API_KEY=k3y"),
         ],
     );
     let cfg: serde_json::Value =
@@ -746,6 +747,21 @@ fn include_extends_secrets_and_the_other_commands() {
         )
         .trim(),
         "s3cret"
+    );
+    assert_eq!(
+        compose_ok(
+            &env,
+            &dir,
+            &[
+                "exec",
+                "-T",
+                "web",
+                "cat",
+                "/run/secrets/api.key",
+                "/etc/motd"
+            ]
+        ),
+        "k3ywelcome"
     );
     assert_eq!(
         compose_ok(

@@ -339,7 +339,7 @@ fn mounts(project: &Project, svc: &Value, run: &mut RunRequest) -> Result<(), St
                 Some(f) => f.to_string(),
                 None => {
                     return Err(format!(
-                        "{kind} {source:?}: only file-based {kind} are supported (give file:)"
+                        "{kind} {source:?}: external {kind} are a swarm feature: give file:, environment: or content:"
                     ));
                 }
             };

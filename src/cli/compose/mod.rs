@@ -28,6 +28,12 @@ pub fn compose(ctx: &Ctx, a: ComposeArgs) -> Result<i32, CliError> {
     };
     let progress = Progress::new(&a);
     let load = || Project::load(&opts).map_err(CliError::Usage);
+    // What makes containers also needs the project's generated secret files.
+    let load_for_containers = || -> Result<Project, CliError> {
+        let mut p = load()?;
+        project::materialize_secrets(ctx, &mut p)?;
+        Ok(p)
+    };
     match a.command {
         ComposeCommand::Config(c) => view::config(load()?, c),
         ComposeCommand::Ls(c) => view::ls(ctx, c),
@@ -37,9 +43,9 @@ pub fn compose(ctx: &Ctx, a: ComposeArgs) -> Result<i32, CliError> {
         ComposeCommand::Down(c) => verbs::down(ctx, &project::locate(&opts)?, &progress, c),
         ComposeCommand::Ps(c) => view::ps(ctx, &project::locate(&opts)?, c),
         ComposeCommand::Logs(c) => view::logs(ctx, &project::locate(&opts)?, c),
-        ComposeCommand::Up(c) => up::up(ctx, &load()?, &progress, c),
-        ComposeCommand::Create(c) => up::create(ctx, &load()?, &progress, c),
-        ComposeCommand::Start(c) => verbs::start(ctx, &load()?, &progress, c),
+        ComposeCommand::Up(c) => up::up(ctx, &load_for_containers()?, &progress, c),
+        ComposeCommand::Create(c) => up::create(ctx, &load_for_containers()?, &progress, c),
+        ComposeCommand::Start(c) => verbs::start(ctx, &load_for_containers()?, &progress, c),
         ComposeCommand::Stop(c) => verbs::stop(ctx, &project::locate(&opts)?, &progress, c),
         ComposeCommand::Restart(c) => verbs::restart(ctx, &project::locate(&opts)?, &progress, c),
         ComposeCommand::Kill(c) => verbs::kill(ctx, &project::locate(&opts)?, &progress, c),
@@ -49,7 +55,7 @@ pub fn compose(ctx: &Ctx, a: ComposeArgs) -> Result<i32, CliError> {
             verbs::pause(ctx, &project::locate(&opts)?, &progress, c, false)
         }
         ComposeCommand::Exec(c) => verbs::exec(ctx, &project::locate(&opts)?, c),
-        ComposeCommand::Run(c) => up::run(ctx, &load()?, &progress, *c),
+        ComposeCommand::Run(c) => up::run(ctx, &load_for_containers()?, &progress, *c),
         ComposeCommand::Top(c) => view::top(ctx, &project::locate(&opts)?, c),
         ComposeCommand::Port(c) => view::port(ctx, &project::locate(&opts)?, c),
         ComposeCommand::Images(c) => view::images(ctx, &project::locate(&opts)?, c),

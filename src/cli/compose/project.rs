@@ -118,3 +118,41 @@ pub fn lock(ctx: &Ctx, project: &str) -> Result<ProjectLock, CliError> {
 pub fn is_running(r: &ContainerRecord) -> bool {
     crate::cli::containers::is_running(r)
 }
+
+/// Where this project's generated files live: secrets and configs given by `environment:`
+/// or `content:` (removed by `down`).
+pub fn scratch(ctx: &Ctx, project: &str) -> std::path::PathBuf {
+    ctx.paths.runroot.join("compose").join(project)
+}
+
+/// Secrets and configs defined by `environment:` or `content:` written to files, so they
+/// mount like file ones (read-only, one file each).
+pub fn materialize_secrets(ctx: &Ctx, project: &mut Project) -> Result<(), CliError> {
+    let dir = scratch(ctx, &project.name);
+    for kind in ["secrets", "configs"] {
+        let Some(serde_json::Value::Object(defs)) = project.model.get_mut(kind) else {
+            continue;
+        };
+        for (name, def) in defs.iter_mut() {
+            let text = if let Some(var) = def.get("environment").and_then(|v| v.as_str()) {
+                project.env.get(var).cloned().ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "{kind} {name:?}: environment variable {var} is not set"
+                    ))
+                })?
+            } else if let Some(c) = def.get("content").and_then(|v| v.as_str()) {
+                c.to_string()
+            } else {
+                continue;
+            };
+            let sub = dir.join(kind);
+            crate::config::ensure_dir(&sub, 0o700)
+                .map_err(|e| CliError::Usage(format!("creating {}: {e}", sub.display())))?;
+            let path = sub.join(name);
+            std::fs::write(&path, text)
+                .map_err(|e| CliError::Usage(format!("writing {}: {e}", path.display())))?;
+            def["file"] = serde_json::Value::String(path.display().to_string());
+        }
+    }
+    Ok(())
+}
