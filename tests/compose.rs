@@ -870,3 +870,40 @@ fn interrupted_foreground_up_stops_the_project() {
     compose_ok(&env, &dir, &["down"]);
     assert_gone(&env, "intr");
 }
+
+/// `depends_on.restart: true`: recreating the dependency restarts (not recreates) the
+/// dependent; without it the dependent is left alone.
+#[test]
+fn dependents_restart_when_asked() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let file = |v: &str| {
+        format!(
+            "services:\n  db:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n    environment: [V={v}]\n  app:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n    depends_on:\n      db: {{condition: service_started, restart: true}}\n  other:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n    depends_on: [db]\n"
+        )
+    };
+    let dir = project_dir(&env, "rs", &[("compose.yaml", &file("1"))]);
+    compose_ok(&env, &dir, &["up", "-d"]);
+    let started = |n: &str| env.ok(&["inspect", "-f", "{{.Id}} {{.State.StartedAt}}", n]);
+    let (app, other) = (started("rs-app-1"), started("rs-other-1"));
+    std::fs::write(dir.join("compose.yaml"), file("2")).expect("write");
+    let out = compose(&env, &dir, &["up", "-d", "-t", "1"]);
+    assert!(
+        stderr(&out).contains("Container rs-app-1  Restarting"),
+        "{}",
+        stderr(&out)
+    );
+    let app2 = started("rs-app-1");
+    assert_eq!(
+        app2.split(' ').next(),
+        app.split(' ').next(),
+        "same container"
+    );
+    assert_ne!(app2, app, "started again");
+    assert_eq!(started("rs-other-1"), other);
+    assert_eq!(env.ok(&["ps", "-q"]).lines().count(), 3);
+    compose_ok(&env, &dir, &["down", "-t", "1"]);
+    assert_gone(&env, "rs");
+}

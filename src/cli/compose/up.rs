@@ -84,8 +84,9 @@ pub fn up(ctx: &Ctx, project: &Project, progress: &Progress, a: UpArgs) -> Resul
         force: a.force_recreate,
         never: a.no_recreate,
     };
+    let mut recreated = Vec::new();
     for s in &services {
-        converge(
+        if converge(
             ctx,
             project,
             progress,
@@ -93,8 +94,11 @@ pub fn up(ctx: &Ctx, project: &Project, progress: &Progress, a: UpArgs) -> Resul
             scales.get(s).copied(),
             recreate,
             a.timeout,
-        )?;
+        )? {
+            recreated.push(s.clone());
+        }
     }
+    stop_for_restart(ctx, project, progress, &services, &recreated, a.timeout)?;
     if a.no_start {
         return Ok(0);
     }
@@ -213,7 +217,8 @@ fn converge(
     scale: Option<u32>,
     recreate: Recreate,
     timeout: Option<i64>,
-) -> Result<(), CliError> {
+) -> Result<bool, CliError> {
+    let mut recreated = false;
     let want = scale.unwrap_or_else(|| project.scale_of(service));
     let svc = project.service(service).cloned().unwrap_or(Value::Null);
     if want > 1 && svc.get("container_name").is_some() {
@@ -247,12 +252,41 @@ fn converge(
             remove::remove(ctx, &r.id, true, false)?;
             create_replica(ctx, project, service, n)?;
             progress.event("Container", &r.name, "Recreated");
+            recreated = true;
             continue;
         }
         let name = project.container_name(service, n);
         progress.event("Container", &name, "Creating");
         create_replica(ctx, project, service, n)?;
         progress.event("Container", &name, "Created");
+    }
+    Ok(recreated)
+}
+
+/// `depends_on: {x: {restart: true}}`: a service whose dependency was just recreated is
+/// stopped, to be started again once that dependency is ready.
+fn stop_for_restart(
+    ctx: &Ctx,
+    project: &Project,
+    progress: &Progress,
+    services: &[String],
+    recreated: &[String],
+    timeout: Option<i64>,
+) -> Result<(), CliError> {
+    for s in services {
+        if recreated.contains(s)
+            || !order::dependencies(project, s)
+                .iter()
+                .any(|d| d.restart && recreated.contains(&d.service))
+        {
+            continue;
+        }
+        for r in service_containers(ctx, &project.name, std::slice::from_ref(s))? {
+            if project::is_running(&ctx.load_live(&r.id)?) {
+                progress.event("Container", &r.name, "Restarting");
+                stopping::stop(ctx, &r.id, timeout, None)?;
+            }
+        }
     }
     Ok(())
 }
