@@ -156,3 +156,64 @@ pub fn materialize_secrets(ctx: &Ctx, project: &mut Project) -> Result<(), CliEr
     }
     Ok(())
 }
+
+/// How deep a service sits in the dependency graph (0: depends on nothing).
+fn depth(project: &Project, service: &str, seen: &mut Vec<String>) -> usize {
+    if seen.iter().any(|s| s == service) {
+        return 0;
+    }
+    seen.push(service.to_string());
+    let d = crate::compose::order::dependencies(project, service)
+        .iter()
+        .map(|d| depth(project, &d.service, seen) + 1)
+        .max()
+        .unwrap_or(0);
+    seen.pop();
+    d
+}
+
+/// Stops the running ones of `records`, dependents before what they depend on, and all of
+/// one dependency level at once (as docker compose does): ten services stop in about one
+/// stop timeout, not ten. Without the files, all at once.
+pub fn stop_all(
+    ctx: &Ctx,
+    project: Option<&Project>,
+    progress: &super::Progress,
+    records: &[ContainerRecord],
+    timeout: Option<i64>,
+) -> Result<(), CliError> {
+    let level =
+        |r: &ContainerRecord| project.map_or(0, |p| depth(p, service_of(r), &mut Vec::new()));
+    let mut levels: Vec<usize> = records.iter().map(level).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    for l in levels.into_iter().rev() {
+        let batch: Vec<&ContainerRecord> = records
+            .iter()
+            .filter(|r| level(r) == l)
+            .filter(|r| ctx.load_live(&r.id).is_ok_and(|live| is_running(&live)))
+            .collect();
+        let results: Vec<Result<(), CliError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|r| {
+                    scope.spawn(move || -> Result<(), CliError> {
+                        progress.event("Container", &r.name, "Stopping");
+                        crate::container::stop::stop(ctx, &r.id, timeout, None)?;
+                        progress.event("Container", &r.name, "Stopped");
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(CliError::Usage("a stop failed".into())))
+                })
+                .collect()
+        });
+        results.into_iter().collect::<Result<Vec<()>, CliError>>()?;
+    }
+    Ok(())
+}

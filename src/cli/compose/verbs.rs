@@ -55,6 +55,7 @@ pub fn down(ctx: &Ctx, target: &Target, progress: &Progress, a: DownArgs) -> Res
             victims.push(r);
         }
     }
+    project::stop_all(ctx, target.project.as_ref(), progress, &victims, a.timeout)?;
     for r in &victims {
         remove_container(ctx, progress, r, a.timeout)?;
         if a.volumes {
@@ -186,13 +187,8 @@ pub fn start(
 
 pub fn stop(ctx: &Ctx, target: &Target, progress: &Progress, a: StopArgs) -> Result<i32, CliError> {
     let services = target.select(&a.services)?;
-    for r in in_stop_order(ctx, target, &services)? {
-        if project::is_running(&ctx.load_live(&r.id)?) {
-            progress.event("Container", &r.name, "Stopping");
-            stopping::stop(ctx, &r.id, a.timeout, None)?;
-            progress.event("Container", &r.name, "Stopped");
-        }
-    }
+    let list = in_stop_order(ctx, target, &services)?;
+    project::stop_all(ctx, target.project.as_ref(), progress, &list, a.timeout)?;
     Ok(0)
 }
 

@@ -378,17 +378,6 @@ fn stop_all(
     services: &[String],
     timeout: Option<i64>,
 ) -> Result<(), CliError> {
-    // Dependents first, as compose stops them.
-    let mut order = crate::compose::order::with_dependencies(project, services, false);
-    order.reverse();
-    for s in order {
-        for r in service_containers(ctx, &project.name, &[s])? {
-            if project::is_running(&ctx.load_live(&r.id)?) {
-                progress.event("Container", &r.name, "Stopping");
-                stopping::stop(ctx, &r.id, timeout, None)?;
-                progress.event("Container", &r.name, "Stopped");
-            }
-        }
-    }
-    Ok(())
+    let list = service_containers(ctx, &project.name, services)?;
+    project::stop_all(ctx, Some(project), progress, &list, timeout)
 }
