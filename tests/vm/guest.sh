@@ -257,6 +257,35 @@ t_stats() {
     return $ok
 }
 fetch() { OUT=$(timeout 5 busybox wget -q -O- "$1" 2> /dev/null) && [ -n "$OUT" ]; }
+# compose: a healthcheck-gated dependency and a published port, each container in its own
+# scope; down leaves nothing.
+t_compose() {   # t_compose RUNNER HOSTPORT DIR
+    local ok=0 dir=$3
+    mkdir -p "$dir"
+    cat > "$dir/compose.yaml" <<EOF
+services:
+  db:
+    image: busybox
+    command: sh -c 'touch /tmp/ok; exec sleep 3600'
+    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ok"], interval: 500ms, retries: 30}
+  web:
+    image: busybox
+    command: httpd -f -p 80 -h /etc
+    ports: ["127.0.0.1:$2:80"]
+    depends_on: {db: {condition: service_healthy}}
+EOF
+    [ "$1" = R ] || chown -R tester: "$dir"
+    cap "$1" skiff compose -f "$dir/compose.yaml" -p vmc up -d
+    want_rc 0 || return 1
+    cap "$1" skiff compose -f "$dir/compose.yaml" -p vmc ps --format '{{.Service}}'
+    [ "$(echo "$OUT" | sort | tr '\n' ' ')" = "db web " ] || { echo "FAIL: ps: '$OUT'"; ok=1; }
+    until_ok 20 fetch "http://127.0.0.1:$2/hostname" || { echo "FAIL: no answer on $2"; ok=1; }
+    cap "$1" skiff compose -f "$dir/compose.yaml" -p vmc down -t 1
+    want_rc 0 || ok=1
+    cap "$1" skiff ps -aq
+    want_out "" || ok=1
+    return $ok
+}
 t_port() {   # t_port RUNNER HOSTPORT
     local ok=0 want
     cap "$1" skiff run -d --name web -p "127.0.0.1:$2:80" busybox httpd -f -p 80 -h /etc
@@ -437,6 +466,7 @@ else
     check "root: pause freezes and unpause thaws (cgroup.freeze)" t_pause R
     check "root: on-failure:2 restarts twice; a healthcheck turns healthy" t_restart_health R
     check "root: -p 127.0.0.1:18080:80 serves" t_port R 18080
+    check "root: compose up -d (healthy dependency, port), ps, down" t_compose R 18082 /tmp/compose-root
     check "root: --cgroup-manager cgroupfs runs" t_cgroupfs_true
     check "root: --cgroups disabled runs" t_cgroups_disabled
     check "root: --cgroup-manager cgroupfs -m 32m seen inside" t_cgroupfs_mem
@@ -464,6 +494,7 @@ else
     check "tester: pause freezes and unpause thaws (cgroup.freeze)" t_pause US
     check "tester: on-failure:2 restarts twice; a healthcheck turns healthy" t_restart_health US
     check "tester: -p 127.0.0.1:18081:80 serves" t_port US 18081
+    check "tester: compose up -d (healthy dependency, port), ps, down" t_compose US 18083 /tmp/compose-tester
     check "tester: no skiff-* cgroup left under user-1000.slice" t_left /sys/fs/cgroup/user.slice/user-1000.slice US
 
     check "nolinger: has no user manager (precondition)" t_nolinger_pre

@@ -293,6 +293,8 @@ pub fn attach(
 ) -> Result<i32, CliError> {
     let shown = service_containers(ctx, &project.name, &o.services)?;
     let width = shown.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let names: Vec<&str> = shown.iter().map(|r| r.name.as_str()).collect();
+    println!("Attaching to {}", names.join(", "));
     let signals = block_signals();
     let code = std::thread::scope(|scope| -> Result<i32, CliError> {
         for (i, r) in shown.iter().enumerate() {
