@@ -907,3 +907,30 @@ fn dependents_restart_when_asked() {
     compose_ok(&env, &dir, &["down", "-t", "1"]);
     assert_gone(&env, "rs");
 }
+
+/// Linked as `skiff-compose`, the binary is `skiff compose`.
+#[test]
+fn runs_as_skiff_compose_through_argv0() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let dir = project_dir(
+        &env,
+        "argv0",
+        &[(
+            "compose.yaml",
+            "services:\n  one:\n    image: busybox\n  two:\n    image: busybox\n",
+        )],
+    );
+    let link = env.dir.path().join("skiff-compose");
+    std::os::unix::fs::symlink(common::binary(), &link).expect("symlink");
+    let out = std::process::Command::new(&link)
+        .args(["config", "--services"])
+        .current_dir(&dir)
+        .env("SKIFF_ROOT", &env.root)
+        .env("SKIFF_RUNROOT", &env.runroot)
+        .output()
+        .expect("skiff-compose");
+    assert_eq!(stdout(&out), "one\ntwo\n", "{}", stderr(&out));
+}
