@@ -243,7 +243,7 @@ fn web_db_cache(rootless: bool) {
     );
     let logs = compose_ok(&env, &dir, &["logs", "--no-color", "migrate"]);
     assert!(
-        logs.contains(&format!("{p}-migrate-1 | db ready")),
+        logs.contains(&format!("{p}-migrate-1  | db ready")),
         "{logs}"
     );
     let ls = compose_ok(&env, &dir, &["ls"]);
@@ -503,8 +503,8 @@ fn foreground_up_run_and_exec() {
     let out = compose(&env, &dir, &["up", "--no-color", "--exit-code-from", "job"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = stdout(&out);
-    // Names padded to the longest shown (fg-server-1), as docker compose pads them.
-    assert!(text.contains("fg-job-1    | working"), "{text}");
+    // Names padded to the longest shown (fg-server-1) plus one, as docker compose pads them.
+    assert!(text.contains("fg-job-1     | working"), "{text}");
     assert!(text.contains("fg-job-1 exited with code 3"), "{text}");
     // Everything was stopped when the job ended.
     assert_eq!(env.ok(&["ps", "-q"]), "");
@@ -862,7 +862,7 @@ fn interrupted_foreground_up_stops_the_project() {
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("Gracefully stopping"));
     assert!(
-        stdout(&out).contains("intr-a-1 | started"),
+        stdout(&out).contains("intr-a-1  | started"),
         "{}",
         stdout(&out)
     );

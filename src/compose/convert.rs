@@ -65,6 +65,9 @@ pub fn request(project: &Project, service: &str, r: &Replica) -> Result<CreateRe
     let svc = project
         .service(service)
         .ok_or_else(|| format!("no such service: {service}"))?;
+    if let Some(e) = project.broken.get(service) {
+        return Err(e.clone());
+    }
     if let Some(p) = str_of(svc, "platform") {
         check_platform(p)?;
     }
@@ -553,6 +556,7 @@ mod tests {
                 "volumes": {"data": {"name": "app_data"}}
             }),
             disabled: Vec::new(),
+            broken: Default::default(),
         };
         let req = request(
             &project,

@@ -55,7 +55,13 @@ const TOP_LEVEL: [&str; 9] = [
 pub fn load(opts: &LoadOptions) -> Result<Loaded, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
     let process_env: BTreeMap<String, String> = std::env::vars().collect();
-    let files = find_files(opts, &cwd, &process_env)?;
+    // `.env` (of --project-directory, or here) may name the files and profiles itself.
+    let first_dir = opts
+        .project_directory
+        .as_deref()
+        .map_or(cwd.clone(), |d| absolute(&cwd, d));
+    let early_env = environment(opts, &[first_dir.as_path()], &process_env)?;
+    let files = find_files(opts, &cwd, &early_env)?;
     let working_dir = match &opts.project_directory {
         Some(d) => absolute(&cwd, d),
         None => files
@@ -64,7 +70,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, String> {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| cwd.clone()),
     };
-    let env = environment(opts, &working_dir, &process_env)?;
+    // The project directory's `.env`, then this directory's (it wins), then the process's.
+    let env = environment(opts, &[working_dir.as_path(), cwd.as_path()], &process_env)?;
     let mut model = Value::Object(Map::new());
     for file in &files {
         let doc = read_file(file, &env, &working_dir, 0)?;
@@ -149,15 +156,24 @@ fn find_files(
     ))
 }
 
-/// `.env` of the project directory (or `--env-file`s), overlaid by the process's variables.
+/// The `.env` of each of `dirs` in turn, later ones winning (or the `--env-file`s), overlaid
+/// by the process's variables.
 fn environment(
     opts: &LoadOptions,
-    working_dir: &Path,
+    dirs: &[&Path],
     process_env: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, String> {
     let mut env = BTreeMap::new();
     let files: Vec<(PathBuf, bool)> = if opts.env_files.is_empty() {
-        vec![(working_dir.join(".env"), false)]
+        let mut seen: Vec<&Path> = Vec::new();
+        dirs.iter()
+            .filter(|d| {
+                let new = !seen.contains(d);
+                seen.push(d);
+                new
+            })
+            .map(|d| (d.join(".env"), false))
+            .collect()
     } else {
         opts.env_files.iter().map(|f| (f.clone(), true)).collect()
     };
@@ -226,6 +242,27 @@ fn read_file(
                 },
                 _ => Vec::new(),
             };
+            // `env_file:` of an include gives its files variables the project lacks.
+            let mut inc_env = env.clone();
+            let env_files: Vec<String> = match inc.get("env_file") {
+                Some(Value::String(f)) => vec![f.clone()],
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for f in env_files {
+                let path = absolute(base, Path::new(&f));
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{shown}: include: env_file {}: {e}", path.display()))?;
+                let lookup = |k: &str| env.get(k).cloned();
+                for (k, v) in interpolate::parse_env_file(&text, &lookup)
+                    .map_err(|e| format!("{shown}: include: env_file {}: {e}", path.display()))?
+                {
+                    inc_env.entry(k).or_insert(v);
+                }
+            }
             for p in paths {
                 let path = absolute(base, Path::new(&p));
                 if !path.is_file() {
@@ -234,7 +271,20 @@ fn read_file(
                         path.display()
                     ));
                 }
-                let mut included = read_file(&path, env, working_dir, depth + 1)?;
+                let mut included = read_file(&path, &inc_env, working_dir, depth + 1)?;
+                // Secrets and configs read from the include's own variables keep their value.
+                for kind in ["secrets", "configs"] {
+                    if let Some(Value::Object(defs)) = included.get_mut(kind) {
+                        for def in defs.values_mut() {
+                            let var = def.get("environment").and_then(Value::as_str);
+                            if let Some(v) = var.filter(|v| !env.contains_key(*v))
+                                && let Some(value) = inc_env.get(v)
+                            {
+                                *def = serde_json::json!({ "content": value });
+                            }
+                        }
+                    }
+                }
                 let dir = path.parent().unwrap_or(base).to_path_buf();
                 rebase_paths(&mut included, &dir);
                 for kind in ["services", "networks", "volumes", "secrets", "configs"] {

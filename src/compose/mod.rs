@@ -49,13 +49,15 @@ pub struct Project {
     /// The canonical model (`compose config --format json`).
     pub model: Value,
     pub disabled: Vec<String>,
+    /// Services that cannot run, and why (their use is the error, as in docker compose).
+    pub broken: BTreeMap<String, String>,
 }
 
 impl Project {
     pub fn load(opts: &LoadOptions) -> Result<Project, String> {
         let loaded = load::load(opts)?;
         let mut model = loaded.model;
-        normalize::normalize(
+        let broken = normalize::normalize(
             &mut model,
             &normalize::Context {
                 project: &loaded.name,
@@ -70,6 +72,7 @@ impl Project {
             env: loaded.env,
             model,
             disabled: loaded.disabled,
+            broken,
         };
         order::check_cycles(&project)?;
         Ok(project)
@@ -96,6 +99,7 @@ impl Project {
         if names.is_empty() {
             return Ok(self.service_names());
         }
+        self.usable(names)?;
         for n in names {
             if self.service(n).is_none() {
                 return Err(if self.disabled.contains(n) {
@@ -106,6 +110,17 @@ impl Project {
             }
         }
         Ok(names.to_vec())
+    }
+
+    /// An error when one of `services` cannot run (see `broken`).
+    pub fn usable(&self, services: &[String]) -> Result<(), String> {
+        match services
+            .iter()
+            .find_map(|s| self.broken.get(s).map(|e| (s, e)))
+        {
+            Some((s, e)) => Err(format!("service {s:?}: {e}")),
+            None => Ok(()),
+        }
     }
 
     /// A top-level network's or volume's real name (`<project>_<key>` unless named).

@@ -19,7 +19,10 @@ pub struct Context<'a> {
     pub env: &'a BTreeMap<String, String>,
 }
 
-pub fn normalize(model: &mut Value, cx: &Context) -> Result<(), String> {
+/// Normalises `model` in place. Returns the services that cannot run and why (a missing
+/// `env_file`): that is an error only for a command that uses them, as in docker compose.
+pub fn normalize(model: &mut Value, cx: &Context) -> Result<BTreeMap<String, String>, String> {
+    let mut broken = BTreeMap::new();
     let Some(top) = model.as_object_mut() else {
         return Err("the compose file is not a mapping".into());
     };
@@ -37,6 +40,9 @@ pub fn normalize(model: &mut Value, cx: &Context) -> Result<(), String> {
             return Err(format!("service {name:?} must be a mapping"));
         };
         service(name, s, cx).map_err(|e| format!("service {name:?}: {e}"))?;
+        if let Err(e) = environment(s, cx) {
+            broken.insert(name.clone(), e);
+        }
         if s.get("networks")
             .and_then(Value::as_object)
             .is_some_and(|n| n.contains_key("default"))
@@ -89,7 +95,7 @@ pub fn normalize(model: &mut Value, cx: &Context) -> Result<(), String> {
     if !volumes.is_empty() {
         top.insert("volumes".into(), Value::Object(volumes));
     }
-    Ok(())
+    Ok(broken)
 }
 
 /// A top-level network or volume gets its real name: `<project>_<key>`, or `name:`, or the key
@@ -185,7 +191,6 @@ fn service(name: &str, s: &mut Map<String, Value>, cx: &Context) -> Result<(), S
             s.insert(key.into(), json!(words));
         }
     }
-    environment(s, cx)?;
     for key in ["labels", "sysctls", "annotations"] {
         if let Some(v) = s.get(key).cloned() {
             s.insert(key.into(), pairs_to_map(&v, cx.env, false));
@@ -337,8 +342,17 @@ fn environment(s: &mut Map<String, Value>, cx: &Context) -> Result<(), String> {
                 .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
                 .collect();
             let lookup = |k: &str| known.get(k).or_else(|| cx.env.get(k)).cloned();
-            let pairs = interpolate::parse_env_file(&text, &lookup)
-                .map_err(|e| format!("env_file {path}: {e}"))?;
+            let pairs = if f.get("format").and_then(Value::as_str) == Some("raw") {
+                // `format: raw`: each line's value exactly as written, quotes and all.
+                text.lines()
+                    .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                    .collect()
+            } else {
+                interpolate::parse_env_file(&text, &lookup)
+                    .map_err(|e| format!("env_file {path}: {e}"))?
+            };
             for (k, v) in pairs {
                 set(&mut env, k, Some(v));
             }
@@ -599,7 +613,10 @@ mod tests {
             env: &env,
         };
         let mut m = model;
-        normalize(&mut m, &cx)?;
+        let broken = normalize(&mut m, &cx)?;
+        if let Some((name, e)) = broken.iter().next() {
+            return Err(format!("service {name:?}: {e}"));
+        }
         Ok(m)
     }
 

@@ -169,6 +169,7 @@ mod tests {
             env: Default::default(),
             model: json!({ "services": services }),
             disabled: Vec::new(),
+            broken: Default::default(),
         }
     }
 

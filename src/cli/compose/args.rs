@@ -37,6 +37,8 @@ pub struct ComposeArgs {
 #[derive(Debug, Subcommand)]
 pub enum ComposeCommand {
     /// Create and start the project's containers
+    // -V is docker compose's --renew-anon-volumes here, not --version.
+    #[command(disable_version_flag = true)]
     Up(UpArgs),
     /// Stop and remove the project's containers and networks
     Down(DownArgs),
@@ -85,9 +87,11 @@ pub enum ComposeCommand {
     /// Show the project's container events
     Events(EventsArgs),
     /// Block until the services' containers stop, then print their exit codes
-    Wait(ServicesArgs),
+    Wait(WaitArgs),
     /// Show the compose version
     Version(VersionArgs),
+    /// Set the number of containers of services: SERVICE=N ...
+    Scale(ScaleArgs),
 }
 
 impl ComposeCommand {
@@ -97,12 +101,52 @@ impl ComposeCommand {
             ComposeCommand::Up(a) => a.services.clone(),
             ComposeCommand::Create(a) => a.services.clone(),
             ComposeCommand::Run(a) => vec![a.service.clone()],
+            ComposeCommand::Exec(a) => vec![a.service.clone()],
+            ComposeCommand::Port(a) => vec![a.service.clone()],
             ComposeCommand::Pull(a) => a.services.clone(),
+            ComposeCommand::Push(a) => a.services.clone(),
             ComposeCommand::Build(a) => a.services.clone(),
-            ComposeCommand::Start(a) => a.services.clone(),
-            _ => Vec::new(),
+            ComposeCommand::Down(a) => a.services.clone(),
+            ComposeCommand::Ps(a) => a.names.clone(),
+            ComposeCommand::Logs(a) => a.services.clone(),
+            ComposeCommand::Stop(a) | ComposeCommand::Restart(a) => a.services.clone(),
+            ComposeCommand::Kill(a) => a.services.clone(),
+            ComposeCommand::Rm(a) => a.services.clone(),
+            ComposeCommand::Images(a) => a.services.clone(),
+            ComposeCommand::Events(a) => a.services.clone(),
+            ComposeCommand::Config(a) => a.services_args.clone(),
+            ComposeCommand::Start(a)
+            | ComposeCommand::Pause(a)
+            | ComposeCommand::Unpause(a)
+            | ComposeCommand::Top(a) => a.services.clone(),
+            ComposeCommand::Wait(a) => a.services.clone(),
+            ComposeCommand::Scale(a) => a
+                .scale
+                .iter()
+                .filter_map(|s| s.split_once('=').map(|(n, _)| n.to_string()))
+                .collect(),
+            ComposeCommand::Ls(_) | ComposeCommand::Cp(_) | ComposeCommand::Version(_) => {
+                Vec::new()
+            }
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Do not start the services' dependencies
+    #[arg(long = "no-deps")]
+    pub no_deps: bool,
+    #[arg(value_name = "SERVICE=N", required = true)]
+    pub scale: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Stop and remove the project when the first container stops
+    #[arg(long = "down-project")]
+    pub down_project: bool,
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -140,6 +184,18 @@ pub struct UpArgs {
     /// Stop every container when one stops
     #[arg(long = "abort-on-container-exit")]
     pub abort_on_container_exit: bool,
+    /// Stop every container when one fails (exits non-zero), and return its code
+    #[arg(long = "abort-on-container-failure")]
+    pub abort_on_container_failure: bool,
+    /// Make new anonymous volumes instead of reusing the old containers' (skiff always does)
+    #[arg(short = 'V', long = "renew-anon-volumes")]
+    pub renew_anon_volumes: bool,
+    /// Accepted for docker compose's command line (there is no interactive menu)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", hide = true)]
+    pub menu: Option<String>,
+    /// Wait until containers are running (accepted; `up -d` returns when they are)
+    #[arg(long = "timestamps", hide = true)]
+    pub timestamps: bool,
     /// Return this service's exit code (implies --abort-on-container-exit)
     #[arg(long = "exit-code-from", value_name = "SERVICE")]
     pub exit_code_from: Option<String>,
@@ -267,9 +323,9 @@ pub struct ExecArgs {
     pub workdir: Option<String>,
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
-    /// Which replica (default 1)
-    #[arg(long, default_value_t = 1)]
-    pub index: u32,
+    /// Which replica (default 1, or a one-off `run` container when the service has none)
+    #[arg(long)]
+    pub index: Option<u32>,
     /// Accepted; the exec gets the container's privileges
     #[arg(long)]
     pub privileged: bool,

@@ -64,7 +64,8 @@ pub fn compose(ctx: &Ctx, a: ComposeArgs) -> Result<i32, CliError> {
         ComposeCommand::Build(c) => up::build(ctx, &load()?, &progress, c),
         ComposeCommand::Cp(c) => verbs::cp(ctx, &project::locate(&opts)?, c),
         ComposeCommand::Events(c) => view::events(ctx, &project::locate(&opts)?, c),
-        ComposeCommand::Wait(c) => verbs::wait(ctx, &project::locate(&opts)?, c),
+        ComposeCommand::Wait(c) => verbs::wait(ctx, &project::locate(&opts)?, &progress, c),
+        ComposeCommand::Scale(c) => up::scale(ctx, &load_for_containers()?, &progress, c),
     }
 }
 

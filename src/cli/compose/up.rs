@@ -51,7 +51,9 @@ pub fn up(ctx: &Ctx, project: &Project, progress: &Progress, a: UpArgs) -> Resul
             "--force-recreate and --no-recreate are incompatible".into(),
         ));
     }
-    if a.detach && (a.abort_on_container_exit || a.exit_code_from.is_some()) {
+    if a.detach
+        && (a.abort_on_container_exit || a.abort_on_container_failure || a.exit_code_from.is_some())
+    {
         return Err(CliError::Usage(
             "-d and --abort-on-container-exit/--exit-code-from are incompatible".into(),
         ));
@@ -79,7 +81,12 @@ pub fn up(ctx: &Ctx, project: &Project, progress: &Progress, a: UpArgs) -> Resul
     )?;
     resources::ensure_networks(ctx, project, progress, &services)?;
     resources::ensure_volumes(ctx, project, progress, &services)?;
-    orphans(ctx, project, progress, a.remove_orphans, a.timeout)?;
+    let remove_orphans = a.remove_orphans
+        || project
+            .env
+            .get("COMPOSE_REMOVE_ORPHANS")
+            .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    orphans(ctx, project, progress, remove_orphans, a.timeout)?;
     let recreate = Recreate {
         force: a.force_recreate,
         never: a.no_recreate,
@@ -122,8 +129,15 @@ pub fn up(ctx: &Ctx, project: &Project, progress: &Progress, a: UpArgs) -> Resul
         project,
         &start::AttachOptions {
             services: shown,
-            all: services,
+            // Ctrl-C stops what was asked for, not the dependencies it pulled in.
+            all: if a.services.is_empty() {
+                services
+            } else {
+                wanted
+            },
             abort: a.abort_on_container_exit || a.exit_code_from.is_some(),
+            abort_on_failure: a.abort_on_container_failure,
+            timestamps: a.timestamps,
             exit_code_from: a.exit_code_from.clone(),
             timeout: a.timeout,
             colour: super::use_colour(a.no_color, None),
@@ -372,7 +386,9 @@ pub fn run(ctx: &Ctx, project: &Project, progress: &Progress, a: RunArgs) -> Res
     req.run.restart = None;
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
     req.run.tty = !a.no_tty && !a.detach && terminal;
-    req.run.interactive = !a.detach && (a.interactive || terminal);
+    // docker compose's run keeps stdin open unless detached (`-i` is its default).
+    let _ = a.interactive;
+    req.run.interactive = !a.detach;
     let record = crate::container::create::create(ctx, &req)?;
     if a.detach {
         lifecycle::start_detached(ctx, &record.id, None).inspect_err(|_| {
@@ -386,6 +402,32 @@ pub fn run(ctx: &Ctx, project: &Project, progress: &Progress, a: RunArgs) -> Res
         let _ = remove::remove(ctx, &record.id, true, true);
     }
     Ok(code?)
+}
+
+/// `compose scale SERVICE=N ...`: `up -d` of those services at those scales.
+pub fn scale(
+    ctx: &Ctx,
+    project: &Project,
+    progress: &Progress,
+    a: super::ScaleArgs,
+) -> Result<i32, CliError> {
+    let services = a
+        .scale
+        .iter()
+        .map(|s| s.split_once('=').map_or(s.clone(), |(n, _)| n.to_string()))
+        .collect();
+    up(
+        ctx,
+        project,
+        progress,
+        UpArgs {
+            detach: true,
+            no_deps: a.no_deps,
+            scale: a.scale,
+            services,
+            ..UpArgs::default()
+        },
+    )
 }
 
 /// `compose start`: the existing containers, in dependency order with their conditions.

@@ -198,7 +198,19 @@ pub fn restart(
     progress: &Progress,
     a: StopArgs,
 ) -> Result<i32, CliError> {
-    let services = target.select(&a.services)?;
+    let mut services = target.select(&a.services)?;
+    // Dependents that asked for it (`depends_on: {x: {restart: true}}`) restart with x.
+    if let Some(p) = &target.project {
+        for s in p.service_names() {
+            if !services.contains(&s)
+                && crate::compose::order::dependencies(p, &s)
+                    .iter()
+                    .any(|d| d.restart && services.contains(&d.service))
+            {
+                services.push(s);
+            }
+        }
+    }
     let mut list = in_stop_order(ctx, target, &services)?;
     list.reverse();
     for r in list {
@@ -294,7 +306,17 @@ fn replica(
 }
 
 pub fn exec(ctx: &Ctx, target: &Target, a: ExecArgs) -> Result<i32, CliError> {
-    let r = replica(ctx, target, &a.service, a.index)?;
+    let r = match a.index {
+        Some(i) => replica(ctx, target, &a.service, i)?,
+        // No service container: a running one-off of the service (`run -d`), as compose.
+        None => replica(ctx, target, &a.service, 1).or_else(|e| {
+            containers(ctx, &target.name)?
+                .into_iter()
+                .filter(|r| is_oneoff(r) && project::service_of(r) == a.service)
+                .find(|r| ctx.load_live(&r.id).is_ok_and(|l| project::is_running(&l)))
+                .ok_or(e)
+        })?,
+    };
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
     let req = crate::container::exec::ExecRequest {
         command: a.command,
@@ -330,12 +352,47 @@ pub fn cp(ctx: &Ctx, target: &Target, a: super::CpArgs) -> Result<i32, CliError>
     )
 }
 
-pub fn wait(ctx: &Ctx, target: &Target, a: ServicesArgs) -> Result<i32, CliError> {
+pub fn wait(
+    ctx: &Ctx,
+    target: &Target,
+    progress: &Progress,
+    a: super::WaitArgs,
+) -> Result<i32, CliError> {
     let services = target.select(&a.services)?;
-    let mut code = 0;
-    for r in service_containers(ctx, &target.name, &services)? {
-        code = stopping::wait(ctx, &r.id)?;
-        println!("{code}");
+    let list = service_containers(ctx, &target.name, &services)?;
+    if !a.down_project {
+        let mut code = 0;
+        for r in &list {
+            code = stopping::wait(ctx, &r.id)?;
+            println!("{code}");
+        }
+        return Ok(code);
     }
+    // The first container to stop ends the project.
+    let code = loop {
+        let ended = list.iter().find_map(|r| {
+            ctx.load_live(&r.id)
+                .ok()
+                .filter(|l| !project::is_running(l))
+                .map(|l| l.state.exit_code)
+        });
+        if let Some(code) = ended {
+            break code;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    println!("{code}");
+    down(
+        ctx,
+        target,
+        progress,
+        DownArgs {
+            volumes: false,
+            rmi: None,
+            remove_orphans: false,
+            timeout: None,
+            services: Vec::new(),
+        },
+    )?;
     Ok(code)
 }

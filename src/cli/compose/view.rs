@@ -99,9 +99,14 @@ pub fn config(project: Project, a: ConfigArgs) -> Result<i32, CliError> {
         return Ok(0);
     }
     let mut model = project.model.clone();
-    if !a.services_args.is_empty() {
+    if a.services_args.is_empty() {
+        project
+            .usable(&project.service_names())
+            .map_err(CliError::Usage)?;
+    } else {
         let keep = project.select(&a.services_args).map_err(CliError::Usage)?;
         let keep = crate::compose::order::with_dependencies(&project, &keep, false);
+        project.usable(&keep).map_err(CliError::Usage)?;
         if let Some(Value::Object(s)) = model.get_mut("services") {
             s.retain(|k, _| keep.contains(k));
         }
@@ -144,7 +149,11 @@ pub fn ps(ctx: &Ctx, target: &Target, a: PsArgs) -> Result<i32, CliError> {
         if is_oneoff(&live) && !all {
             continue;
         }
-        let state = live.state.status.as_str();
+        let state = if live.state.paused && project::is_running(&live) {
+            "paused"
+        } else {
+            live.state.status.as_str()
+        };
         if !states.is_empty() && !states.iter().any(|s| s == state) {
             continue;
         }
@@ -212,11 +221,14 @@ pub fn ps(ctx: &Ctx, target: &Target, a: PsArgs) -> Result<i32, CliError> {
 /// One container as docker compose's `ps --format json` object.
 fn ps_object(r: &ContainerRecord, no_trunc: bool) -> Value {
     let row = crate::container::list::row(r, no_trunc);
-    let publishers: Vec<Value> = r
+    let published: Vec<&crate::net::ports::PortMapping> = r
         .state
         .networks
         .iter()
         .flat_map(|n| n.ports.iter())
+        .collect();
+    let mut publishers: Vec<Value> = published
+        .iter()
         .map(|p| {
             json!({
                 "URL": if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() },
@@ -226,6 +238,22 @@ fn ps_object(r: &ContainerRecord, no_trunc: bool) -> Value {
             })
         })
         .collect();
+    // Exposed ports nobody published, as docker compose lists them.
+    for (port, proto) in &r.config.net.exposed {
+        if !published
+            .iter()
+            .any(|p| p.container_port == *port && p.protocol == *proto)
+        {
+            publishers.push(
+                json!({"URL": "", "TargetPort": port, "PublishedPort": 0, "Protocol": proto}),
+            );
+        }
+    }
+    let state = if r.state.paused && r.state.status == crate::state::container::Status::Running {
+        "paused".to_string()
+    } else {
+        row.state.clone()
+    };
     json!({
         "Command": command_cell(r, no_trunc),
         "CreatedAt": row.created_at,
@@ -245,7 +273,7 @@ fn ps_object(r: &ContainerRecord, no_trunc: bool) -> Value {
         "RunningFor": row.running_for,
         "Service": project::service_of(r),
         "Size": row.size,
-        "State": row.state,
+        "State": state,
         "Status": row.status,
     })
 }
@@ -392,7 +420,7 @@ pub fn logs(ctx: &Ctx, target: &Target, a: LogsArgs) -> Result<i32, CliError> {
     };
     let since = time("since", &a.since)?;
     let until = time("until", &a.until)?;
-    let width = list.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let width = list.iter().map(|r| r.name.len()).max().unwrap_or(0) + 1;
     let colour = super::use_colour(a.no_color, None);
     std::thread::scope(|scope| {
         for (i, r) in list.iter().enumerate() {

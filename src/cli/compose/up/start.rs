@@ -44,6 +44,12 @@ fn ready(ctx: &Ctx, project: &Project, dep: &order::Dependency) -> Result<Ready,
     for r in &live {
         match dep.condition.as_str() {
             "service_healthy" => {
+                if r.state.status == Status::Exited {
+                    return Ok(Ready::Failed(format!(
+                        "dependency failed to start: container {} exited ({})",
+                        r.name, r.state.exit_code
+                    )));
+                }
                 if !crate::spec::health::active(r.config.healthcheck.as_ref()) {
                     return Ok(Ready::Failed(format!(
                         "service {:?} has no healthcheck: it cannot become healthy (condition service_healthy)",
@@ -231,6 +237,11 @@ pub fn wait_ready(
                         r.name
                     )));
                 }
+                // A one-shot that finished well is done (a migration job).
+                (Status::Exited, _) if live.state.exit_code == 0 => {
+                    progress.event("Container", &r.name, "Exited");
+                    done.insert(r.id.clone());
+                }
                 (Status::Exited, _) => {
                     return Err(CliError::Usage(format!(
                         "container {} exited ({})",
@@ -258,6 +269,9 @@ pub struct AttachOptions {
     /// What is stopped at the end.
     pub all: Vec<String>,
     pub abort: bool,
+    /// Stop everything when a container exits non-zero, and return its code.
+    pub abort_on_failure: bool,
+    pub timestamps: bool,
     pub exit_code_from: Option<String>,
     pub timeout: Option<i64>,
     pub colour: bool,
@@ -292,33 +306,45 @@ pub fn attach(
     progress: &Progress,
 ) -> Result<i32, CliError> {
     let shown = service_containers(ctx, &project.name, &o.services)?;
-    let width = shown.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    // docker compose pads names to the longest plus one, then " | ".
+    let width = shown.iter().map(|r| r.name.len()).max().unwrap_or(0) + 1;
     let names: Vec<&str> = shown.iter().map(|r| r.name.as_str()).collect();
     println!("Attaching to {}", names.join(", "));
     let signals = block_signals();
     let code = std::thread::scope(|scope| -> Result<i32, CliError> {
-        for (i, r) in shown.iter().enumerate() {
-            let prefix = if !o.prefix {
-                String::new()
-            } else if o.colour {
-                format!(
-                    "\x1b[{}m{:width$} | \x1b[0m",
-                    super::super::colour(i),
-                    r.name
-                )
-            } else {
-                format!("{:width$} | ", r.name)
+        let prefixes: Vec<String> = shown
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                if !o.prefix {
+                    String::new()
+                } else if o.colour {
+                    format!(
+                        "\x1b[{}m{:width$} | \x1b[0m",
+                        super::super::colour(i),
+                        r.name
+                    )
+                } else {
+                    format!("{:width$} | ", r.name)
+                }
+            })
+            .collect();
+        // One follower per container; one that ended is started again (from the new run's
+        // start) when a restart policy brings the container back.
+        let follow = |i: usize, since: Option<jiff::Timestamp>| {
+            let id = shown[i].id.clone();
+            let opts = crate::container::logs::LogOptions {
+                follow: true,
+                prefix: Some(prefixes[i].clone()),
+                timestamps: o.timestamps,
+                since,
+                ..Default::default()
             };
-            let id = r.id.clone();
             scope.spawn(move || {
-                let opts = crate::container::logs::LogOptions {
-                    follow: true,
-                    prefix: Some(prefix),
-                    ..Default::default()
-                };
                 let _ = crate::container::logs::logs(ctx, &id, &opts);
-            });
-        }
+            })
+        };
+        let mut followers: Vec<_> = (0..shown.len()).map(|i| follow(i, None)).collect();
         let mut announced: BTreeSet<String> = BTreeSet::new();
         loop {
             if take_signal(&signals, POLL).is_some() {
@@ -337,6 +363,19 @@ pub fn attach(
                     Err(_) => Ok(130),
                 };
             }
+            for (i, f) in followers.iter_mut().enumerate() {
+                if f.is_finished()
+                    && let Ok(live) = ctx.load_live(&shown[i].id)
+                    && live.state.status == Status::Running
+                {
+                    let since = live
+                        .state
+                        .started_at
+                        .as_deref()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                    *f = follow(i, since);
+                }
+            }
             let records = service_containers(ctx, &project.name, &o.all)?;
             let mut running = 0;
             for r in &records {
@@ -345,8 +384,31 @@ pub fn attach(
                     running += 1;
                     continue;
                 }
-                if live.state.status == Status::Exited && announced.insert(r.id.clone()) {
+                // Just exited, and its monitor is about to restart it.
+                let coming_back = live.state.status == Status::Exited
+                    && matches!(
+                        crate::spec::restart::next(
+                            &live.config.restart,
+                            live.state.exit_code,
+                            live.restart_count,
+                            live.state.stopped_by_user,
+                            Duration::ZERO,
+                            None,
+                        ),
+                        crate::spec::restart::Next::RestartAfter(_)
+                    );
+                if coming_back {
+                    running += 1;
+                }
+                // Each run's end once (a restart policy makes several).
+                let key = format!("{}:{}", r.id, live.restart_count);
+                if live.state.status == Status::Exited && announced.insert(key) {
                     println!("{} exited with code {}", r.name, live.state.exit_code);
+                    if o.abort_on_failure && live.state.exit_code != 0 {
+                        eprintln!("Aborting on container failure...");
+                        stop_all(ctx, project, progress, &o.all, o.timeout)?;
+                        return Ok(live.state.exit_code);
+                    }
                     if o.abort {
                         eprintln!("Aborting on container exit...");
                         stop_all(ctx, project, progress, &o.all, o.timeout)?;
