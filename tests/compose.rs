@@ -934,3 +934,87 @@ fn runs_as_skiff_compose_through_argv0() {
         .expect("skiff-compose");
     assert_eq!(stdout(&out), "one\ntwo\n", "{}", stderr(&out));
 }
+
+/// Behaviours the upstream fixtures check: `.env` naming the files and profiles, a nested
+/// project's `.env`, a broken env_file failing only its service, raw env files, ps's JSON for
+/// exposed ports and paused containers, exec into a one-off, `--abort-on-container-failure`,
+/// `--wait` with a finished one-shot.
+#[test]
+fn upstream_fixture_behaviours() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let dir = project_dir(
+        &env,
+        "fx",
+        &[
+            (
+                ".env",
+                "COMPOSE_FILE=other.yaml\nCOMPOSE_PROFILES=extra\nWHO=root\n",
+            ),
+            (
+                "other.yaml",
+                "services:\n  a:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n    expose: [\"7000\"]\n    env_file: [{path: raw.env, format: raw}]\n  b:\n    image: busybox\n    profiles: [extra]\n    command: sh -c 'echo $WHO'\n  broken:\n    image: busybox\n    env_file: /does/not/exist.env\n  job:\n    image: busybox\n    command: [\"true\"]\n  fails:\n    image: busybox\n    profiles: [failing]\n    command: sh -c 'sleep 0.3; exit 111'\n",
+            ),
+            ("raw.env", "JSON='{\"k\": \"v\"}'\n"),
+        ],
+    );
+    // COMPOSE_FILE and COMPOSE_PROFILES from .env; the broken service fails config only.
+    compose_fails(&env, &dir, &["config"], &["service \"broken\"", "env_file"]);
+    let cfg = compose_ok(&env, &dir, &["config", "a", "b"]);
+    assert!(cfg.contains(r#"JSON: "'{\"k\": \"v\"}'""#), "{cfg}");
+    compose_ok(&env, &dir, &["up", "-d", "a", "job", "--wait"]);
+    let nest = project_dir(
+        &env,
+        "nest",
+        &[
+            (
+                "compose.yaml",
+                "services:\n  b:\n    image: busybox\n    command: echo ${WHO}\n",
+            ),
+            (".env", "WHO=root\n"),
+            ("sub/.env", "WHO=sub\n"),
+        ],
+    );
+    let out = compose_ok(&env, &nest.join("sub"), &["run", "--rm", "-T", "b"]);
+    assert_eq!(out.trim(), "sub", "the working directory's .env wins");
+    compose_ok(&env, &nest, &["down"]);
+    let ps = compose_ok(&env, &dir, &["ps", "--format", "json", "a"]);
+    let a: serde_json::Value = serde_json::from_str(ps.trim()).expect("json");
+    assert_eq!(
+        a["Publishers"][0],
+        serde_json::json!({"URL": "", "TargetPort": 7000, "PublishedPort": 0, "Protocol": "tcp"})
+    );
+    compose_ok(&env, &dir, &["pause", "a"]);
+    assert!(
+        compose_ok(&env, &dir, &["ps", "--format", "json", "a"]).contains("\"State\":\"paused\"")
+    );
+    compose_ok(&env, &dir, &["unpause", "a"]);
+    // exec without --index reaches a one-off when the service has no container of its own.
+    compose_ok(
+        &env,
+        &dir,
+        &["run", "-d", "--name", "fx-oneoff", "job", "sleep", "60"],
+    );
+    compose_ok(&env, &dir, &["rm", "-f", "job"]);
+    assert_eq!(
+        compose_ok(&env, &dir, &["exec", "-T", "job", "echo", "in-one-off"]).trim(),
+        "in-one-off"
+    );
+    let out = compose(
+        &env,
+        &dir,
+        &[
+            "--profile",
+            "failing",
+            "up",
+            "--abort-on-container-failure",
+            "a",
+            "fails",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(111), "{}", stderr(&out));
+    compose_ok(&env, &dir, &["down", "-t", "1"]);
+    assert_gone(&env, "fx");
+}
