@@ -1018,3 +1018,48 @@ fn upstream_fixture_behaviours() {
     compose_ok(&env, &dir, &["down", "-t", "1"]);
     assert_gone(&env, "fx");
 }
+
+/// A recreated container keeps the old one's anonymous volumes (as docker compose); `-V`
+/// makes new ones; `down -v` leaves none.
+#[test]
+fn anonymous_volumes_survive_recreation() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let file = |v: &str| {
+        format!(
+            "services:\n  app:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n    network_mode: none\n    environment: [V={v}]\n    volumes: [\"/cache\"]\n"
+        )
+    };
+    let dir = project_dir(&env, "anon", &[("compose.yaml", &file("1"))]);
+    compose_ok(&env, &dir, &["up", "-d"]);
+    compose_ok(
+        &env,
+        &dir,
+        &["exec", "-T", "app", "sh", "-c", "echo kept > /cache/f"],
+    );
+    std::fs::write(dir.join("compose.yaml"), file("2")).expect("write");
+    let out = compose(&env, &dir, &["up", "-d", "-t", "1"]);
+    assert!(stderr(&out).contains("Recreated"), "{}", stderr(&out));
+    assert_eq!(
+        compose_ok(&env, &dir, &["exec", "-T", "app", "cat", "/cache/f"]).trim(),
+        "kept"
+    );
+    assert_eq!(env.ok(&["volume", "ls", "-q"]).lines().count(), 1);
+    compose_ok(
+        &env,
+        &dir,
+        &["up", "-d", "-t", "1", "--force-recreate", "-V"],
+    );
+    let out = compose(&env, &dir, &["exec", "-T", "app", "cat", "/cache/f"]);
+    assert!(!out.status.success(), "a renewed volume is empty");
+    assert_eq!(
+        env.ok(&["volume", "ls", "-q"]).lines().count(),
+        1,
+        "the old one went"
+    );
+    compose_ok(&env, &dir, &["down", "-v", "-t", "1"]);
+    assert_eq!(env.ok(&["volume", "ls", "-q"]), "");
+    assert_gone(&env, "anon");
+}

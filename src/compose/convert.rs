@@ -18,6 +18,9 @@ pub struct Replica {
     /// `compose run`'s command and name overrides.
     pub command: Option<Vec<String>>,
     pub name: Option<String>,
+    /// Anonymous volumes of the container this one replaces, by mount point: reused, as
+    /// docker compose keeps them across a recreate.
+    pub anonymous_volumes: Vec<(String, String)>,
 }
 
 fn str_of<'a>(svc: &'a Value, key: &str) -> Option<&'a str> {
@@ -170,7 +173,7 @@ pub fn request(project: &Project, service: &str, r: &Replica) -> Result<CreateRe
             }
         })
         .collect();
-    mounts(project, svc, &mut run)?;
+    mounts(project, svc, &r.anonymous_volumes, &mut run)?;
     network(project, service, svc, r, &mut run);
     run.labels = labels_for(project, service, svc, r);
     Ok(CreateRequest {
@@ -261,7 +264,12 @@ fn health(svc: &Value) -> Result<crate::spec::health::HealthFlags, String> {
 }
 
 /// `volumes:`, `secrets:` and `configs:` as `--mount`s.
-fn mounts(project: &Project, svc: &Value, run: &mut RunRequest) -> Result<(), String> {
+fn mounts(
+    project: &Project,
+    svc: &Value,
+    reuse: &[(String, String)],
+    run: &mut RunRequest,
+) -> Result<(), String> {
     for v in svc
         .get("volumes")
         .and_then(Value::as_array)
@@ -295,6 +303,8 @@ fn mounts(project: &Project, svc: &Value, run: &mut RunRequest) -> Result<(), St
             "volume" => {
                 if let Some(src) = str_of(v, "source") {
                     parts.push(format!("source={}", project.resource_name("volumes", src)));
+                } else if let Some((_, name)) = reuse.iter().find(|(t, _)| t == target) {
+                    parts.push(format!("source={name}"));
                 }
                 if v.get("volume")
                     .and_then(|o| o.get("nocopy"))

@@ -25,6 +25,8 @@ pub use resources::{build, pull, push};
 struct Recreate {
     force: bool,
     never: bool,
+    /// `-V`: new anonymous volumes instead of the old container's.
+    renew_anonymous: bool,
 }
 
 /// `--scale SERVICE=N`.
@@ -90,6 +92,7 @@ pub fn up(ctx: &Ctx, project: &Project, progress: &Progress, a: UpArgs) -> Resul
     let recreate = Recreate {
         force: a.force_recreate,
         never: a.no_recreate,
+        renew_anonymous: a.renew_anon_volumes,
     };
     let mut recreated = Vec::new();
     for s in &services {
@@ -263,15 +266,26 @@ fn converge(
             if project::is_running(r) {
                 stopping::stop(ctx, &r.id, timeout, None)?;
             }
-            remove::remove(ctx, &r.id, true, false)?;
-            create_replica(ctx, project, service, n)?;
+            let anonymous: Vec<(String, String)> = if recreate.renew_anonymous {
+                Vec::new()
+            } else {
+                r.config
+                    .mounts
+                    .iter()
+                    .filter(|m| m.kind == crate::mount::volume::MountKind::Volume && m.anonymous)
+                    .map(|m| (m.destination.clone(), m.source.clone()))
+                    .collect()
+            };
+            remove::remove(ctx, &r.id, true, recreate.renew_anonymous)?;
+            let new = create_replica(ctx, project, service, n, &anonymous)?;
+            keep_anonymous(ctx, new, &anonymous)?;
             progress.event("Container", &r.name, "Recreated");
             recreated = true;
             continue;
         }
         let name = project.container_name(service, n);
         progress.event("Container", &name, "Creating");
-        create_replica(ctx, project, service, n)?;
+        create_replica(ctx, project, service, n, &[])?;
         progress.event("Container", &name, "Created");
     }
     Ok(recreated)
@@ -305,17 +319,39 @@ fn stop_for_restart(
     Ok(())
 }
 
+/// The reused anonymous volumes stay anonymous in the new container's record: `rm -v` and
+/// `down -v` remove them with it.
+fn keep_anonymous(
+    ctx: &Ctx,
+    mut record: ContainerRecord,
+    reused: &[(String, String)],
+) -> Result<(), CliError> {
+    if reused.is_empty() {
+        return Ok(());
+    }
+    for m in &mut record.config.mounts {
+        if reused.iter().any(|(_, name)| *name == m.source) {
+            m.anonymous = true;
+        }
+    }
+    ctx.store
+        .save(&record)
+        .map_err(|e| CliError::Container(crate::container::ContainerError::from(e)))
+}
+
 fn create_replica(
     ctx: &Ctx,
     project: &Project,
     service: &str,
     number: u32,
+    anonymous_volumes: &[(String, String)],
 ) -> Result<ContainerRecord, CliError> {
     let req = convert::request(
         project,
         service,
         &Replica {
             number,
+            anonymous_volumes: anonymous_volumes.to_vec(),
             ..Replica::default()
         },
     )
@@ -359,6 +395,7 @@ pub fn run(ctx: &Ctx, project: &Project, progress: &Progress, a: RunArgs) -> Res
             oneoff: true,
             command: (!a.command.is_empty()).then(|| a.command.clone()),
             name: a.name.clone(),
+            anonymous_volumes: Vec::new(),
         },
     )
     .map_err(|e| CliError::Usage(format!("service {:?}: {e}", a.service)))?;
