@@ -289,6 +289,15 @@ pub trait Ticker {
     fn reaped(&mut self);
 }
 
+/// The terminating signal an `end_on_signal` relay received (0: none).
+static INTERRUPTED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The signal that ended an `end_on_signal` relay, if one did (cleared by the call).
+pub fn take_interrupted() -> Option<i32> {
+    let s = INTERRUPTED.swap(0, std::sync::atomic::Ordering::SeqCst);
+    (s != 0).then_some(s)
+}
+
 pub struct Relay<'a, 't> {
     pub log: Option<LogWriter>,
     /// Copy output to our own stdout/stderr too (attached foreground).
@@ -297,6 +306,10 @@ pub struct Relay<'a, 't> {
     pub tap: Option<&'a mut OutputTap<'a>>,
     /// Forward FORWARDED signals (blocked beforehand with `block_forwarded`).
     pub forward_signals: bool,
+    /// A terminating signal (INT, TERM, HUP, QUIT) kills the process instead of being
+    /// forwarded, and is kept for `take_interrupted` (a build's RUN: Ctrl-C cancels the build,
+    /// whatever the command does with SIGINT).
+    pub end_on_signal: bool,
     pub interactive: Option<Interactive>,
     pub ticker: Option<&'t mut dyn Ticker>,
 }
@@ -443,7 +456,15 @@ pub fn supervise(child: &Spawned, outputs: Option<Outputs>, mut relay: Relay<'_,
             && ready[i]
             && let Some(Ok(Some(info))) = sigfd.as_ref().map(|s| s.read_signal())
         {
-            let _ = pidfd_send_signal(&child.pidfd, info.ssi_signo as i32);
+            let signo = info.ssi_signo as i32;
+            if relay.end_on_signal
+                && [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT].contains(&signo)
+            {
+                INTERRUPTED.store(signo, std::sync::atomic::Ordering::SeqCst);
+                let _ = pidfd_send_signal(&child.pidfd, libc::SIGKILL);
+            } else {
+                let _ = pidfd_send_signal(&child.pidfd, signo);
+            }
         }
         if let Some(i) = tick_idx
             && ready[i]

@@ -1486,3 +1486,45 @@ fn live_view_redraws_steps_and_keeps_a_failing_steps_output() {
     assert!(build_scratch(&env).is_empty());
     env.ok(&["rmi", "liveview"]);
 }
+
+/// Ctrl-C during a RUN ends the build at once (the RUN's process is killed whatever it does
+/// with SIGINT), with one line naming the signal and no step container left.
+#[test]
+fn ctrl_c_during_a_run_cancels_the_build() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let dir = context(&[("Dockerfile", "FROM busybox\nRUN sleep 600\n")]);
+    let child = env
+        .cmd(&["build", "--progress", "plain", "-t", "never", s(dir.path())])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.ok(&["ps", "-q"]).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the RUN never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("interrupted (SIGINT)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.all_ids().is_empty(), "step container left");
+    assert!(
+        !env.ok(&["images", "--format", "{{.Repository}}"])
+            .contains("never")
+    );
+}

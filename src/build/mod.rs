@@ -496,6 +496,11 @@ fn sweep_leftovers(ctx: &Ctx) {
 /// A signal that should end the build, if one is pending (they are blocked while it runs).
 pub fn interrupted() -> Result<(), BuildError> {
     use nix::sys::signal::Signal;
+    // One that arrived while a RUN ran ended that RUN (the relay took it).
+    if let Some(s) = crate::monitor::take_interrupted() {
+        let name = Signal::try_from(s).map_or("a signal", |s| s.as_str());
+        return Err(BuildError::Interrupted(name.to_string()));
+    }
     let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigpending fills the set it is given; it is read only when that succeeded.
     let pending = unsafe {

@@ -113,7 +113,9 @@ pub fn run(
         log.echoes(),
         log.draws()
             .then_some(&mut draw as &mut dyn FnMut(crate::monitor::Stream, &[u8])),
+        true,
     )?;
+    crate::build::interrupted()?;
     if code != 0 {
         log.failed();
         return Err(BuildError::RunFailed {

@@ -185,6 +185,7 @@ fn relay(ctx: &Ctx, id: &str, mut run: Run, hold: Option<Duration>) -> i32 {
             log: Some(run.launched.log),
             echo: false,
             forward_signals: false,
+            end_on_signal: false,
             interactive,
             tap: None,
             ticker: prober.as_mut().map(|p| p as &mut dyn monitor::Ticker),

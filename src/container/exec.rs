@@ -127,6 +127,7 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
             log: None,
             echo: false,
             forward_signals: true,
+            end_on_signal: false,
             interactive: None,
             tap: None,
             ticker: None,

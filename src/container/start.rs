@@ -54,16 +54,18 @@ pub fn run_attached(
     interactive: bool,
     echo: bool,
 ) -> Result<i32, ContainerError> {
-    run_attached_to(ctx, id, interactive, echo, None)
+    run_attached_to(ctx, id, interactive, echo, None, false)
 }
 
-/// [`run_attached`], with the output also handed to `tap` as it comes.
+/// [`run_attached`], with the output also handed to `tap` as it comes; with `end_on_signal`
+/// a Ctrl-C kills the process (see `monitor::Relay`).
 pub fn run_attached_to<'t>(
     ctx: &Ctx,
     id: &str,
     interactive: bool,
     echo: bool,
     tap: Option<&'t mut monitor::OutputTap<'t>>,
+    end_on_signal: bool,
 ) -> Result<i32, ContainerError> {
     monitor::block_forwarded();
     let stdin = if interactive {
@@ -80,6 +82,7 @@ pub fn run_attached_to<'t>(
             log: Some(launched.log),
             echo,
             forward_signals: true,
+            end_on_signal,
             interactive: None,
             tap,
             ticker: prober.as_mut().map(|p| p as &mut dyn monitor::Ticker),
