@@ -4,6 +4,7 @@
 
 pub mod limits;
 pub mod placement;
+pub mod relay;
 pub mod systemd;
 pub mod v1;
 pub mod v2;

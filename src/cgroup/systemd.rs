@@ -85,6 +85,17 @@ impl Bus {
         description: &str,
         delegate: bool,
     ) -> Result<(), CgroupError> {
+        // A monitor being started asks its caller, which owns this connection (see relay).
+        let request = super::relay::ScopeRequest {
+            unit: unit.to_string(),
+            slice: slice.to_string(),
+            pids: pids.to_vec(),
+            description: description.to_string(),
+            delegate,
+        };
+        if let Some(done) = super::relay::start_scope(&request) {
+            return done;
+        }
         let deadline = Instant::now() + TIMEOUT;
         let mut stopped = false;
         loop {

@@ -3,7 +3,7 @@
 //! carries out its restart policy (`--restart`) with docker's back-off — no daemon, and no
 //! systemd unit per container as podman needs.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -33,14 +33,31 @@ pub fn start_detached(
             .map_err(|e| io_err("pipe")(e.into()))?;
         (std::fs::File::from(r), std::fs::File::from(w))
     };
+    // Answers to the monitor's systemd requests (see cgroup::relay), when this process holds
+    // the connection.
+    let relay = if ctx.systemd_connected() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| io_err("pipe")(e.into()))?;
+        Some((std::fs::File::from(r), std::fs::File::from(w)))
+    } else {
+        None
+    };
     // SAFETY: skiff is single-threaded; the child carries on as the container's monitor.
     match unsafe { nix::unistd::fork() }.map_err(|e| io_err("fork")(e.into()))? {
         nix::unistd::ForkResult::Child => {
             drop(report_r);
             detach_from_caller();
             close_caller_locks();
+            if let Some((answers, _)) = relay
+                && let Ok(requests) = report_w.try_clone()
+            {
+                crate::cgroup::relay::install(requests, answers);
+            }
             let size = attach_soon.and_then(|a| a.tty_size);
-            let run = match start_once(ctx, id, size) {
+            let started = start_once(ctx, id, size);
+            // The caller stops answering once it has the report.
+            crate::cgroup::relay::remove();
+            let run = match started {
                 Ok(run) => run,
                 Err(e) => {
                     let _ = write!(report_w, "{}\n{e}", e.exit_code());
@@ -57,8 +74,28 @@ pub fn start_detached(
         }
         nix::unistd::ForkResult::Parent { .. } => {
             drop(report_w);
+            let mut answers = relay.map(|(r, w)| {
+                drop(r);
+                w
+            });
+            // The report, with the monitor's systemd requests answered as they come.
             let mut report = String::new();
-            let _ = report_r.read_to_string(&mut report);
+            let mut lines = std::io::BufReader::new(&mut report_r);
+            let mut line = String::new();
+            while matches!(std::io::BufRead::read_line(&mut lines, &mut line), Ok(n) if n > 0) {
+                match (
+                    line.strip_prefix(crate::cgroup::relay::REQUEST),
+                    answers.as_mut(),
+                ) {
+                    (Some(request), Some(w)) => {
+                        let answer = crate::cgroup::relay::serve(ctx.systemd_bus().ok(), request);
+                        let _ = w.write_all(answer.as_bytes());
+                    }
+                    _ => report.push_str(&line),
+                }
+                line.clear();
+            }
+            drop(answers);
             if report == "ok" {
                 return Ok(());
             }

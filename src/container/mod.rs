@@ -184,6 +184,12 @@ impl Ctx {
         let _ = self.systemd.set(bus);
     }
 
+    /// Whether a connection to systemd is already held (rootless: made by `main` before the
+    /// user namespace was joined). Monitors forked from here relay their calls through it.
+    pub fn systemd_connected(&self) -> bool {
+        matches!(self.systemd.get(), Some(Ok(_)))
+    }
+
     /// The connection to systemd's manager (made now as root).
     pub fn systemd_bus(&self) -> Result<&cgroup::systemd::Bus, ContainerError> {
         let bus = self.systemd.get_or_init(|| {
