@@ -1063,3 +1063,57 @@ fn anonymous_volumes_survive_recreation() {
     assert_eq!(env.ok(&["volume", "ls", "-q"]), "");
     assert_gone(&env, "anon");
 }
+
+/// `up app` attaches to app only; Ctrl-C stops app and leaves its dependency running. A
+/// restart policy's runs are each reported, and the attached `up` ends after the last.
+#[test]
+fn attached_up_of_one_service_and_its_restarts() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::root();
+    let file = "services:\n  dep:\n    image: busybox\n    command: sh -c 'echo dep-output; exec sleep 3600'\n  app:\n    image: busybox\n    command: sh -c 'trap \"exit 0\" TERM; echo app-up; sleep 3600 & wait'\n    depends_on: [dep]\n  flaky:\n    image: busybox\n    profiles: [flaky]\n    command: sh -c 'echo try; exit 1'\n    restart: on-failure:2\n";
+    let dir = project_dir(&env, "att", &[("compose.yaml", file)]);
+    let child = env
+        .cmd(&["compose", "up", "--no-color", "app"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.ok(&["ps", "-q"]).lines().count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Attaching to att-app-1\n"), "{text}");
+    assert!(
+        text.contains("app-up") && !text.contains("dep-output"),
+        "{text}"
+    );
+    assert_eq!(env.ok(&["ps", "--format", "{{.Names}}"]), "att-dep-1");
+    let out = compose(
+        &env,
+        &dir,
+        &["--profile", "flaky", "up", "--no-color", "flaky"],
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        text.matches("att-flaky-1 exited with code 1").count(),
+        3,
+        "{text}"
+    );
+    // Output of runs that restart faster than the attach loop looks (100 ms) may be missed.
+    assert!(text.contains("att-flaky-1  | try"), "{text}");
+    compose_ok(&env, &dir, &["--profile", "flaky", "down", "-t", "1"]);
+    assert_gone(&env, "att");
+}

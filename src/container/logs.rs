@@ -154,10 +154,8 @@ impl Output {
         line.extend_from_slice(e.log.as_bytes());
         // A closed pipe (`logs | head`) just ends the output.
         let _ = match e.stream {
-            // Prefixed (compose), both streams go to stdout as docker compose writes them;
-            // one write per line keeps lines of several followers whole.
-            _ if self.prefix.is_some() => std::io::stdout().lock().write_all(&line),
-            Stream::Stdout => std::io::stdout().write_all(&line),
+            // One write per line keeps the lines of several followers (compose) whole.
+            Stream::Stdout => std::io::stdout().lock().write_all(&line),
             Stream::Stderr => {
                 let _ = std::io::stdout().flush();
                 std::io::stderr().write_all(&line)

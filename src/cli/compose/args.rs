@@ -202,6 +202,9 @@ pub struct UpArgs {
     /// Show the output of these services only (repeatable)
     #[arg(long, value_name = "SERVICE")]
     pub attach: Vec<String>,
+    /// Show the output of the named services' dependencies too
+    #[arg(long = "attach-dependencies")]
+    pub attach_dependencies: bool,
     /// Create the containers without starting them
     #[arg(long = "no-start")]
     pub no_start: bool,

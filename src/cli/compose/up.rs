@@ -122,10 +122,14 @@ pub fn up(ctx: &Ctx, project: &Project, progress: &Progress, a: UpArgs) -> Resul
         return Ok(0);
     }
     drop(guard);
-    let shown = if a.attach.is_empty() {
+    // The named services' output (their dependencies' with --attach-dependencies), as docker
+    // compose attaches; what is shown is also what Ctrl-C stops.
+    let shown = if !a.attach.is_empty() {
+        a.attach.clone()
+    } else if a.services.is_empty() || a.attach_dependencies {
         services.clone()
     } else {
-        a.attach.clone()
+        wanted.clone()
     };
     start::attach(
         ctx,
@@ -133,7 +137,7 @@ pub fn up(ctx: &Ctx, project: &Project, progress: &Progress, a: UpArgs) -> Resul
         &start::AttachOptions {
             services: shown,
             // Ctrl-C stops what was asked for, not the dependencies it pulled in.
-            all: if a.services.is_empty() {
+            all: if a.services.is_empty() || a.attach_dependencies {
                 services
             } else {
                 wanted
@@ -187,8 +191,15 @@ fn orphans(
     let names = project.service_names();
     let found: Vec<ContainerRecord> = project::containers(ctx, &project.name)?
         .into_iter()
-        .filter(|r| !names.iter().any(|n| n == project::service_of(r)))
-        .filter(|r| !project.disabled.iter().any(|n| n == project::service_of(r)))
+        .filter(|r| {
+            let gone = !names.iter().any(|n| n == project::service_of(r))
+                && !project.disabled.iter().any(|n| n == project::service_of(r));
+            // Ended one-offs (`compose run`) count as orphans too, as in docker compose.
+            let ended_run = project::is_oneoff(r)
+                && remove_them
+                && ctx.load_live(&r.id).is_ok_and(|l| !project::is_running(&l));
+            gone || ended_run
+        })
         .collect();
     if found.is_empty() {
         return Ok(());
@@ -356,6 +367,12 @@ fn create_replica(
         },
     )
     .map_err(|e| CliError::Usage(format!("service {service:?}: {e}")))?;
+    let mut req = req;
+    // A link to a service that was not started (`up --no-deps`) is skipped, as compose does.
+    req.run.net.links.retain(|l| {
+        let target = l.split(':').next().unwrap_or(l);
+        ctx.store.resolve(target).is_ok()
+    });
     Ok(crate::container::create::create(ctx, &req)?)
 }
 

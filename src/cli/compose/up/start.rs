@@ -340,11 +340,36 @@ pub fn attach(
                 since,
                 ..Default::default()
             };
+            // Returns when it stopped reading: where the next run's output starts.
             scope.spawn(move || {
                 let _ = crate::container::logs::logs(ctx, &id, &opts);
+                jiff::Timestamp::now()
             })
         };
-        let mut followers: Vec<_> = (0..shown.len()).map(|i| follow(i, None)).collect();
+        // This run's output only, not a kept container's earlier runs.
+        let started_at = |id: &str| {
+            ctx.load_live(id)
+                .ok()
+                .and_then(|l| l.state.started_at)
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        };
+        let mut followers: Vec<Option<_>> = (0..shown.len())
+            .map(|i| Some(follow(i, started_at(&shown[i].id))))
+            .collect();
+        // Per follower: the run it follows, and when it was seen to end.
+        let mut follower_runs: Vec<u32> = shown
+            .iter()
+            .map(|r| ctx.load_live(&r.id).map_or(0, |l| l.restart_count))
+            .collect();
+        let mut follower_ended: Vec<Option<jiff::Timestamp>> = vec![None; shown.len()];
+        let mut restarts_seen: std::collections::BTreeMap<String, u32> = shown
+            .iter()
+            .filter_map(|r| {
+                ctx.load_live(&r.id)
+                    .ok()
+                    .map(|l| (r.id.clone(), l.restart_count))
+            })
+            .collect();
         let mut announced: BTreeSet<String> = BTreeSet::new();
         loop {
             if take_signal(&signals, POLL).is_some() {
@@ -363,39 +388,53 @@ pub fn attach(
                     Err(_) => Ok(130),
                 };
             }
-            for (i, f) in followers.iter_mut().enumerate() {
-                if f.is_finished()
-                    && let Ok(live) = ctx.load_live(&shown[i].id)
-                    && live.state.status == Status::Running
-                {
-                    let since = live
-                        .state
-                        .started_at
-                        .as_deref()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                    *f = follow(i, since);
+            let mut refollow = |followers: &mut Vec<Option<_>>| {
+                for (i, slot) in followers.iter_mut().enumerate() {
+                    if let Some(f) = slot.take_if(
+                        |f: &mut std::thread::ScopedJoinHandle<'_, jiff::Timestamp>| {
+                            f.is_finished()
+                        },
+                    ) {
+                        follower_ended[i] =
+                            Some(f.join().unwrap_or_else(|_| jiff::Timestamp::now()));
+                    }
+                    if slot.is_none()
+                        && let Some(ended) = follower_ended[i]
+                        && let Ok(live) = ctx.load_live(&shown[i].id)
+                        && live.restart_count > follower_runs[i]
+                    {
+                        // Restarted since: follow the new run from where the last one stopped.
+                        follower_runs[i] = live.restart_count;
+                        follower_ended[i] = None;
+                        *slot = Some(follow(i, Some(ended)));
+                    }
                 }
-            }
+            };
+            refollow(&mut followers);
             let records = service_containers(ctx, &project.name, &o.all)?;
             let mut running = 0;
             for r in &records {
                 let live = ctx.load_live(&r.id)?;
+                // Runs that ended and were restarted between two looks.
+                let seen = restarts_seen
+                    .entry(r.id.clone())
+                    .or_insert(live.restart_count);
+                while *seen < live.restart_count {
+                    println!("{} exited with code {}", r.name, live.state.exit_code);
+                    *seen += 1;
+                }
                 if matches!(live.state.status, Status::Running | Status::Restarting) {
                     running += 1;
                     continue;
                 }
-                // Just exited, and its monitor is about to restart it.
+                // Just exited, and its monitor (alive while a restart policy goes on) is about
+                // to run it again.
                 let coming_back = live.state.status == Status::Exited
-                    && matches!(
-                        crate::spec::restart::next(
-                            &live.config.restart,
-                            live.state.exit_code,
-                            live.restart_count,
-                            live.state.stopped_by_user,
-                            Duration::ZERO,
-                            None,
-                        ),
-                        crate::spec::restart::Next::RestartAfter(_)
+                    && !live.config.restart.is_none()
+                    && live.state.monitor_pid > 0
+                    && crate::state::proc::is_alive(
+                        live.state.monitor_pid,
+                        live.state.monitor_start,
                     );
                 if coming_back {
                     running += 1;
@@ -404,6 +443,8 @@ pub fn attach(
                 let key = format!("{}:{}", r.id, live.restart_count);
                 if live.state.status == Status::Exited && announced.insert(key) {
                     println!("{} exited with code {}", r.name, live.state.exit_code);
+                    // Said once: the restart that follows does not say it again.
+                    restarts_seen.insert(r.id.clone(), live.restart_count + 1);
                     if o.abort_on_failure && live.state.exit_code != 0 {
                         eprintln!("Aborting on container failure...");
                         stop_all(ctx, project, progress, &o.all, o.timeout)?;
@@ -428,6 +469,9 @@ pub fn attach(
                 }
             }
             if running == 0 {
+                // Runs that ended since the last look still get their output shown.
+                std::thread::sleep(POLL);
+                refollow(&mut followers);
                 return Ok(0);
             }
         }
