@@ -570,32 +570,38 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32, CliError> {
-    let tail = match a.tail.as_str() {
-        "all" | "-1" => None,
-        n => Some(n.parse::<usize>().map_err(|_| {
+/// `--tail N|all` (None: all).
+pub fn tail_flag(t: &str) -> Result<Option<usize>, CliError> {
+    match t {
+        "all" | "-1" => Ok(None),
+        n => n.parse::<usize>().map(Some).map_err(|_| {
             CliError::Usage(format!(
                 "invalid --tail {n:?}: expected a number of lines or \"all\""
             ))
-        })?),
-    };
-    let time = |flag: &str, v: &Option<String>| -> Result<_, CliError> {
-        v.as_deref()
-            .map(|s| {
-                crate::timefmt::parse_since(s).ok_or_else(|| {
-                    CliError::Usage(format!(
-                        "invalid --{flag} {s:?}: expected RFC 3339, a unix time or a duration like 10m"
-                    ))
-                })
+        }),
+    }
+}
+
+/// `--since`/`--until`: RFC 3339, a unix time or a duration back from now.
+pub fn time_flag(flag: &str, v: &Option<String>) -> Result<Option<jiff::Timestamp>, CliError> {
+    v.as_deref()
+        .map(|s| {
+            crate::timefmt::parse_since(s).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "invalid --{flag} {s:?}: expected RFC 3339, a unix time or a duration like 10m"
+                ))
             })
-            .transpose()
-    };
+        })
+        .transpose()
+}
+
+pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32, CliError> {
     let opts = LogOptions {
         follow: a.follow,
-        tail,
+        tail: tail_flag(&a.tail)?,
         timestamps: a.timestamps,
-        since: time("since", &a.since)?,
-        until: time("until", &a.until)?,
+        since: time_flag("since", &a.since)?,
+        until: time_flag("until", &a.until)?,
         prefix: None,
     };
     crate::container::logs::logs(ctx, &a.container, &opts)?;
@@ -632,21 +638,7 @@ pub fn render_each(format: &str, values: &[serde_json::Value]) -> Result<String,
 /// `--platform`: the host's own (os, or os/arch) runs; another is refused, since skiff runs
 /// no emulator.
 fn check_platform(p: &str) -> Result<(), CliError> {
-    let host = if cfg!(target_arch = "aarch64") {
-        ["arm64", "aarch64"]
-    } else {
-        ["amd64", "x86_64"]
-    };
-    let mut parts = p.split('/');
-    let os = parts.next().unwrap_or("");
-    let arch = parts.next();
-    if os == "linux" && arch.is_none_or(|a| host.contains(&a)) {
-        return Ok(());
-    }
-    Err(CliError::Usage(format!(
-        "image platform {p:?} is not this host's (linux/{}): skiff runs containers of the host's platform only",
-        host[0]
-    )))
+    crate::spec::check_platform(p).map_err(CliError::Usage)
 }
 
 /// `rm --depend`: the containers that use these ones' namespaces or volumes come first

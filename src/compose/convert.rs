@@ -72,7 +72,7 @@ pub fn request(project: &Project, service: &str, r: &Replica) -> Result<CreateRe
         return Err(e.clone());
     }
     if let Some(p) = str_of(svc, "platform") {
-        check_platform(p)?;
+        crate::spec::check_platform(p)?;
     }
     let mut run = RunRequest {
         command: match &r.command {
@@ -197,24 +197,6 @@ fn short_random() -> String {
 fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
     use std::io::Read;
     std::fs::File::open("/dev/urandom")?.read_exact(buf)
-}
-
-pub fn check_platform(p: &str) -> Result<(), String> {
-    let host = if cfg!(target_arch = "aarch64") {
-        ["arm64", "aarch64"]
-    } else {
-        ["amd64", "x86_64"]
-    };
-    let mut parts = p.split('/');
-    let os = parts.next().unwrap_or("");
-    let arch = parts.next();
-    if os == "linux" && arch.is_none_or(|a| host.contains(&a)) {
-        return Ok(());
-    }
-    Err(format!(
-        "platform {p:?} is not this host's (linux/{}): skiff runs containers of the host's platform only",
-        host[0]
-    ))
 }
 
 fn restart_policy(svc: &Value) -> Option<String> {

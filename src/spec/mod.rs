@@ -258,6 +258,25 @@ pub struct RunRequest {
     pub userns: Option<String>,
 }
 
+/// `--platform` (compose's `platform:`): only the host's, as skiff runs nothing else.
+pub fn check_platform(p: &str) -> Result<(), String> {
+    let host = if cfg!(target_arch = "aarch64") {
+        ["arm64", "aarch64"]
+    } else {
+        ["amd64", "x86_64"]
+    };
+    let mut parts = p.split('/');
+    let os = parts.next().unwrap_or("");
+    let arch = parts.next();
+    if os == "linux" && arch.is_none_or(|a| host.contains(&a)) {
+        return Ok(());
+    }
+    Err(format!(
+        "image platform {p:?} is not this host's (linux/{}): skiff runs containers of the host's platform only",
+        host[0]
+    ))
+}
+
 /// Merge the request over the image's config, docker's way.
 pub fn build(
     req: &RunRequest,

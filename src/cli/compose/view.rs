@@ -399,27 +399,9 @@ pub fn logs(ctx: &Ctx, target: &Target, a: LogsArgs) -> Result<i32, CliError> {
         .filter(|r| services.is_empty() || services.iter().any(|s| s == project::service_of(r)))
         .filter(|r| a.index.is_none_or(|i| project::number_of(r) == i))
         .collect();
-    let tail = match a.tail.as_deref() {
-        None | Some("all") | Some("-1") => None,
-        Some(n) => Some(n.parse::<usize>().map_err(|_| {
-            CliError::Usage(format!(
-                "invalid --tail {n:?}: expected a number of lines or \"all\""
-            ))
-        })?),
-    };
-    let time = |flag: &str, v: &Option<String>| -> Result<_, CliError> {
-        v.as_deref()
-            .map(|s| {
-                crate::timefmt::parse_since(s).ok_or_else(|| {
-                    CliError::Usage(format!(
-                        "invalid --{flag} {s:?}: expected RFC 3339, a unix time or a duration like 10m"
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let since = time("since", &a.since)?;
-    let until = time("until", &a.until)?;
+    let tail = crate::cli::containers::tail_flag(a.tail.as_deref().unwrap_or("all"))?;
+    let since = crate::cli::containers::time_flag("since", &a.since)?;
+    let until = crate::cli::containers::time_flag("until", &a.until)?;
     let width = list.iter().map(|r| r.name.len()).max().unwrap_or(0) + 1;
     let colour = super::use_colour(a.no_color, None);
     std::thread::scope(|scope| {
