@@ -38,7 +38,8 @@ fn strings(svc: &Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn map_pairs(svc: &Value, key: &str) -> Vec<String> {
+/// A mapping under `key` (environment, labels, build args...) as `K=V` flag values.
+pub fn map_pairs(svc: &Value, key: &str) -> Vec<String> {
     svc.get(key)
         .and_then(Value::as_object)
         .map(|m| {

@@ -193,8 +193,8 @@ pub struct UpArgs {
     /// Accepted for docker compose's command line (there is no interactive menu)
     #[arg(long, num_args = 0..=1, default_missing_value = "true", hide = true)]
     pub menu: Option<String>,
-    /// Wait until containers are running (accepted; `up -d` returns when they are)
-    #[arg(long = "timestamps", hide = true)]
+    /// Show timestamps in the attached output
+    #[arg(long = "timestamps")]
     pub timestamps: bool,
     /// Return this service's exit code (implies --abort-on-container-exit)
     #[arg(long = "exit-code-from", value_name = "SERVICE")]
@@ -373,6 +373,7 @@ pub struct RunArgs {
     pub build: bool,
     #[arg(long = "remove-orphans")]
     pub remove_orphans: bool,
+    /// Keep stdin open (the default unless -d; accepted for docker compose's command line)
     #[arg(short = 'i', long)]
     pub interactive: bool,
     pub service: String,

@@ -441,7 +441,6 @@ pub fn run(ctx: &Ctx, project: &Project, progress: &Progress, a: RunArgs) -> Res
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
     req.run.tty = !a.no_tty && !a.detach && terminal;
     // docker compose's run keeps stdin open unless detached (`-i` is its default).
-    let _ = a.interactive;
     req.run.interactive = !a.detach;
     let record = crate::container::create::create(ctx, &req)?;
     if a.detach {

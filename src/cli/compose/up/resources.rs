@@ -155,16 +155,7 @@ fn build_service(
             }
         }),
     };
-    let map = |key: &str| -> Vec<String> {
-        b.get(key)
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", scalar_text(v).unwrap_or_default()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let map = |key: &str| crate::compose::convert::map_pairs(&b, key);
     let mut build_args = map("args");
     build_args.extend(flags.args.iter().cloned());
     progress.event("Image", &image, "Building");
@@ -280,6 +271,27 @@ pub fn push(ctx: &Ctx, project: &Project, a: PushArgs) -> Result<i32, CliError> 
     Ok(0)
 }
 
+/// A top-level network's or volume's labels, with compose's own (project, key, version).
+fn project_labels(
+    project: &Project,
+    def: &Value,
+    kind_label: &str,
+    key: &str,
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> =
+        crate::compose::merge::as_pairs(def.get("labels").unwrap_or(&Value::Null))
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect();
+    out.insert(labels::PROJECT.into(), project.name.clone());
+    out.insert(kind_label.into(), key.to_string());
+    out.insert(
+        labels::VERSION.into(),
+        crate::compose::COMPAT_VERSION.into(),
+    );
+    out
+}
+
 /// The project's networks the services use: made with compose's labels when missing; an
 /// external one must exist.
 pub fn ensure_networks(
@@ -353,17 +365,7 @@ pub fn ensure_networks(
                 })
             })
             .transpose()?;
-        let mut net_labels: BTreeMap<String, String> =
-            crate::compose::merge::as_pairs(def.get("labels").unwrap_or(&Value::Null))
-                .into_iter()
-                .map(|(k, v)| (k, v.unwrap_or_default()))
-                .collect();
-        net_labels.insert(labels::PROJECT.into(), project.name.clone());
-        net_labels.insert(labels::NETWORK.into(), key.clone());
-        net_labels.insert(
-            labels::VERSION.into(),
-            crate::compose::COMPAT_VERSION.into(),
-        );
+        let net_labels = project_labels(project, &def, labels::NETWORK, &key);
         progress.event("Network", &name, "Creating");
         let record = crate::net::bridge::create_network(
             &ctx.paths,
@@ -457,17 +459,7 @@ pub fn ensure_volumes(
             .unwrap_or_default();
         crate::cli::volumes::check_options(&options)
             .map_err(|e| CliError::Usage(format!("volume {key:?}: driver_opts: {e}")))?;
-        let mut vol_labels: BTreeMap<String, String> =
-            crate::compose::merge::as_pairs(def.get("labels").unwrap_or(&Value::Null))
-                .into_iter()
-                .map(|(k, v)| (k, v.unwrap_or_default()))
-                .collect();
-        vol_labels.insert(labels::PROJECT.into(), project.name.clone());
-        vol_labels.insert(labels::VOLUME.into(), key.clone());
-        vol_labels.insert(
-            labels::VERSION.into(),
-            crate::compose::COMPAT_VERSION.into(),
-        );
+        let vol_labels = project_labels(project, &def, labels::VOLUME, &key);
         progress.event("Volume", &name, "Creating");
         let (v, _) = ctx
             .volumes
