@@ -362,14 +362,10 @@ pub fn attach(
             .map(|r| ctx.load_live(&r.id).map_or(0, |l| l.restart_count))
             .collect();
         let mut follower_ended: Vec<Option<jiff::Timestamp>> = vec![None; shown.len()];
-        let mut restarts_seen: std::collections::BTreeMap<String, u32> = shown
-            .iter()
-            .filter_map(|r| {
-                ctx.load_live(&r.id)
-                    .ok()
-                    .map(|l| (r.id.clone(), l.restart_count))
-            })
-            .collect();
+        // From the first run on: a run that already ended and restarted before this loop
+        // began (a loaded machine) is still reported.
+        let mut restarts_seen: std::collections::BTreeMap<String, u32> =
+            shown.iter().map(|r| (r.id.clone(), 0)).collect();
         let mut announced: BTreeSet<String> = BTreeSet::new();
         loop {
             if take_signal(&signals, POLL).is_some() {
