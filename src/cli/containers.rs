@@ -484,7 +484,7 @@ const PS_TABLE: &str =
 pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32, CliError> {
     // Leases whose holder died without a record to settle (a monitor killed before it
     // saved one) go here, and their rules with them.
-    crate::net::bridge::reconcile(&ctx.paths);
+    crate::net::release::reconcile(&ctx.paths);
     let filters: Vec<Filter> = a
         .filter
         .iter()

@@ -8,7 +8,8 @@ use super::{
     NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs, PortArgs, for_each,
 };
 use crate::container::{ContainerError, Ctx};
-use crate::net::bridge::{self, CreateOptions, NetError};
+use crate::net::NetError;
+use crate::net::bridge::{self, CreateOptions};
 use crate::state::network::{NetworkRecord, NetworkStore};
 
 impl From<NetError> for CliError {
@@ -411,7 +412,7 @@ fn disconnect(ctx: &Ctx, a: NetworkDisconnectArgs) -> Result<i32, CliError> {
             record.name, a.network
         )));
     }
-    bridge::disconnect(&ctx.paths, &record.id, &name)?;
+    crate::net::release::disconnect(&ctx.paths, &record.id, &name)?;
     record.config.net.networks.retain(|n| n.name != name);
     record.state.networks.retain(|n| n.network != name);
     ctx.store.save(&record).map_err(ContainerError::from)?;

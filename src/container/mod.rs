@@ -348,7 +348,7 @@ impl Ctx {
         self.release_cgroup(&fresh);
         fresh.state.cgroup.clear();
         // Its addresses, ports and rules: the dead monitor held them.
-        crate::net::bridge::detach(&self.paths, &fresh.id);
+        crate::net::release::detach(&self.paths, &fresh.id);
         fresh.state.networks.clear();
         // The dead monitor's attach socket, if it served one.
         let _ = std::fs::remove_file(crate::attach::socket_path(&self.paths.runroot, &fresh.id));

@@ -319,7 +319,7 @@ pub(super) fn launch(
                         Ok(())
                     }
                     (Err(e), Ok(Some(_))) => {
-                        crate::net::bridge::detach(&ctx.paths, &record.id);
+                        crate::net::release::detach(&ctx.paths, &record.id);
                         Err(e)
                     }
                     (Ok(path), Err(e)) => {
@@ -351,7 +351,7 @@ pub(super) fn launch(
         monitor::reap(child.pid);
         undo_cgroup(&cgroup, Some(&record.state.cgroup));
         record.state.cgroup.clear();
-        crate::net::bridge::detach(&ctx.paths, &record.id);
+        crate::net::release::detach(&ctx.paths, &record.id);
         record.state.networks.clear();
         return Err(e);
     }
@@ -365,7 +365,7 @@ pub(super) fn launch(
         Err(e) => {
             monitor::reap(child.pid);
             undo_cgroup(&cgroup, Some(&record.state.cgroup));
-            crate::net::bridge::detach(&ctx.paths, &record.id);
+            crate::net::release::detach(&ctx.paths, &record.id);
             record.state.networks.clear();
             record.state.cgroup.clear();
             record.state.exit_code = e.exit_code();
@@ -713,8 +713,8 @@ pub(super) fn release_network(ctx: &Ctx, id: &str, ended: Ended) {
         if ended.shared {
             // Its namespace lives on in the joiner: take the interfaces out of it, or they
             // would keep addresses this container no longer holds.
-            crate::net::bridge::unplug(&ctx.paths, id);
+            crate::net::release::unplug(&ctx.paths, id);
         }
-        crate::net::bridge::detach(&ctx.paths, id);
+        crate::net::release::detach(&ctx.paths, id);
     }
 }

@@ -19,22 +19,10 @@ use sha2::{Digest, Sha256};
 use super::config::{DEFAULT_NETWORK, NetConfig};
 use super::netlink::{Netlink, NetlinkError, in_namespace};
 use super::ports::PortMapping;
-use super::{firewall, ipam, user_netns};
+use super::{NetError, firewall, ipam, user_netns};
 use crate::config::Paths;
 use crate::state::network::{Lease, NetworkRecord, NetworkStore, valid_name};
 use crate::state::{Lock, StateError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum NetError {
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error(transparent)]
-    Netlink(#[from] NetlinkError),
-    #[error(transparent)]
-    Firewall(#[from] firewall::FirewallError),
-    #[error("{0}")]
-    Invalid(String),
-}
 
 /// What skiff names on the host for one store: its nftables table and its bridges. The
 /// default store (`/var/lib/skiff`) has docker-like names (`skiff`, `skiff0`, `skiff1`...);
@@ -69,7 +57,7 @@ fn subnet_lock(paths: &Paths) -> Result<Lock, StateError> {
 
 /// Where the store's bridges are: the host's namespace as root (None); rootless, the user
 /// networks' namespace, made when `make` (else None when it is not there: nothing in it).
-fn bridge_side(paths: &Paths, make: bool) -> Result<Option<File>, NetError> {
+pub(super) fn bridge_side(paths: &Paths, make: bool) -> Result<Option<File>, NetError> {
     if !paths.rootless {
         return Ok(None);
     }
@@ -81,7 +69,7 @@ fn bridge_side(paths: &Paths, make: bool) -> Result<Option<File>, NetError> {
 
 /// Run `work` in the bridges' namespace: here as root; rootless on a thread that enters the
 /// user networks' namespace first (setns moves only the calling thread).
-fn within<T: Send>(
+pub(super) fn within<T: Send>(
     side: Option<&File>,
     work: impl FnOnce() -> Result<T, NetError> + Send,
 ) -> Result<T, NetError> {
@@ -469,7 +457,7 @@ pub fn attach(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
 }
 
 /// Rootless: end the user networks' namespace once no container holds a lease in it.
-fn stop_if_unused(paths: &Paths, store: &NetworkStore) {
+pub(super) fn stop_if_unused(paths: &Paths, store: &NetworkStore) {
     if paths.rootless && store.all_leases().is_empty() {
         user_netns::stop(paths);
     }
@@ -648,151 +636,4 @@ fn write_own_hosts(j: &Joiner, own: &[Lease], host_gateway: Option<Ipv4Addr>) {
         base.push_str(&format!("{}\t{}\n", first.ip, j.hostname));
     }
     let _ = std::fs::write(super::hosts::base_path(&j.hosts_file), &base);
-}
-
-/// Give back what a container holds: its leases (so its address and ports) and its rules;
-/// other members' hosts files lose it. Called once its namespace is gone.
-pub fn detach(paths: &Paths, container_id: &str) {
-    if paths.rootless {
-        super::rootless::detach(&paths.runroot, container_id);
-    }
-    let Ok(store) = NetworkStore::open(paths) else {
-        return;
-    };
-    let Ok(_lock) = store.lock() else { return };
-    let dropped = store.release(container_id);
-    if dropped.is_empty() {
-        return;
-    }
-    stop_if_unused(paths, &store);
-    // No netlink here: the veths went with the container's namespace, and asking the kernel
-    // about links now would wait for the rtnl lock that namespace's teardown holds through
-    // RCU grace periods (~40 ms per run, measured). `network disconnect` deletes its veth.
-    let _ = sync_firewall(paths, &store);
-    for l in &dropped {
-        super::hosts::refresh_members(&store, &l.network);
-    }
-}
-
-/// Delete the host side of each of the container's veths (its peer goes with it): for a
-/// namespace that outlives the container.
-pub fn unplug(paths: &Paths, container_id: &str) {
-    let Ok(store) = NetworkStore::open(paths) else {
-        return;
-    };
-    let veths: Vec<String> = store
-        .all_leases()
-        .into_iter()
-        .filter(|l| l.container_id == container_id)
-        .map(|l| l.veth)
-        .collect();
-    let Ok(side) = bridge_side(paths, false) else {
-        return;
-    };
-    if paths.rootless && side.is_none() {
-        return;
-    }
-    let _ = within(side.as_ref(), || {
-        if let Ok(mut nl) = Netlink::open() {
-            for v in veths {
-                if let Ok(Some(i)) = nl.link_index(&v) {
-                    let _ = nl.delete_link(i);
-                }
-            }
-        }
-        Ok(())
-    });
-}
-
-/// Drop leases whose holder died (a `kill -9`ed monitor) and rebuild the rules, when any.
-pub fn reconcile(paths: &Paths) {
-    if count_lease_files(paths) == 0 {
-        return;
-    }
-    let Ok(store) = NetworkStore::open(paths) else {
-        return;
-    };
-    let Ok(_lock) = store.lock() else { return };
-    let before = stale_lease_owners(paths);
-    let live = store.all_leases();
-    if paths.rootless {
-        // A crashed container's pasta would hold its namespace alive: end it.
-        for id in before
-            .iter()
-            .filter(|id| !live.iter().any(|l| &l.container_id == *id))
-        {
-            super::rootless::detach(&paths.runroot, id);
-        }
-        stop_if_unused(paths, &store);
-    }
-    if before.len() != live.len() {
-        let _ = sync_firewall(paths, &store);
-        let nets: Vec<String> = live.iter().map(|l| l.network.clone()).collect();
-        for n in nets {
-            super::hosts::refresh_members(&store, &n);
-        }
-    }
-}
-
-/// The container of every lease file, live or not (one entry per file).
-fn stale_lease_owners(paths: &Paths) -> Vec<String> {
-    let dir = paths.runroot.join("leases");
-    let mut owners = Vec::new();
-    for net in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        for f in std::fs::read_dir(net.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let owner = std::fs::read(f.path())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Lease>(&b).ok())
-                .map(|l| l.container_id)
-                .unwrap_or_default();
-            owners.push(owner);
-        }
-    }
-    owners
-}
-
-fn count_lease_files(paths: &Paths) -> usize {
-    let dir = paths.runroot.join("leases");
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|n| std::fs::read_dir(n.path()).map(|e| e.count()).unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// `network disconnect`: drop the container's lease on `network`, and its interface.
-pub fn disconnect(paths: &Paths, container_id: &str, network: &str) -> Result<(), NetError> {
-    let store = NetworkStore::open(paths)?;
-    let _lock = store.lock()?;
-    let Some(lease) = store
-        .leases(network)
-        .into_iter()
-        .find(|l| l.container_id == container_id)
-    else {
-        return Ok(());
-    };
-    let _ = std::fs::remove_file(store.lease_path(network, lease.ip));
-    // Deleting the host side takes the container's side with it.
-    let side = bridge_side(paths, false)?;
-    if !paths.rootless || side.is_some() {
-        within(side.as_ref(), || {
-            let mut nl = Netlink::open()?;
-            if let Some(i) = nl.link_index(&lease.veth)? {
-                nl.delete_link(i)?;
-            }
-            Ok(())
-        })?;
-    }
-    sync_firewall(paths, &store)?;
-    stop_if_unused(paths, &store);
-    super::hosts::refresh_members(&store, network);
-    // Its own file loses the others of that network.
-    super::hosts::write_hosts(&store, &lease);
-    Ok(())
 }

@@ -9,7 +9,8 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::bridge::{Attachment, NetError};
+use super::NetError;
+use super::bridge::Attachment;
 use super::config::NetConfig;
 use super::ports::PortMapping;
 
@@ -148,7 +149,7 @@ pub fn attach_with_bridges(
             Ok(attached)
         }
         Err(e) => {
-            super::bridge::detach(paths, joiner.id);
+            super::release::detach(paths, joiner.id);
             Err(e)
         }
     }

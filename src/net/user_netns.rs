@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::bridge::NetError;
+use super::NetError;
 use crate::config::Paths;
 use crate::state::proc;
 
