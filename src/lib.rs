@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod mount;
 pub mod net;
 pub mod ns;
+pub mod oci;
 pub mod securejoin;
 pub mod security;
 pub mod spec;

@@ -21,6 +21,11 @@ fn fail(message: impl std::fmt::Display, code: i32) -> ! {
 }
 
 fn main() {
+    // As an OCI runtime (`skiff-runc`, `runc`, `skiff oci`): none of skiff's own set-up (its
+    // store, the rootless namespace) applies.
+    if let Some(args) = skiff::oci::cli::runtime_args(&std::env::args_os().collect::<Vec<_>>()) {
+        skiff::oci::cli::main(args);
+    }
     // `COMPLETE=bash skiff -- …`, as the completion scripts call it: answer and exit.
     clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
     let cli = match cli::parse_args(std::env::args_os().collect()) {

@@ -176,6 +176,16 @@ pub enum Command {
     Container(Box<group::ContainerCommand>),
     /// Run multi-container projects from compose files (docker compose's commands)
     Compose(Box<compose::ComposeArgs>),
+    /// Be an OCI runtime with runc's command line, for containerd (also as `skiff-runc`)
+    #[command(disable_help_flag = true)]
+    Oci(OciArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OciArgs {
+    /// runc's global flags and command (`skiff oci --help` lists them)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -442,6 +452,13 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Untag(a) => images::untag(ctx, a),
         Command::Search(a) => search::search(ctx, a),
         Command::Compose(a) => compose::compose(ctx, *a),
+        // `main` hands `skiff oci …` over before anything else; this is the same, reached
+        // only when global flags came first (`skiff --debug oci …`).
+        Command::Oci(a) => {
+            let mut args = vec![std::ffi::OsString::from("skiff oci")];
+            args.extend(a.args);
+            crate::oci::cli::main(args)
+        }
         Command::Completion(a) => {
             print!("{}", complete::script(&a.shell).map_err(CliError::Usage)?);
             Ok(0)

@@ -79,6 +79,8 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
         no_new_privs: record.config.security.no_new_privileges,
         extra_groups: record.config.security.group_add.clone(),
         oom_score_adj: record.config.security.oom_score_adj,
+        umask: None,
+        start_gate: None,
     };
     let target = JoinTarget {
         pid: record.state.pid,

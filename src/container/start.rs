@@ -202,7 +202,10 @@ pub(super) fn launch(
     init.fuse = dev_fuse.as_ref().map(|(p, f)| (p.clone(), f.as_raw_fd()));
     // `container:X`: its namespace, held open until our child has joined it.
     let other_netns = super::share::shared_netns(ctx, &record)?;
-    init.join_netns = other_netns.as_ref().map(|f| f.as_raw_fd());
+    if let Some(f) = &other_netns {
+        init.joins
+            .push((f.as_raw_fd(), nix::sched::CloneFlags::CLONE_NEWNET));
+    }
     let other_ipc = match record.config.security.ipc.container() {
         Some(target) => Some(super::share::other_namespace(
             ctx,
@@ -212,7 +215,10 @@ pub(super) fn launch(
         )?),
         None => None,
     };
-    init.join_ipcns = other_ipc.as_ref().map(|(f, _)| f.as_raw_fd());
+    if let Some((f, _)) = &other_ipc {
+        init.joins
+            .push((f.as_raw_fd(), nix::sched::CloneFlags::CLONE_NEWIPC));
+    }
     // /dev/shm stays the container's own: X's lives in X's mount namespace, which a bind
     // cannot reach (the System V and POSIX queues, the IPC namespace's, are shared).
     // `--pid container:X`: our children are born in X's pid namespace for this one clone.
@@ -642,6 +648,8 @@ fn init_spec(
             no_new_privs: record.config.security.no_new_privileges,
             extra_groups: record.config.security.group_add.clone(),
             oom_score_adj: record.config.security.oom_score_adj,
+            umask: None,
+            start_gate: None,
         },
         stdio: [stdin, 1, 2],
         init: record.config.init,
@@ -650,8 +658,9 @@ fn init_spec(
         cgroupns_private: record.config.cgroupns == CgroupnsMode::Private,
         cgroup2_mount: false,
         ulimits: record.config.ulimits.clone(),
-        join_netns: None,
-        join_ipcns: None,
+        joins: Vec::new(),
+        die_with_parent: true,
+        keep_fds: 0,
     })
 }
 

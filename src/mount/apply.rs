@@ -246,6 +246,7 @@ fn apply_one(root: &RootDir, op: &MountOp, tree: Option<BorrowedFd<'_>>) -> Resu
             }
             Ok(())
         }
+        MountOp::Generic(g) => generic(root, g, tree),
         MountOp::Mknod {
             target,
             major,
@@ -420,7 +421,13 @@ pub fn mount_cgroup2(target: &Path) -> Result<(), ChildError> {
 
 /// Remount a bind mount read-only, keeping the flags a user namespace may not clear.
 fn remount_readonly(dest: &Path, shown: &Path) -> Result<(), ChildError> {
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    remount_bind(dest, shown, MsFlags::MS_RDONLY)
+}
+
+/// Remount a bind mount with `add` set, keeping the flags it has (a user namespace may not
+/// clear the ones it inherited locked).
+fn remount_bind(dest: &Path, shown: &Path, add: MsFlags) -> Result<(), ChildError> {
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | add;
     if let Ok(st) = nix::sys::statvfs::statvfs(dest) {
         use nix::sys::statvfs::FsFlags;
         let f = st.flags();
@@ -431,6 +438,7 @@ fn remount_readonly(dest: &Path, shown: &Path) -> Result<(), ChildError> {
             (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
             (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
             (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+            (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
         ] {
             if f.contains(fs) {
                 flags |= ms;
@@ -438,7 +446,46 @@ fn remount_readonly(dest: &Path, shown: &Path) -> Result<(), ChildError> {
         }
     }
     mount(None::<&str>, dest, None::<&str>, flags, None::<&str>)
-        .map_err(|e| os(format!("remounting {} read-only", shown.display()), e))
+        .map_err(|e| os(format!("remounting {} ({add:?})", shown.display()), e))
+}
+
+/// A mount as an OCI bundle gives it: a bind with its flags applied by a remount, or any
+/// filesystem; then its propagation.
+fn generic(
+    root: &RootDir,
+    op: &super::plan::GenericMount,
+    tree: Option<BorrowedFd<'_>>,
+) -> Result<(), ChildError> {
+    let target = &op.target;
+    if op.flags.contains(MsFlags::MS_BIND) {
+        let dest = root.mountpoint(target, kind_for(&op.source, tree))?;
+        bind(&op.source, tree, &dest, op.flags.contains(MsFlags::MS_REC))?;
+        let rest = op.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !rest.is_empty() {
+            let mounted = mounted_at(root, target)?;
+            remount_bind(&fd_path(mounted.as_fd()), target, rest)?;
+        }
+    } else {
+        let dest = root.mountpoint(target, Kind::Dir)?;
+        let data = (!op.data.is_empty()).then_some(op.data.as_str());
+        let source = if op.source.as_os_str().is_empty() {
+            Path::new(&op.fstype)
+        } else {
+            op.source.as_path()
+        };
+        mount_on(Some(source), &dest, Some(&op.fstype), op.flags, data)
+            .map_err(|e| os(format!("mounting {} on {}", op.fstype, target.display()), e))?;
+    }
+    if !op.propagation.is_empty() {
+        let mounted = mounted_at(root, target)?;
+        mount_on(None, &mounted, None, op.propagation, None).map_err(|e| {
+            os(
+                format!("setting the propagation of {}", target.display()),
+                e,
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Make `rootfs` the root: the pivot_root(".", ".") idiom needs no directory for the old root.

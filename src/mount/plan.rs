@@ -69,6 +69,21 @@ pub enum MountOp {
         uid: u32,
         gid: u32,
     },
+    /// A mount as an OCI bundle's `mounts` gives it (`skiff oci`).
+    Generic(GenericMount),
+}
+
+/// Any filesystem, or a bind when `flags` has `MS_BIND` (then the other flags are applied by
+/// a remount, as runc does); the propagation is set last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenericMount {
+    /// The bind source, or the filesystem's source name (empty: the type's name).
+    pub source: PathBuf,
+    pub target: PathBuf,
+    pub fstype: String,
+    pub flags: MsFlags,
+    pub propagation: MsFlags,
+    pub data: String,
 }
 
 /// A user's mount, resolved to host paths at start.

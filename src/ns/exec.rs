@@ -100,7 +100,7 @@ pub fn exec_in(
                 ChildError::os(Stage::Setup, format!("joining namespace {flag:?}"), e)
             })?;
         }
-        install_stdio(stdio)?;
+        install_stdio(stdio, 0)?;
         if tty {
             // In the container's devpts: the mount namespace is joined by now.
             let master = super::pty::open_in_container()?;

@@ -59,10 +59,14 @@ pub struct InitSpec {
     /// `-t`: make a pty in the container's devpts, of this size, and send its master home on
     /// this sync socket.
     pub tty: Option<(RawFd, Option<(u16, u16)>)>,
-    /// `--network container:X`: that container's network namespace, joined first.
-    pub join_netns: Option<RawFd>,
-    /// `--ipc container:X`: that container's IPC namespace, joined first too.
-    pub join_ipcns: Option<RawFd>,
+    /// Namespaces joined first, in order (a user namespace first of all): `--network
+    /// container:X`, `--ipc container:X`, or an OCI bundle's namespace paths.
+    pub joins: Vec<(RawFd, nix::sched::CloneFlags)>,
+    /// Die with the process that cloned us (a monitor). Not under an OCI runtime's caller:
+    /// `create` exits and the container goes on under its subreaper (containerd's shim).
+    pub die_with_parent: bool,
+    /// Descriptors 3..3+N stay open into the command (`--preserve-fds`).
+    pub keep_fds: u32,
 }
 
 fn wait_parent(fd: RawFd) -> Result<(), ChildError> {
@@ -84,8 +88,10 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     // Die with the monitor: a container must never outlive the process that records its exit.
     // (getppid() is 0 inside a new pid namespace, so a monitor that died before this line
     // cannot be detected here; reconcile kills such an orphan by its recorded pid.)
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_PDEATHSIG)", e))?;
+    if spec.die_with_parent {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_PDEATHSIG)", e))?;
+    }
     if let Some((fd, true)) = spec.await_parent {
         wait_parent(fd)?;
     }
@@ -98,30 +104,14 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
             })
             .map_err(|e| ChildError::os(Stage::Setup, "becoming root in the user namespace", e))?;
     }
-    if let Some(fd) = spec.join_netns {
+    for (fd, kind) in &spec.joins {
         // SAFETY: the parent keeps the namespace file open until we have exec'd.
-        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
-            ChildError::os(
-                Stage::Setup,
-                "joining the other container's network namespace",
-                e,
-            )
-        })?;
-    }
-    if let Some(fd) = spec.join_ipcns {
-        // SAFETY: the parent keeps the namespace file open until we have exec'd.
-        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWIPC).map_err(|e| {
-            ChildError::os(
-                Stage::Setup,
-                "joining the other container's IPC namespace",
-                e,
-            )
-        })?;
+        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+        nix::sched::setns(ns, *kind)
+            .map_err(|e| ChildError::os(Stage::Setup, format!("joining namespace {kind:?}"), e))?;
     }
     nix::unistd::setsid().map_err(|e| ChildError::os(Stage::Setup, "setsid", e))?;
-    install_stdio(spec.stdio)?;
+    install_stdio(spec.stdio, spec.keep_fds)?;
 
     let fuse = spec.fuse.as_ref().map(|(p, fd)| {
         // SAFETY: our own copy of the parent's /dev/fuse (clone copied the fd table), used

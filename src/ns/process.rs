@@ -37,6 +37,11 @@ pub struct ProcessSpec {
     pub extra_groups: Vec<String>,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i64>,
+    /// The umask the command starts with (None: inherited).
+    pub umask: Option<u32>,
+    /// An OCI `create`: with everything checked, close this sync socket (the caller's "ready")
+    /// and wait at this exec FIFO until `start` opens it (descriptors: sync, fifo).
+    pub start_gate: Option<(std::os::fd::RawFd, std::os::fd::RawFd)>,
 }
 
 /// The gid of a `--group-add` entry: a number, or a name in the image's /etc/group.
@@ -120,15 +125,39 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
 
     let argv = to_cstrings(&spec.argv)?;
     let envp = to_cstrings(&env)?;
+    if let Some(mask) = spec.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs()
             .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_NO_NEW_PRIVS)", e))?;
         super::seccomp::install(&spec.seccomp)?;
     }
+    if let Some((sync_fd, fifo_fd)) = spec.start_gate {
+        wait_for_start(sync_fd, fifo_fd);
+    }
     let err = nix::unistd::execve(&program, &argv, &envp)
         .err()
         .unwrap_or(Errno::EINVAL);
     Err(exec_error(&spec.argv[0], err))
+}
+
+/// An OCI container between `create` and `start`: tell the caller we are ready by closing
+/// the sync socket, then block opening the exec FIFO for writing until `start` opens it for
+/// reading. Past the socket nobody hears an error: one here ends the process (exit 1).
+fn wait_for_start(sync_fd: std::os::fd::RawFd, fifo_fd: std::os::fd::RawFd) {
+    // SAFETY: our own copy of the socket, not used after this.
+    unsafe { libc::close(sync_fd) };
+    let path = format!("/proc/self/fd/{fifo_fd}");
+    let opened = std::fs::OpenOptions::new().write(true).open(&path);
+    let written = opened.and_then(|mut f| std::io::Write::write_all(&mut f, b"0"));
+    // SAFETY: the O_PATH descriptor of the FIFO is not needed past this point.
+    unsafe { libc::close(fifo_fd) };
+    if let Err(e) = written {
+        eprintln!("skiff: waiting for start on the exec FIFO: {e}");
+        // SAFETY: _exit in this single-threaded child.
+        unsafe { libc::_exit(1) };
+    }
 }
 
 fn exec_error(cmd: &str, err: Errno) -> ChildError {
@@ -228,10 +257,10 @@ pub fn reset_signals() {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
-/// Make `stdio` the process's 0, 1 and 2, and mark every other inherited descriptor
-/// close-on-exec: what the invoking shell passed us must not reach the container (the sync
+/// Make `stdio` the process's 0, 1 and 2, and mark every other inherited descriptor (from
+/// 3 + `keep` on) close-on-exec: what the invoking shell passed us must not reach the container (the sync
 /// socket already is close-on-exec).
-pub fn install_stdio(stdio: [i32; 3]) -> Result<(), ChildError> {
+pub fn install_stdio(stdio: [i32; 3], keep: u32) -> Result<(), ChildError> {
     for (target, fd) in stdio.iter().enumerate() {
         // SAFETY: dup2 onto 0-2 of this single-threaded child.
         if *fd != target as i32 && unsafe { libc::dup2(*fd, target as i32) } < 0 {
@@ -246,7 +275,7 @@ pub fn install_stdio(stdio: [i32; 3]) -> Result<(), ChildError> {
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            3u32 + keep,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
