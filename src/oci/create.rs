@@ -57,6 +57,9 @@ impl Drop for Undo {
     }
 }
 
+/// Where containers whose spec names no cgroup go.
+pub const DEFAULT_CGROUP_PARENT: &str = "skiff-runc";
+
 /// The cgroup path: the spec's (cgroupfs form), or one of our own under `skiff-runc/`.
 fn cgroup_path(spec: &Spec, id: &str) -> Result<String, String> {
     let given = spec
@@ -71,7 +74,7 @@ fn cgroup_path(spec: &Spec, id: &str) -> Result<String, String> {
         ));
     }
     Ok(if given.is_empty() {
-        format!("skiff-runc/{id}")
+        format!("{DEFAULT_CGROUP_PARENT}/{id}")
     } else {
         given.trim_start_matches('/').to_string()
     })
@@ -89,7 +92,14 @@ fn make_cgroup(spec: &Spec, id: &str) -> Result<Option<(String, Manager)>, Strin
         if nix::unistd::geteuid().is_root() {
             return Err(format!("creating cgroup {path}: {e}"));
         }
-        eprintln!("skiff: warning: no cgroup for {id} ({e}); limits are not applied");
+        // As runc's rootless mode: no cgroup, said only when limits were asked for.
+        if spec
+            .linux()
+            .as_ref()
+            .is_some_and(|l| l.resources().is_some())
+        {
+            eprintln!("skiff: warning: no cgroup for {id} ({e}); limits are not applied");
+        }
         return Ok(None);
     }
     if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref())
@@ -346,13 +356,19 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<Created, Strin
     };
     // Until it execs the init is skiff's own binary in the container's pid namespace, for as
     // long as the container waits for `start`: non-dumpable from birth, no process there can
-    // open its /proc/PID/exe (CVE-2019-5736).
-    let _ = nix::sys::prctl::set_dumpable(false);
+    // open its /proc/PID/exe (CVE-2019-5736). Not for an unprivileged caller: it could not
+    // write the maps of a non-dumpable child, and its container holds no more than it does.
+    let privileged = nix::unistd::geteuid().is_root();
+    if privileged {
+        let _ = nix::sys::prctl::set_dumpable(false);
+    }
     let spawned = crate::ns::spawn::clone_child(ns.clone.bits() as u64, child_fd, || {
         crate::ns::init::container_main(&init)
     })
     .map_err(|e| format!("clone: {e}"))?;
-    let _ = nix::sys::prctl::set_dumpable(true);
+    if privileged {
+        let _ = nix::sys::prctl::set_dumpable(true);
+    }
     drop(pair.child);
     let pid = spawned.pid;
     undo.child = Some((pid, spawned.pidfd));

@@ -179,6 +179,7 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), String> {
     if let Some(cg) = cgroup_of(&record) {
         cg.remove()
             .map_err(|e| format!("removing the cgroup of {id}: {e}"))?;
+        remove_default_parent(&record.cgroup);
     }
     if let Some(h) = &record.hooks {
         let state = oci_state(&record, Status::Stopped);
@@ -191,6 +192,25 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), String> {
         }
     }
     std::fs::remove_dir_all(&dir).map_err(|e| format!("removing the state of {id}: {e}"))
+}
+
+/// Our own parent cgroup (`skiff-runc/`, used when the spec names none) goes with its last
+/// container; one a caller named (containerd's `/default`) is the caller's.
+fn remove_default_parent(cgroup: &str) {
+    if !cgroup.starts_with(super::create::DEFAULT_CGROUP_PARENT) {
+        return;
+    }
+    let mounts: Vec<std::path::PathBuf> = match crate::cgroup::host_hierarchy() {
+        Some(crate::cgroup::Hierarchy::Unified(m)) => vec![m],
+        Some(crate::cgroup::Hierarchy::Legacy { controllers, .. }) => {
+            controllers.into_iter().map(|(_, m)| m).collect()
+        }
+        None => Vec::new(),
+    };
+    for m in mounts {
+        // Fails while another container is inside: as it should.
+        let _ = std::fs::remove_dir(m.join(super::create::DEFAULT_CGROUP_PARENT));
+    }
 }
 
 fn kill_and_wait(record: &Record) -> Result<(), String> {

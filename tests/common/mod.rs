@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod compose;
+pub mod containerd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
