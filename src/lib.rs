@@ -11,6 +11,7 @@ pub mod config;
 pub mod container;
 pub mod ids;
 pub mod image;
+pub mod kube;
 pub mod monitor;
 pub mod mount;
 pub mod net;

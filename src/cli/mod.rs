@@ -12,6 +12,7 @@ pub mod generate;
 pub mod group;
 pub mod images;
 pub mod info;
+pub mod kube;
 pub mod networks;
 pub mod object_args;
 pub mod prune;
@@ -176,6 +177,9 @@ pub enum Command {
     Container(Box<group::ContainerCommand>),
     /// Run multi-container projects from compose files (docker compose's commands)
     Compose(Box<compose::ComposeArgs>),
+    /// Kubernetes YAML: generate it from containers, play it here, take it down
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
     /// Be an OCI runtime with runc's command line, for containerd (also as `skiff-runc`)
     #[command(disable_help_flag = true)]
     Oci(OciArgs),
@@ -364,7 +368,11 @@ impl Command {
     pub fn starts_containers(&self) -> bool {
         matches!(
             self,
-            Command::Run(_) | Command::Start(_) | Command::Restart(_) | Command::Compose(_)
+            Command::Run(_)
+                | Command::Start(_)
+                | Command::Restart(_)
+                | Command::Compose(_)
+                | Command::Kube(_)
         )
     }
 }
@@ -452,6 +460,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32, CliError> {
         Command::Untag(a) => images::untag(ctx, a),
         Command::Search(a) => search::search(ctx, a),
         Command::Compose(a) => compose::compose(ctx, *a),
+        Command::Kube(c) => kube::dispatch(ctx, c),
         // `main` hands `skiff oci …` over before anything else; this is the same, reached
         // only when global flags came first (`skiff --debug oci …`).
         Command::Oci(a) => {

@@ -14,6 +14,7 @@ use crate::spec::{self, RunRequest};
 use crate::state::StateError;
 use crate::state::container::{ContainerRecord, ContainerState};
 
+#[derive(Debug)]
 pub struct CreateRequest {
     pub image: String,
     pub name: Option<String>,
