@@ -573,3 +573,30 @@ fn a_rootless_bundle_runs_as_an_unprivileged_user() {
     assert_eq!(map, vec!["0", &uid.to_string(), "1"]);
     assert!(!state.join("rl").exists());
 }
+
+#[test]
+fn a_kubernetes_pod_runs_through_containerds_cri() {
+    if !common::require_root() || !have_containerd() {
+        return;
+    }
+    // The driver makes its own containerd (CRI plugin, host network), images and a Python
+    // CRI client; it prints one line per step and cleans up whatever happens.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cri/run.sh");
+    let o = Command::new(script)
+        .arg(runtime_binary())
+        .stdin(Stdio::null())
+        .output()
+        .expect("tests/cri/run.sh");
+    let text = format!("{}{}", out(&o), common::stderr(&o));
+    assert!(o.status.success(), "{text}");
+    for step in [
+        "RunPodSandbox",
+        "ExecSync exit code",
+        "UpdateContainerResources",
+        "StopContainer",
+        "RemovePodSandbox",
+        "nothing left",
+    ] {
+        assert!(text.contains(&format!("ok   {step}")), "{step}: {text}");
+    }
+}

@@ -290,17 +290,15 @@ impl Log {
         } else {
             format!("time={time:?} level=error msg={message:?}")
         };
-        let written = self.file.as_ref().is_some_and(|f| {
-            std::fs::OpenOptions::new()
+        if let Some(f) = &self.file {
+            let _ = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(f)
-                .and_then(|mut f| writeln!(f, "{line}"))
-                .is_ok()
-        });
-        if !written {
-            eprintln!("{line}");
+                .and_then(|mut f| writeln!(f, "{line}"));
         }
+        // On stderr too, as runc: containerd matches texts there ("container not running").
+        eprintln!("{line}");
     }
 }
 

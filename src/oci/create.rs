@@ -402,6 +402,11 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<Created, Strin
         hooks: spec.hooks().clone(),
     };
     if let Some(h) = &record.hooks {
+        if h.create_container().is_some() || h.start_container().is_some() {
+            eprintln!(
+                "skiff: warning: createContainer and startContainer hooks are not run (they would run inside the container's namespaces)"
+            );
+        }
         let state = oci_state(&record, Status::Created);
         #[allow(deprecated)]
         let prestart = h.prestart().clone().unwrap_or_default();

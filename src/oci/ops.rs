@@ -107,7 +107,9 @@ pub fn list(root: &Root, format: &str, quiet: bool) -> Result<(), String> {
 pub fn kill(root: &Root, id: &str, signal: &str, all: bool) -> Result<(), String> {
     let record = root.load(id)?;
     let sig = crate::spec::parse_signal(signal).map_err(|e| e.to_string())?;
-    if root.status(&record) == Status::Stopped {
+    // `--all` signals whatever is still in the cgroup, also after the init died: containerd
+    // sends it to clean up a container that shared its pod's pid namespace (runc's way).
+    if root.status(&record) == Status::Stopped && !all {
         return Err("container not running".into());
     }
     if all {
