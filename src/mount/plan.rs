@@ -136,8 +136,8 @@ pub struct RootfsInput {
     pub privileged: bool,
 }
 
-/// docker's default devices: (name, major, minor).
-const DEVICES: &[(&str, u64, u64)] = &[
+/// docker's (and runc's) default devices: (name under /dev, major, minor).
+pub const DEVICES: &[(&str, u64, u64)] = &[
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),

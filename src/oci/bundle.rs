@@ -346,14 +346,6 @@ fn retarget(op: MountOp, target: &Path) -> MountOp {
 /// runc's default devices (each unless the spec lists it), the spec's own, and the links
 /// every /dev has. In a user namespace mknod is refused: the host's nodes are bound instead.
 fn device_ops(spec: &Spec, user_ns: bool) -> Vec<MountOp> {
-    const DEFAULTS: &[(&str, u64, u64)] = &[
-        ("/dev/null", 1, 3),
-        ("/dev/zero", 1, 5),
-        ("/dev/full", 1, 7),
-        ("/dev/random", 1, 8),
-        ("/dev/urandom", 1, 9),
-        ("/dev/tty", 5, 0),
-    ];
     let listed = spec
         .linux()
         .as_ref()
@@ -382,9 +374,10 @@ fn device_ops(spec: &Spec, user_ns: bool) -> Vec<MountOp> {
             }
         }
     };
-    for (path, major, minor) in DEFAULTS {
-        if !listed.iter().any(|d| d.path() == Path::new(path)) {
-            ops.push(node(PathBuf::from(path), false, *major, *minor));
+    for (name, major, minor) in crate::mount::plan::DEVICES {
+        let path = Path::new("/dev").join(name);
+        if !listed.iter().any(|d| d.path() == &path) {
+            ops.push(node(path, false, *major, *minor));
         }
     }
     for d in &listed {

@@ -126,19 +126,11 @@ pub fn exec(root: &Root, id: &str, o: &ExecOptions) -> Result<i32, String> {
 
 /// Wait for our child `pid`, passing on the signals a foreground runtime receives.
 fn wait_forwarding(pid: i32, pidfd: &OwnedFd) -> i32 {
-    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signal::SigSet;
     use nix::sys::signalfd::{SfdFlags, SignalFd};
     let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGHUP,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGTERM,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-    ] {
-        set.add(s);
+    for s in crate::monitor::FORWARDED {
+        set.add(*s);
     }
     let sfd = set
         .thread_block()
