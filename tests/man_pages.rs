@@ -26,6 +26,9 @@ fn man_pages_match_the_cli() {
             render(&sub.clone().name(name).bin_name(name).display_name(name)),
         ));
     }
+    // The runtime mode has a command line of its own (runc's).
+    let runtime = skiff::oci::cli::OciCli::command();
+    pages.push(("skiff-runc.1".to_string(), render(&runtime)));
     for (file, content) in pages {
         let path = dir.join(&file);
         if update {
