@@ -80,6 +80,7 @@ pub fn exec(ctx: &Ctx, query: &str, req: &ExecRequest) -> Result<i32, ContainerE
         extra_groups: record.config.security.group_add.clone(),
         oom_score_adj: record.config.security.oom_score_adj,
         umask: None,
+        cap_sets: None,
         start_gate: None,
     };
     let target = JoinTarget {

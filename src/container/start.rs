@@ -649,6 +649,7 @@ fn init_spec(
             extra_groups: record.config.security.group_add.clone(),
             oom_score_adj: record.config.security.oom_score_adj,
             umask: None,
+            cap_sets: None,
             start_gate: None,
         },
         stdio: [stdin, 1, 2],
@@ -661,6 +662,7 @@ fn init_spec(
         joins: Vec::new(),
         die_with_parent: true,
         keep_fds: 0,
+        root_propagation: nix::mount::MsFlags::empty(),
     })
 }
 

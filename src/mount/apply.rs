@@ -247,6 +247,7 @@ fn apply_one(root: &RootDir, op: &MountOp, tree: Option<BorrowedFd<'_>>) -> Resu
             Ok(())
         }
         MountOp::Generic(g) => generic(root, g, tree),
+        MountOp::Device(d) => device(root, d),
         MountOp::Mknod {
             target,
             major,
@@ -447,6 +448,30 @@ fn remount_bind(dest: &Path, shown: &Path, add: MsFlags) -> Result<(), ChildErro
     }
     mount(None::<&str>, dest, None::<&str>, flags, None::<&str>)
         .map_err(|e| os(format!("remounting {} ({add:?})", shown.display()), e))
+}
+
+/// A device node as an OCI bundle lists it: its type, mode (no umask) and owner.
+fn device(root: &RootDir, d: &super::plan::DeviceNode) -> Result<(), ChildError> {
+    use nix::sys::stat::{Mode, makedev, mknodat, umask};
+    let (parent, name) = root.parent_of(&d.target)?;
+    let old = umask(Mode::empty());
+    let made = mknodat(
+        parent.as_fd(),
+        name.as_os_str(),
+        d.kind,
+        Mode::from_bits_truncate(d.mode),
+        makedev(d.major, d.minor),
+    );
+    umask(old);
+    made.map_err(|e| os(format!("creating device {}", d.target.display()), e))?;
+    nix::unistd::fchownat(
+        parent.as_fd(),
+        name.as_os_str(),
+        Some(nix::unistd::Uid::from_raw(d.uid)),
+        Some(nix::unistd::Gid::from_raw(d.gid)),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| os(format!("chown of device {}", d.target.display()), e))
 }
 
 /// A mount as an OCI bundle gives it: a bind with its flags applied by a remount, or any

@@ -71,6 +71,20 @@ pub enum MountOp {
     },
     /// A mount as an OCI bundle's `mounts` gives it (`skiff oci`).
     Generic(GenericMount),
+    /// A device node with its own type, mode and owner (an OCI bundle's `linux.devices`).
+    Device(DeviceNode),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceNode {
+    pub target: PathBuf,
+    /// `S_IFCHR`, `S_IFBLK` or `S_IFIFO`.
+    pub kind: nix::sys::stat::SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// Any filesystem, or a bind when `flags` has `MS_BIND` (then the other flags are applied by

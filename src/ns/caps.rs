@@ -73,3 +73,44 @@ pub fn apply_for_user(uid: u32, keep: &CapsHashSet) -> Result<(), ChildError> {
         )
     })
 }
+
+/// An OCI process's capability sets, each applied as given (the bounding set is limited
+/// separately, before the switch of user).
+#[derive(Debug, Clone, Default)]
+pub struct CapSets {
+    pub effective: CapsHashSet,
+    pub permitted: CapsHashSet,
+    pub inheritable: CapsHashSet,
+    pub ambient: CapsHashSet,
+}
+
+fn setting(what: &str) -> impl FnOnce(caps::errors::CapsError) -> ChildError + '_ {
+    move |e| {
+        ChildError::new(
+            Stage::Setup,
+            libc::EPERM,
+            format!("setting {what} capabilities: {e}"),
+        )
+    }
+}
+
+/// After the switch of user (made with PR_SET_KEEPCAPS, so the permitted set survived it):
+/// inheritable, effective, permitted, then each ambient capability raised, as runc does.
+pub fn apply_sets(sets: &CapSets) -> Result<(), ChildError> {
+    caps::set(None, CapSet::Inheritable, &sets.inheritable).map_err(setting("inheritable"))?;
+    let effective: CapsHashSet = sets
+        .effective
+        .intersection(&sets.permitted)
+        .copied()
+        .collect();
+    caps::set(None, CapSet::Effective, &effective).map_err(setting("effective"))?;
+    caps::set(None, CapSet::Permitted, &sets.permitted).map_err(setting("permitted"))?;
+    caps::clear(None, CapSet::Ambient).map_err(setting("ambient"))?;
+    for cap in &sets.ambient {
+        // The kernel raises an ambient capability only if it is permitted and inheritable.
+        if sets.permitted.contains(cap) && sets.inheritable.contains(cap) {
+            caps::raise(None, CapSet::Ambient, *cap).map_err(setting("ambient"))?;
+        }
+    }
+    Ok(())
+}

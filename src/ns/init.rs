@@ -67,6 +67,9 @@ pub struct InitSpec {
     pub die_with_parent: bool,
     /// Descriptors 3..3+N stay open into the command (`--preserve-fds`).
     pub keep_fds: u32,
+    /// The propagation of the new root once made (an OCI bundle's `rootfsPropagation`;
+    /// empty: it stays private).
+    pub root_propagation: nix::mount::MsFlags,
 }
 
 fn wait_parent(fd: RawFd) -> Result<(), ChildError> {
@@ -131,6 +134,16 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
     )?;
     apply::apply(&spec.mountpoint, &spec.ops, &spec.detached_sources)?;
     apply::pivot(&spec.mountpoint)?;
+    if !spec.root_propagation.is_empty() {
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            spec.root_propagation,
+            None::<&str>,
+        )
+        .map_err(|e| ChildError::os(Stage::Setup, "setting the root's propagation", e))?;
+    }
     if !spec.hostname.is_empty() {
         nix::unistd::sethostname(&spec.hostname).map_err(|e| {
             ChildError::os(Stage::Setup, format!("sethostname {}", spec.hostname), e)

@@ -39,6 +39,8 @@ pub struct ProcessSpec {
     pub oom_score_adj: Option<i64>,
     /// The umask the command starts with (None: inherited).
     pub umask: Option<u32>,
+    /// An OCI process's own capability sets (None: docker's rule from `caps`).
+    pub cap_sets: Option<caps::CapSets>,
     /// An OCI `create`: with everything checked, close this sync socket (the caller's "ready")
     /// and wait at this exec FIFO until `start` opens it (descriptors: sync, fifo).
     pub start_gate: Option<(std::os::fd::RawFd, std::os::fd::RawFd)>,
@@ -105,13 +107,24 @@ pub fn exec_process(spec: &ProcessSpec) -> Result<Infallible, ChildError> {
         // allow-list (setgroups, setres[ug]id, capset, prctl, chdir, execve).
         super::seccomp::install(&spec.seccomp)?;
     }
+    if spec.cap_sets.is_some() {
+        // Keep the permitted set across setuid: the sets are then cut to what was asked.
+        nix::sys::prctl::set_keepcaps(true)
+            .map_err(|e| ChildError::os(Stage::Setup, "prctl(PR_SET_KEEPCAPS)", e))?;
+    }
     let gid = nix::unistd::Gid::from_raw(user.gid);
     nix::unistd::setresgid(gid, gid, gid)
         .map_err(|e| ChildError::os(Stage::User, format!("setgid {}", user.gid), e))?;
     let uid = nix::unistd::Uid::from_raw(user.uid);
     nix::unistd::setresuid(uid, uid, uid)
         .map_err(|e| ChildError::os(Stage::User, format!("setuid {}", user.uid), e))?;
-    caps::apply_for_user(user.uid, &spec.caps)?;
+    match &spec.cap_sets {
+        Some(sets) => {
+            caps::apply_sets(sets)?;
+            let _ = nix::sys::prctl::set_keepcaps(false);
+        }
+        None => caps::apply_for_user(user.uid, &spec.caps)?,
+    }
 
     nix::unistd::chdir(spec.cwd.as_str())
         .map_err(|e| ChildError::os(Stage::Cwd, format!("chdir to {}", spec.cwd), e))?;

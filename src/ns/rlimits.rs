@@ -19,6 +19,7 @@ pub struct Ulimit {
 
 /// docker's names and the resource each one sets.
 const NAMES: &[(&str, libc::__rlimit_resource_t)] = &[
+    ("as", libc::RLIMIT_AS),
     ("core", libc::RLIMIT_CORE),
     ("cpu", libc::RLIMIT_CPU),
     ("data", libc::RLIMIT_DATA),

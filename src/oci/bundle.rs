@@ -66,14 +66,13 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
             return Err(format!("linux.namespaces: {} appears twice", ns.typ()));
         }
         seen.push(ns.typ());
-        if ns.typ() == LinuxNamespaceType::Mount && ns.path().is_some() {
-            return Err(
-                "linux.namespaces: joining a mount namespace by path is not supported".into(),
-            );
-        }
     }
     if !seen.contains(&LinuxNamespaceType::Mount) {
-        return Err("linux.namespaces: a mount namespace is required".into());
+        // runc then mounts into the caller's namespace and chroots; skiff never mounts a
+        // container's root into the host's mount table.
+        return Err(
+            "linux.namespaces: a mount namespace (new, or joined by path) is required".into(),
+        );
     }
     Ok(())
 }
@@ -212,6 +211,27 @@ pub fn mount_options(options: &[String]) -> Result<(MsFlags, MsFlags, Vec<String
         flags = (flags | set) & !clear;
     }
     Ok((flags, propagation, data))
+}
+
+/// `linux.rootfsPropagation`: the propagation of the container's root once it is made.
+pub fn root_propagation(spec: &Spec) -> Result<MsFlags, String> {
+    let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone())
+    else {
+        return Ok(MsFlags::empty());
+    };
+    match p.as_str() {
+        "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => {
+            Ok(crate::mount::volume::propagation_flags(&p))
+        }
+        "unbindable" => Ok(MsFlags::MS_UNBINDABLE),
+        "runbindable" => Ok(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
+        other => Err(format!(
+            "linux.rootfsPropagation {other:?}: use private, shared, slave or unbindable (r-prefixed too)"
+        )),
+    }
 }
 
 /// How the container's cgroups are shown at a `cgroup` mount.
@@ -381,14 +401,26 @@ fn device_ops(spec: &Spec, user_ns: bool) -> Vec<MountOp> {
         }
     }
     for d in &listed {
+        use nix::sys::stat::SFlag;
         use oci_spec::runtime::LinuxDeviceType;
-        let block = matches!(d.typ(), LinuxDeviceType::B);
-        ops.push(node(
-            d.path().clone(),
-            block,
-            d.major() as u64,
-            d.minor() as u64,
-        ));
+        if user_ns {
+            ops.push(node(d.path().clone(), false, 0, 0));
+            continue;
+        }
+        let kind = match d.typ() {
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            _ => SFlag::S_IFCHR,
+        };
+        ops.push(MountOp::Device(crate::mount::plan::DeviceNode {
+            target: d.path().clone(),
+            kind,
+            major: d.major() as u64,
+            minor: d.minor() as u64,
+            mode: d.file_mode().unwrap_or(0o666),
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        }));
     }
     for (link, to) in [
         ("/dev/fd", "/proc/self/fd"),
@@ -434,6 +466,40 @@ pub fn capabilities(process: &Process) -> caps::CapsHashSet {
         .iter()
         .filter_map(|c| format!("CAP_{c}").parse::<caps::Capability>().ok())
         .collect()
+}
+
+/// Resources skiff cannot apply: refused at create, as runc refuses them on a host without
+/// the controller, rather than a container that silently lacks its limit.
+pub fn check_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), String> {
+    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        return Err(
+            "linux.resources.hugepageLimits: the hugetlb controller is not supported".into(),
+        );
+    }
+    if r.network().is_some() {
+        return Err("linux.resources.network: net_cls/net_prio are not supported".into());
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err("linux.resources.rdma: the rdma controller is not supported".into());
+    }
+    Ok(())
+}
+
+/// Each of the process's capability sets, when it gives them.
+pub fn capability_sets(process: &Process) -> Option<crate::ns::caps::CapSets> {
+    let sets = process.capabilities().as_ref()?;
+    let convert = |set: &Option<oci_spec::runtime::Capabilities>| -> caps::CapsHashSet {
+        set.iter()
+            .flatten()
+            .filter_map(|c| format!("CAP_{c}").parse::<caps::Capability>().ok())
+            .collect()
+    };
+    Some(crate::ns::caps::CapSets {
+        effective: convert(sets.effective()),
+        permitted: convert(sets.permitted()),
+        inheritable: convert(sets.inheritable()),
+        ambient: convert(sets.ambient()),
+    })
 }
 
 /// `linux.resources` -> skiff's cgroup limits.

@@ -87,6 +87,9 @@ fn make_cgroup(spec: &Spec, id: &str) -> Result<Option<(String, Manager)>, Strin
         return Ok(None);
     };
     let path = cgroup_path(spec, id)?;
+    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        bundle::check_resources(r)?;
+    }
     let manager = crate::cgroup::manager(&hierarchy, &path);
     if let Err(e) = manager.create() {
         if nix::unistd::geteuid().is_root() {
@@ -148,6 +151,7 @@ pub fn process_spec(
             .collect(),
         oom_score_adj: process.oom_score_adj().map(i64::from),
         umask: user.umask(),
+        cap_sets: bundle::capability_sets(process),
         start_gate: None,
     }
 }
@@ -265,6 +269,13 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<Created, Strin
     let fifo_path = root.fifo(id);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| format!("creating the exec FIFO: {e}"))?;
+    // Writable by anyone (not the umask's 0600): the init opens it after it has become the
+    // container's user.
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .map_err(|e| format!("opening the exec FIFO: {e}"))?;
     let fifo = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
@@ -334,7 +345,9 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<Created, Strin
         fuse: None,
         copy_root: Some(rootfs.clone()),
         root_premounted: false,
-        become_ns_root: false,
+        // Born with host ids a new user namespace may not map (files made would fail with
+        // EOVERFLOW): the init takes its root once the maps are written.
+        become_ns_root: ns.user,
         detached_sources: Vec::new(),
         ops,
         hostname: spec.hostname().clone().unwrap_or_default(),
@@ -353,6 +366,7 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<Created, Strin
             .collect(),
         die_with_parent: false,
         keep_fds: o.preserve_fds,
+        root_propagation: bundle::root_propagation(&spec)?,
     };
     // Until it execs the init is skiff's own binary in the container's pid namespace, for as
     // long as the container waits for `start`: non-dumpable from birth, no process there can
@@ -432,6 +446,20 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<Created, Strin
     Ok(Created { record, pidfd })
 }
 
+/// Until the init has exec'd its command (its executable is no longer ours), at most 1 s:
+/// poststart hooks run after the user's process starts.
+fn wait_for_exec(pid: i32) {
+    let ours = std::fs::read_link("/proc/self/exe").ok();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while std::time::Instant::now() < end {
+        match std::fs::read_link(format!("/proc/{pid}/exe")) {
+            Ok(exe) if Some(&exe) != ours.as_ref() => return,
+            Err(_) => return,
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
+}
+
 /// `start`: open the exec FIFO, which lets the waiting init exec the command.
 pub fn start(root: &Root, id: &str) -> Result<(), String> {
     let record = root.load(id)?;
@@ -481,6 +509,9 @@ pub fn start(root: &Root, id: &str) -> Result<(), String> {
     }
     let _ = std::fs::remove_file(&fifo_path);
     if let Some(h) = &record.hooks {
+        if h.poststart().is_some() {
+            wait_for_exec(record.pid);
+        }
         let state = oci_state(&record, Status::Running);
         // A failing poststart hook is a warning, as the spec says.
         if let Err(e) = hooks::run(

@@ -193,7 +193,13 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), String> {
             eprintln!("skiff: warning: {e}");
         }
     }
-    std::fs::remove_dir_all(&dir).map_err(|e| format!("removing the state of {id}: {e}"))
+    match std::fs::remove_dir_all(&dir) {
+        // Another delete got there first (containerd cleans up after a dead shim itself).
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("removing the state of {id}: {e}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Our own parent cgroup (`skiff-runc/`, used when the spec names none) goes with its last
