@@ -17,6 +17,9 @@ use super::ports::PortMapping;
 /// What to do when the tun device cannot be opened (pasta and slirp4netns both need it).
 const TUN_HINT: &str = " (/dev/net/tun must exist with mode 0666: as root, mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200, or in a container run it with --device /dev/net/tun; or use --network none)";
 
+/// What pasta says when the host has no interface with a default route.
+const NO_OUTSIDE: &str = "External interface not usable";
+
 /// `<runroot>/pasta`: the helpers' pid files and slirp4netns' API sockets.
 fn state_dir(runroot: &Path) -> Result<PathBuf, NetError> {
     let dir = runroot.join("pasta");
@@ -103,8 +106,20 @@ pub fn connect_outside(
     let in_path = |name: &str| crate::config::find_program(name).is_some();
     if !in_path("pasta") && in_path("slirp4netns") {
         attach_slirp(runroot, id, pid, &ports)?;
-    } else {
-        attach_pasta(runroot, id, pid, &ports, ifname)?;
+        return Ok(ports);
+    }
+    match attach_pasta(runroot, id, pid, &ports, ifname) {
+        // pasta copies the host's outside interface, and there is none without a default
+        // route (a laptop offline, a sandboxed CI runner); slirp4netns needs none.
+        Err(NetError::Invalid(e)) if e.contains(NO_OUTSIDE) => {
+            if !in_path("slirp4netns") {
+                return Err(NetError::Invalid(format!(
+                    "{e}: this host has no default route, which pasta needs; install slirp4netns (apt-get install slirp4netns) to network containers without one, or use --network none"
+                )));
+            }
+            attach_slirp(runroot, id, pid, &ports)?;
+        }
+        other => other?,
     }
     Ok(ports)
 }

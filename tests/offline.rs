@@ -1,0 +1,89 @@
+//! Rootless networking on a host with no default route (a laptop offline, a sandboxed CI
+//! runner): pasta refuses there, so skiff falls back to slirp4netns, and containers and
+//! published ports still work. The "host" is a network namespace made for the test, with
+//! only a loopback.
+
+mod common;
+
+use std::process::Command;
+
+use common::Env;
+
+/// `cmd` as one shell word list.
+fn shell_words(cmd: &Command) -> String {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    std::iter::once(quote(cmd.get_program()))
+        .chain(cmd.get_args().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn rootless_containers_work_offline_through_slirp4netns() {
+    if !common::require_root() {
+        return;
+    }
+    if !["/usr/bin/slirp4netns", "/bin/slirp4netns"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+    {
+        eprintln!("SKIP: slirp4netns is missing (apt-get install slirp4netns)");
+        return;
+    }
+    let env = Env::rootless();
+    let port = common::compose::free_port();
+    let name = format!("offline-{}", std::process::id());
+    let serve = env.cmd(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo served-offline > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    let list = env.cmd(&["run", "--rm", "busybox", "ls", "/sys/class/net"]);
+    let remove = env.cmd(&["rm", "-f", &name]);
+    // Without slirp4netns, the failure says why and what to do.
+    let bin = env.dir.path().join("noslirp");
+    std::fs::create_dir(&bin).expect("bin");
+    for tool in ["pasta", "newuidmap", "newgidmap", "env", "runuser"] {
+        let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .expect(tool);
+        std::os::unix::fs::symlink(found, bin.join(tool)).expect("symlink");
+    }
+    let refused = env.cmd(&["run", "--rm", "busybox", "true"]);
+    // Everything in one new network namespace: no route out, only lo.
+    let script = format!(
+        "set -e; ip link set lo up; test -z \"$(ip route show default)\"; \
+         if PATH={bin} {refused} 2>&1; then exit 1; fi; \
+         {list}; {serve} >/dev/null; \
+         for i in $(seq 100); do busybox wget -qO- http://127.0.0.1:{port}/ && break; sleep 0.1; done; \
+         {remove} >/dev/null",
+        bin = bin.display(),
+        refused = shell_words(&refused),
+        list = shell_words(&list),
+        serve = shell_words(&serve),
+        remove = shell_words(&remove),
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "--", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("unshare");
+    let text = common::stdout(&out);
+    assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    let (refusal, rest) = text.split_once('\n').unwrap_or_default();
+    assert!(
+        refusal.contains("no default route") && refusal.contains("apt-get install slirp4netns"),
+        "{refusal}"
+    );
+    assert_eq!(rest, "lo\ntap0\nserved-offline\n");
+    assert!(env.all_ids().is_empty());
+}
