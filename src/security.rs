@@ -654,3 +654,45 @@ mod tests {
         assert!(e.contains("the profile /p.json"), "{e}");
     }
 }
+
+/// The sysctls docker sets in every container with a network namespace of its own, unless
+/// the user sets them: any group may ping (ICMP sockets), any user may bind low ports.
+pub const PING_GROUP_RANGE: (&str, &str) = ("net.ipv4.ping_group_range", "0 2147483647");
+pub const UNPRIVILEGED_PORT_START: (&str, &str) = ("net.ipv4.ip_unprivileged_port_start", "0");
+
+/// The user's sysctls, with docker's network defaults first when the container has its own
+/// network namespace.
+pub fn sysctls_with_defaults(user: &[(String, String)], own_netns: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if own_netns {
+        for (key, value) in [PING_GROUP_RANGE, UNPRIVILEGED_PORT_START] {
+            if !user.iter().any(|(k, _)| k == key) {
+                out.push((key.to_string(), value.to_string()));
+            }
+        }
+    }
+    out.extend(user.iter().cloned());
+    out
+}
+
+#[cfg(test)]
+mod network_default_tests {
+    use super::*;
+
+    #[test]
+    fn docker_network_sysctls_unless_the_user_sets_them() {
+        let user = vec![(
+            "net.ipv4.ip_unprivileged_port_start".to_string(),
+            "80".to_string(),
+        )];
+        let got = sysctls_with_defaults(&user, true);
+        assert_eq!(
+            got,
+            vec![
+                ("net.ipv4.ping_group_range".into(), "0 2147483647".into()),
+                ("net.ipv4.ip_unprivileged_port_start".into(), "80".into()),
+            ]
+        );
+        assert_eq!(sysctls_with_defaults(&user, false), user);
+    }
+}

@@ -411,6 +411,29 @@ fn read_only_sysctl_groups(env: &Env) {
         ),
         "500"
     );
+    // docker's network sysctls in a network namespace of the container's own: any group may
+    // ping (every group the namespace maps, rootless), any user may bind a low port.
+    let ping = sh(
+        &["--network", "none", "-u", "65534"],
+        "cat /proc/sys/net/ipv4/ping_group_range; httpd -p 80 -h /tmp && echo bound-80",
+    );
+    let (range, bound) = ping.split_once('\n').expect("two lines");
+    assert!(range.starts_with("0\t"), "{ping}");
+    let last: u64 = range[2..].parse().expect("number");
+    assert!(last >= 65535, "{ping}");
+    assert_eq!(bound, "bound-80");
+    assert_eq!(
+        sh(
+            &[
+                "--network",
+                "none",
+                "--sysctl",
+                "net.ipv4.ping_group_range=0 10"
+            ],
+            "cat /proc/sys/net/ipv4/ping_group_range"
+        ),
+        "0\t10"
+    );
 }
 
 #[test]

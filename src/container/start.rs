@@ -593,7 +593,13 @@ fn init_spec(
             .security
             .readonly_paths(crate::mount::plan::READONLY_PATHS),
         read_only: record.config.security.read_only,
-        sysctls: record.config.security.sysctls.clone(),
+        sysctls: crate::security::sysctls_with_defaults(
+            &record.config.security.sysctls,
+            matches!(
+                record.config.network,
+                crate::spec::NetworkMode::Bridge | crate::spec::NetworkMode::None
+            ),
+        ),
         pid_host: record.config.security.pid == crate::security::Shared::Host,
         ipc_host: record.config.security.ipc == crate::security::Shared::Host,
         host_mqueue: std::path::Path::new("/dev/mqueue").is_dir(),

@@ -366,11 +366,25 @@ fn apply_one(root: &RootDir, op: &MountOp, tree: Option<BorrowedFd<'_>>) -> Resu
             let Some(handle) = root.find(&file)? else {
                 return Err(setting(&std::io::Error::from_raw_os_error(libc::ENOENT)));
             };
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(fd_path(handle.as_fd()))
-                .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()))
-                .map_err(|e| setting(&e))
+            let write = |v: &str| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(fd_path(handle.as_fd()))
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, v.as_bytes()))
+            };
+            match write(value) {
+                // docker's "every group may ping" names gids a user namespace may not map:
+                // then every group it does map.
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EINVAL)
+                        && key == crate::security::PING_GROUP_RANGE.0 =>
+                {
+                    let map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+                    let last = crate::ns::idmap::mapped_count(&map).saturating_sub(1);
+                    write(&format!("0 {last}")).map_err(|e| setting(&e))
+                }
+                other => other.map_err(|e| setting(&e)),
+            }
         }
         MountOp::ReadOnly(path) => {
             let Some(dest) = root.find(path)? else {
