@@ -432,9 +432,11 @@ fn run_in_the_foreground_exits_as_the_container_did() {
     let dir = tempdir();
     let id = format!("fg-{}", std::process::id());
     let b = bundle(dir.path(), |doc| {
-        doc["process"]["args"] = serde_json::json!(["sh", "-c", "echo $0 in $(hostname); exit 3"]);
+        doc["process"]["args"] =
+            serde_json::json!(["sh", "-c", "echo $0 in $(hostname) $(uname -m); exit 3"]);
         doc["process"]["env"] = serde_json::json!([]);
         doc["hostname"] = "bundlehost".into();
+        doc["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
     });
     let o = runtime(
         &dir.path().join("state"),
@@ -442,7 +444,13 @@ fn run_in_the_foreground_exits_as_the_container_did() {
     );
     assert_eq!(o.status.code(), Some(3), "{}", common::stderr(&o));
     // No PATH in the env: /bin is still searched, as runc does.
-    assert_eq!(out(&o), "sh in bundlehost\n");
+    // linux.personality LINUX32: uname says a 32-bit machine.
+    let machine = if cfg!(target_arch = "x86_64") {
+        "i686"
+    } else {
+        "armv8l"
+    };
+    assert_eq!(out(&o), format!("sh in bundlehost {machine}\n"));
     assert!(!dir.path().join("state").join(&id).exists());
 }
 

@@ -669,6 +669,7 @@ fn init_spec(
         die_with_parent: true,
         keep_fds: 0,
         root_propagation: nix::mount::MsFlags::empty(),
+        personality: None,
     })
 }
 

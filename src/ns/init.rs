@@ -67,6 +67,8 @@ pub struct InitSpec {
     pub die_with_parent: bool,
     /// Descriptors 3..3+N stay open into the command (`--preserve-fds`).
     pub keep_fds: u32,
+    /// personality(2) for the command (an OCI bundle's `linux.personality`; None: unchanged).
+    pub personality: Option<libc::c_ulong>,
     /// The propagation of the new root once made (an OCI bundle's `rootfsPropagation`;
     /// empty: it stays private).
     pub root_propagation: nix::mount::MsFlags,
@@ -184,6 +186,16 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
             .map_err(|e| ChildError::io(Stage::Setup, "sending the pty to the monitor", &e))?;
     }
     super::rlimits::apply(&spec.ulimits)?;
+    if let Some(persona) = spec.personality {
+        // SAFETY: plain syscall with an integer argument.
+        if unsafe { libc::personality(persona) } < 0 {
+            return Err(ChildError::io(
+                Stage::Setup,
+                format!("personality({persona:#x})"),
+                &std::io::Error::last_os_error(),
+            ));
+        }
+    }
     if spec.init {
         super::initproc::run_as_init(&spec.process)
     } else {

@@ -234,6 +234,15 @@ pub fn root_propagation(spec: &Spec) -> Result<MsFlags, String> {
     }
 }
 
+/// `linux.personality`: the execution domain (PER_LINUX 0, PER_LINUX32 8).
+pub fn personality(spec: &Spec) -> Option<libc::c_ulong> {
+    let p = spec.linux().as_ref()?.personality().as_ref()?;
+    Some(match p.domain() {
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0,
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    })
+}
+
 /// How the container's cgroups are shown at a `cgroup` mount.
 pub enum CgroupView<'a> {
     /// cgroup v1: the container's cgroup of each controller, bound read-only.

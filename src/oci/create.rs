@@ -367,6 +367,7 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<Created, Strin
         die_with_parent: false,
         keep_fds: o.preserve_fds,
         root_propagation: bundle::root_propagation(&spec)?,
+        personality: bundle::personality(&spec),
     };
     // Until it execs the init is skiff's own binary in the container's pid namespace, for as
     // long as the container waits for `start`: non-dumpable from birth, no process there can
