@@ -150,6 +150,15 @@ pub struct RootfsInput {
     pub privileged: bool,
 }
 
+/// The links every container's /dev has (runc's; docker adds /dev/core).
+pub const DEV_LINKS: &[(&str, &str)] = &[
+    ("/dev/fd", "/proc/self/fd"),
+    ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"),
+    ("/dev/stderr", "/proc/self/fd/2"),
+    ("/dev/ptmx", "pts/ptmx"),
+];
+
 /// docker's (and runc's) default devices: (name under /dev, major, minor).
 pub const DEVICES: &[(&str, u64, u64)] = &[
     ("null", 1, 3),
@@ -317,14 +326,8 @@ pub fn plan(input: &RootfsInput) -> Vec<MountOp> {
             }
         });
     }
-    for (link, to) in [
-        ("/dev/fd", "/proc/self/fd"),
-        ("/dev/stdin", "/proc/self/fd/0"),
-        ("/dev/stdout", "/proc/self/fd/1"),
-        ("/dev/stderr", "/proc/self/fd/2"),
-        ("/dev/ptmx", "pts/ptmx"),
-        ("/dev/core", "/proc/kcore"),
-    ] {
+    // docker's list has one more than runc's.
+    for (link, to) in DEV_LINKS.iter().chain(&[("/dev/core", "/proc/kcore")]) {
         ops.push(MountOp::Symlink {
             link: p(link),
             to: p(to),

@@ -431,13 +431,7 @@ fn device_ops(spec: &Spec, user_ns: bool) -> Vec<MountOp> {
             gid: d.gid().unwrap_or(0),
         }));
     }
-    for (link, to) in [
-        ("/dev/fd", "/proc/self/fd"),
-        ("/dev/stdin", "/proc/self/fd/0"),
-        ("/dev/stdout", "/proc/self/fd/1"),
-        ("/dev/stderr", "/proc/self/fd/2"),
-        ("/dev/ptmx", "pts/ptmx"),
-    ] {
+    for (link, to) in crate::mount::plan::DEV_LINKS {
         ops.push(MountOp::Symlink {
             link: link.into(),
             to: to.into(),
