@@ -106,7 +106,7 @@ pub fn exec_in(
             let master = super::pty::open_in_container()?;
             // SAFETY: the sync socket stays open until exec; we only borrow it.
             let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(child_fd) };
-            super::pty::send_fd(&sock, &master)
+            super::sync::send_fd(&sock, &master)
                 .map_err(|e| ChildError::io(Stage::Setup, "sending the pty", &e))?;
         }
         exec_process(spec)

@@ -182,7 +182,7 @@ pub fn container_main(spec: &InitSpec) -> Result<Infallible, ChildError> {
         }
         // SAFETY: the sync socket stays open for the child's whole life; we only borrow it.
         let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(sync_fd) };
-        super::pty::send_fd(&sock, &master)
+        super::sync::send_fd(&sock, &master)
             .map_err(|e| ChildError::io(Stage::Setup, "sending the pty to the monitor", &e))?;
     }
     super::rlimits::apply(&spec.ulimits)?;

@@ -1,18 +1,12 @@
 //! `-t`: the container's pseudo-terminal. The container's process opens it in its own devpts
 //! instance (so `tty` inside names /dev/pts/0 of the container), makes the slave its
 //! controlling terminal and its stdio, and hands the master to its parent over the sync socket
-//! (SCM_RIGHTS), as runc's console socket does. Also the termios and window-size helpers the
-//! attaching side needs.
+//! (SCM_RIGHTS, through `sync::send_fd`), as runc's console socket does. Also the termios and
+//! window-size helpers the attaching side needs.
 
-use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::sync::{ChildError, Stage};
-
-/// Tag of the sync frame that carries the pty master.
-pub const TAG_PTY: u8 = 3;
 
 /// In the container (after pivot_root): open a pty from /dev/ptmx, make its slave the
 /// controlling terminal and fds 0-2, and return the master to send home.
@@ -48,44 +42,6 @@ pub fn open_in_container() -> Result<OwnedFd, ChildError> {
     drop(slave);
     // SAFETY: the master gives up its descriptor; we are its only owner from here.
     Ok(unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(master)) })
-}
-
-/// Send an fd with a one-byte tag frame.
-pub fn send_fd(sock: &impl AsFd, fd: &impl AsFd) -> std::io::Result<()> {
-    let fds = [fd.as_fd().as_raw_fd()];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    sendmsg::<()>(
-        sock.as_fd().as_raw_fd(),
-        &[IoSlice::new(&[TAG_PTY])],
-        &cmsg,
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .map(drop)
-    .map_err(std::io::Error::from)
-}
-
-/// Receive one frame: its bytes, and the fd it carried if any.
-pub fn recv_frame(sock: &impl AsFd, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(buf)];
-    let msg = recvmsg::<()>(
-        sock.as_fd().as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    let mut fd = None;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            for raw in fds {
-                // SAFETY: the kernel installed this descriptor for us just now.
-                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                fd.get_or_insert(owned);
-            }
-        }
-    }
-    Ok((msg.bytes, fd))
 }
 
 /// The window size of a terminal, or None when it is not one.

@@ -114,9 +114,9 @@ pub fn wait_for_exec(fd: &impl AsFd) -> Result<Option<OwnedFd>, ChildError> {
     let mut buf = [0u8; 4096];
     let mut passed = None;
     loop {
-        match super::pty::recv_frame(fd, &mut buf) {
+        match recv_frame(fd, &mut buf) {
             Ok((0, _)) => return Ok(passed),
-            Ok((1, Some(master))) if buf[0] == super::pty::TAG_PTY => passed = Some(master),
+            Ok((1, Some(master))) if buf[0] == TAG_PTY => passed = Some(master),
             Ok((n, _)) if n >= 6 && buf[0] == TAG_ERROR => {
                 let errno = i32::from_le_bytes([buf[2], buf[3], buf[4], buf[5]]);
                 return Err(ChildError {
@@ -220,6 +220,47 @@ pub fn wait_release(fd: &impl AsFd) -> Result<(), ChildError> {
             Err(e) => return Err(ChildError::os(Stage::Setup, "waiting for the monitor", e)),
         }
     }
+}
+
+/// Tag of the sync frame that carries the pty master.
+pub const TAG_PTY: u8 = 3;
+
+/// Send an fd with a one-byte tag frame.
+pub fn send_fd(sock: &impl AsFd, fd: &impl AsFd) -> std::io::Result<()> {
+    let fds = [fd.as_fd().as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    nix::sys::socket::sendmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &[std::io::IoSlice::new(&[TAG_PTY])],
+        &cmsg,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(drop)
+    .map_err(std::io::Error::from)
+}
+
+/// Receive one frame: its bytes, and the fd it carried if any.
+pub fn recv_frame(sock: &impl AsFd, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut fd = None;
+    for c in msg.cmsgs()? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            for raw in fds {
+                // SAFETY: the kernel installed this descriptor for us just now.
+                let owned = unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) };
+                fd.get_or_insert(owned);
+            }
+        }
+    }
+    Ok((msg.bytes, fd))
 }
 
 #[cfg(test)]
