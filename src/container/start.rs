@@ -595,10 +595,7 @@ fn init_spec(
         read_only: record.config.security.read_only,
         sysctls: crate::security::sysctls_with_defaults(
             &record.config.security.sysctls,
-            matches!(
-                record.config.network,
-                crate::spec::NetworkMode::Bridge | crate::spec::NetworkMode::None
-            ),
+            record.config.network.own_namespace(),
         ),
         pid_host: record.config.security.pid == crate::security::Shared::Host,
         ipc_host: record.config.security.ipc == crate::security::Shared::Host,

@@ -8,10 +8,37 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use super::ports::{PortMapping, parse_expose, parse_publish};
-use crate::spec::NetworkMode;
 
-/// The default network's name (docker's `bridge`; `bridge` and `default` mean it too).
-pub const DEFAULT_NETWORK: &str = "skiff";
+/// The default network's name and docker's other names for it: the store's (`state::network`).
+pub use crate::state::network::{DEFAULT_NETWORK, canonical_name};
+
+/// How a container is networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    #[default]
+    None,
+    Host,
+    /// Bridge networks: the default one and user-defined ones (`ContainerConfig::net`).
+    Bridge,
+    /// Another container's network namespace.
+    Container,
+}
+
+impl NetworkMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Container => "container",
+        }
+    }
+    /// Whether the container gets a network namespace of its own.
+    pub fn own_namespace(self) -> bool {
+        matches!(self, NetworkMode::None | NetworkMode::Bridge)
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct NetRequest {
@@ -137,14 +164,6 @@ impl NetworkEntry {
             }
         }
         Ok(e)
-    }
-}
-
-/// A network as the user names it, with docker's names for the default one resolved.
-pub fn canonical_name(name: &str) -> &str {
-    match name {
-        "bridge" | "default" | "" => DEFAULT_NETWORK,
-        n => n,
     }
 }
 

@@ -163,10 +163,8 @@ pub fn attach_with_bridges(
             }
             Ok(attached)
         }
-        Err(e) => {
-            super::release::detach(paths, joiner.id);
-            Err(e)
-        }
+        // The caller releases what the bridges gave (it does on every failed start).
+        Err(e) => Err(e),
     }
 }
 

@@ -4,6 +4,7 @@
 mod env;
 mod signal;
 
+pub use crate::net::config::NetworkMode;
 pub use signal::parse_signal;
 pub mod health;
 pub mod log;
@@ -79,33 +80,6 @@ impl CgroupnsMode {
 
 /// docker's default /dev/shm size.
 pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    #[default]
-    None,
-    Host,
-    /// Bridge networks: the default one and user-defined ones (`ContainerConfig::net`).
-    Bridge,
-    /// Another container's network namespace.
-    Container,
-}
-
-impl NetworkMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NetworkMode::None => "none",
-            NetworkMode::Host => "host",
-            NetworkMode::Bridge => "bridge",
-            NetworkMode::Container => "container",
-        }
-    }
-    /// Whether the container gets a network namespace of its own.
-    pub fn own_namespace(self) -> bool {
-        matches!(self, NetworkMode::None | NetworkMode::Bridge)
-    }
-}
 
 /// Everything the runtime needs to start (and restart) one container.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -78,6 +78,17 @@ pub struct NetworkStore {
     lock: PathBuf,
 }
 
+/// The default network's name (docker's `bridge`; `bridge` and `default` mean it too).
+pub const DEFAULT_NETWORK: &str = "skiff";
+
+/// A network as the user names it, with docker's names for the default one resolved.
+pub fn canonical_name(name: &str) -> &str {
+    match name {
+        "bridge" | "default" | "" => DEFAULT_NETWORK,
+        n => n,
+    }
+}
+
 /// docker's rule for network names.
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -124,7 +135,7 @@ impl NetworkStore {
     /// By name, full id or unique id prefix.
     pub fn find(&self, query: &str) -> Result<NetworkRecord, StateError> {
         // docker's names for the default network (reserved: no user network has them).
-        let query = crate::net::config::canonical_name(query);
+        let query = canonical_name(query);
         if valid_name(query) && self.path(query).exists() {
             return read_json(&self.path(query));
         }
