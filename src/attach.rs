@@ -301,8 +301,13 @@ fn relay(
             inbuf.extend_from_slice(&buf[..n]);
             for (kind, payload) in parse_frames(&mut inbuf) {
                 match kind {
-                    STDOUT => crate::monitor::write_all_fd(1, &payload),
-                    STDERR => crate::monitor::write_all_fd(2, &payload),
+                    // A reader that went away (a closed pipe) stops the echo, not the attach.
+                    STDOUT => {
+                        let _ = write_fd(std::io::stdout().as_fd(), &payload);
+                    }
+                    STDERR => {
+                        let _ = write_fd(std::io::stderr().as_fd(), &payload);
+                    }
                     EXIT if payload.len() == 4 => {
                         return Ok(Ended::Exited(i32::from_le_bytes([
                             payload[0], payload[1], payload[2], payload[3],
@@ -432,7 +437,9 @@ pub fn relay_local_pty(
         if ready[0] {
             match nix::unistd::read(master.as_fd(), &mut buf) {
                 Ok(0) | Err(nix::errno::Errno::EIO) => break,
-                Ok(n) => crate::monitor::write_all_fd(1, &buf[..n]),
+                Ok(n) => {
+                    let _ = write_fd(std::io::stdout().as_fd(), &buf[..n]);
+                }
                 Err(_) => {}
             }
         }
