@@ -229,7 +229,7 @@ pub fn copy(
         }
     }
     let spec = spec.clone();
-    crate::container::copy::with_bare_rootfs(ctx, &step.record, move |root| {
+    crate::container::file_view::with_bare_rootfs(ctx, &step.record, move |root| {
         put_all(root, &plan, &spec)
     })?;
     let upper = ctx.container_changes(&step.record, scratch)?;
@@ -421,7 +421,7 @@ pub fn extract_from(
     let step = container(ctx, state, RunRequest::default())?;
     let patterns = patterns.to_vec();
     let into = into.to_path_buf();
-    crate::container::copy::with_bare_rootfs(ctx, &step.record, move |root| {
+    crate::container::file_view::with_bare_rootfs(ctx, &step.record, move |root| {
         let source = Context::new(root.to_path_buf(), super::ignore::Matcher::parse(""));
         for p in &patterns {
             let found = source.resolve(p).map_err(|e| e.to_string())?;

@@ -7,14 +7,11 @@
 //! on the host side, every entry is confined to the destination directory, so a tar made in a
 //! container can never write outside it.
 
-use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use super::file_view::{Helper, enter_plan, fork_helper, pipe};
 use super::{ContainerError, Ctx};
-use crate::mount::MountOp;
-use crate::mount::volume::{MountKind, propagation_flags};
 use crate::securejoin::{clean_relative, secure_join};
 use crate::state::container::{ContainerRecord, Status};
 
@@ -215,10 +212,19 @@ pub fn cp(
     }
 }
 
-pub(super) fn pipe() -> Result<(File, File), ContainerError> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| super::io_err("pipe")(e.into()))?;
-    Ok((File::from(r), File::from(w)))
+/// A helper in the container's files with its volumes: the running container's own view, or
+/// a stopped one's root with its volumes mounted, chrooted into.
+fn in_container(
+    ctx: &Ctx,
+    record: &ContainerRecord,
+    work: impl FnOnce() -> Result<(), String>,
+) -> Result<Helper, ContainerError> {
+    let mounts = if record.state.status == Status::Running {
+        Vec::new()
+    } else {
+        super::volumes::user_mounts(ctx, record, None)?
+    };
+    fork_helper(enter_plan(ctx, record, Some(mounts))?, work)
 }
 
 fn to_container(
@@ -339,227 +345,6 @@ fn from_container(
     drop(data_r);
     child.wait()?;
     result.map_err(ContainerError::Invalid)
-}
-
-/// A forked helper inside the container's file view.
-pub(super) struct Helper {
-    pid: nix::unistd::Pid,
-    errors: File,
-}
-
-impl Helper {
-    pub(super) fn wait(self) -> Result<(), ContainerError> {
-        let mut message = String::new();
-        let mut errors = self.errors;
-        let _ = errors.read_to_string(&mut message);
-        let status = nix::sys::wait::waitpid(self.pid, None);
-        if !message.is_empty() {
-            return Err(ContainerError::Invalid(message));
-        }
-        match status {
-            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
-            _ => Err(ContainerError::Invalid(
-                "the copy helper process failed".into(),
-            )),
-        }
-    }
-}
-
-fn in_container(
-    ctx: &Ctx,
-    record: &ContainerRecord,
-    work: impl FnOnce() -> Result<(), String>,
-) -> Result<Helper, ContainerError> {
-    fork_helper(enter_plan(ctx, record, true)?, work)
-}
-
-/// Run `work` with the container's root filesystem alone (no volumes) mounted privately at
-/// the path it is given, host paths still in view; then wait. For copying the image's
-/// content into new volumes at create.
-pub fn with_bare_rootfs(
-    ctx: &Ctx,
-    record: &ContainerRecord,
-    work: impl FnOnce(&Path) -> Result<(), String>,
-) -> Result<(), ContainerError> {
-    let enter = enter_plan(ctx, record, false)?;
-    let Enter::Mount { mountpoint, .. } = &enter else {
-        return Err(ContainerError::Invalid("no rootfs to mount".into()));
-    };
-    let root = mountpoint.clone();
-    fork_helper(enter, move || work(&root))?.wait()
-}
-
-/// Run `work` with the container's root filesystem at the path it is given, without its
-/// volumes: a running container's own mount namespace (its root, `/`), or the overlay of a
-/// stopped one mounted privately. For `export`.
-pub(super) fn with_rootfs(
-    ctx: &Ctx,
-    record: &ContainerRecord,
-    work: impl FnOnce(&Path) -> Result<(), String>,
-) -> Result<Helper, ContainerError> {
-    if record.state.status == Status::Running {
-        let enter = enter_plan(ctx, record, true)?;
-        return fork_helper(enter, move || work(Path::new("/")));
-    }
-    let enter = enter_plan(ctx, record, false)?;
-    let Enter::Mount { mountpoint, .. } = &enter else {
-        return Err(ContainerError::Invalid("no rootfs to mount".into()));
-    };
-    let root = mountpoint.clone();
-    fork_helper(enter, move || work(&root))
-}
-
-fn fork_helper(
-    enter: Enter,
-    work: impl FnOnce() -> Result<(), String>,
-) -> Result<Helper, ContainerError> {
-    let (err_r, mut err_w) = pipe()?;
-    // SAFETY: skiff is single-threaded; the child only enters namespaces, copies and exits.
-    match unsafe { nix::unistd::fork() }.map_err(|e| super::io_err("fork")(e.into()))? {
-        nix::unistd::ForkResult::Child => {
-            drop(err_r);
-            let code = match enter.run().and_then(|()| work()) {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = err_w.write_all(e.as_bytes());
-                    1
-                }
-            };
-            // SAFETY: leave without running the parent's exit handlers.
-            unsafe { libc::_exit(code) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(err_w);
-            Ok(Helper {
-                pid: child,
-                errors: err_r,
-            })
-        }
-    }
-}
-
-/// How the helper gets to the container's files.
-enum Enter {
-    /// A running container: its mount namespace (root and cwd become the container's).
-    Join(OwnedFd),
-    /// A stopped one: mount its overlay and volumes privately, chroot there.
-    Mount {
-        mountpoint: PathBuf,
-        lower: Vec<PathBuf>,
-        upper: PathBuf,
-        work: PathBuf,
-        userxattr: bool,
-        /// fuse-overlayfs, when the store uses it.
-        fuse: Option<PathBuf>,
-        /// The copy driver's root directory, when the store uses it.
-        copy_root: Option<PathBuf>,
-        ops: Vec<MountOp>,
-        /// chroot into it (cp); without, the caller works on host paths too.
-        chroot: bool,
-    },
-}
-
-fn enter_plan(
-    ctx: &Ctx,
-    record: &ContainerRecord,
-    with_mounts: bool,
-) -> Result<Enter, ContainerError> {
-    if with_mounts && record.state.status == Status::Running {
-        let ns = File::open(format!("/proc/{}/ns/mnt", record.state.pid))
-            .map_err(super::io_err("opening the container's mount namespace"))?;
-        if !crate::state::proc::is_alive(record.state.pid, record.state.pid_start) {
-            return Err(ContainerError::NotRunning(record.name.clone()));
-        }
-        return Ok(Enter::Join(OwnedFd::from(ns)));
-    }
-    let dir = ctx.store.dir(&record.id);
-    let mounts = if with_mounts {
-        super::volumes::user_mounts(ctx, record, None)?
-    } else {
-        Vec::new()
-    };
-    let ops = mounts
-        .into_iter()
-        .filter(|m| m.kind != MountKind::Tmpfs)
-        .map(|m| MountOp::UserBind {
-            source: m.source,
-            target: m.destination,
-            readonly: m.readonly,
-            propagation: if m.propagation.is_empty() {
-                nix::mount::MsFlags::empty()
-            } else {
-                propagation_flags(&m.propagation)
-            },
-        })
-        .collect();
-    let mountpoint = ctx.paths.rootfs_mountpoint();
-    crate::config::ensure_dir(&mountpoint, 0o700)
-        .map_err(super::io_err(format!("creating {}", mountpoint.display())))?;
-    Ok(Enter::Mount {
-        mountpoint,
-        lower: ctx.lower_dirs(record),
-        upper: dir.join("upper"),
-        work: dir.join("work"),
-        userxattr: ctx.paths.rootless,
-        fuse: ctx.fuse_program()?,
-        copy_root: ctx.copy_rootfs(record)?,
-        ops,
-        chroot: with_mounts,
-    })
-}
-
-impl Enter {
-    fn run(self) -> Result<(), String> {
-        match self {
-            Enter::Join(ns) => {
-                nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNS)
-                    .map_err(|e| format!("joining the container's mount namespace: {e}"))?;
-                let _ = ns.as_raw_fd();
-                nix::unistd::chdir("/").map_err(|e| e.to_string())
-            }
-            Enter::Mount {
-                mountpoint,
-                lower,
-                upper,
-                work,
-                userxattr,
-                fuse,
-                copy_root,
-                ops,
-                chroot,
-            } => {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-                    .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
-                let dev_fuse = match &fuse {
-                    Some(_) => Some(
-                        crate::mount::fuse::open_device()
-                            .map_err(|e| format!("opening /dev/fuse: {e}"))?,
-                    ),
-                    None => None,
-                };
-                crate::mount::apply::mount_rootfs(
-                    &mountpoint,
-                    &lower,
-                    &upper,
-                    &work,
-                    userxattr,
-                    false,
-                    crate::mount::apply::RootDriver::pick(
-                        fuse.as_deref().zip(dev_fuse.map(OwnedFd::from)),
-                        copy_root.as_deref(),
-                        false,
-                    ),
-                )
-                .map_err(|e| e.to_string())?;
-                crate::mount::apply::apply(&mountpoint, &ops, &[]).map_err(|e| e.to_string())?;
-                if !chroot {
-                    return Ok(());
-                }
-                nix::unistd::chroot(&mountpoint).map_err(|e| format!("chroot: {e}"))?;
-                nix::unistd::chdir("/").map_err(|e| e.to_string())
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::copy::{pipe, with_rootfs};
+use super::file_view::{pipe, with_rootfs};
 use super::{ContainerError, Ctx};
 
 /// Write the filesystem of container `name` to `out`.

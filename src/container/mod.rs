@@ -7,6 +7,7 @@ pub mod create;
 pub mod detached;
 pub mod exec;
 pub mod export;
+pub mod file_view;
 pub mod health;
 pub mod inspect;
 pub mod list;

@@ -229,7 +229,7 @@ pub fn copy_up_at_create(ctx: &Ctx, record: &ContainerRecord) -> Result<(), Cont
         return Ok(());
     }
     let auto = record.config.userns_auto;
-    super::copy::with_bare_rootfs(ctx, record, move |root| {
+    super::file_view::with_bare_rootfs(ctx, record, move |root| {
         let root = crate::mount::target::RootDir::open(root).map_err(|e| e.to_string())?;
         for (dest, data) in &todo {
             let Some(src) = root.find(dest).map_err(|e| e.to_string())? else {
