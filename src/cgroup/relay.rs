@@ -11,7 +11,6 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::CgroupError;
-use super::systemd::Bus;
 
 /// A request from the monitor: `Bus::start_scope`'s arguments.
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,14 +76,18 @@ pub fn start_scope(req: &ScopeRequest) -> Option<Result<(), CgroupError>> {
     })
 }
 
-/// In the caller: carry out one request line (without its prefix) on `bus`; the answer line.
-pub fn serve(bus: Option<&Bus>, request: &str) -> String {
-    let Some(bus) = bus else {
+/// In the caller: carry out one request line (without its prefix) with `start` (its own
+/// connection's `Bus::start_scope`, when it has one); the answer line.
+pub fn serve(
+    request: &str,
+    start: Option<impl FnOnce(&ScopeRequest) -> Result<(), CgroupError>>,
+) -> String {
+    let Some(start) = start else {
         return "err\tsystemd relay: the caller has no connection to systemd\n".into();
     };
     let outcome = serde_json::from_str::<ScopeRequest>(request)
         .map_err(|e| CgroupError::Unsupported(format!("systemd relay: {e}")))
-        .and_then(|r| bus.start_scope(&r.unit, &r.slice, &r.pids, &r.description, r.delegate));
+        .and_then(|r| start(&r));
     match outcome {
         Ok(()) => "ok\n".into(),
         Err(e) => format!("err\t{}\n", e.to_string().replace('\n', " ")),

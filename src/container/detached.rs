@@ -88,7 +88,20 @@ pub fn start_detached(
                     answers.as_mut(),
                 ) {
                     (Some(request), Some(w)) => {
-                        let answer = crate::cgroup::relay::serve(ctx.systemd_bus().ok(), request);
+                        let answer = crate::cgroup::relay::serve(
+                            request,
+                            ctx.systemd_bus().ok().map(|bus| {
+                                move |r: &crate::cgroup::relay::ScopeRequest| {
+                                    bus.start_scope(
+                                        &r.unit,
+                                        &r.slice,
+                                        &r.pids,
+                                        &r.description,
+                                        r.delegate,
+                                    )
+                                }
+                            }),
+                        );
                         let _ = w.write_all(answer.as_bytes());
                     }
                     _ => report.push_str(&line),
