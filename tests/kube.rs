@@ -242,3 +242,47 @@ fn rootless_play_and_down() {
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     assert_eq!(env.ok(&["volume", "ls", "-q"]), "");
 }
+
+#[test]
+fn generate_for_a_network_gives_a_pod_per_container() {
+    if !common::require_root() {
+        return;
+    }
+    let env = Env::root();
+    let net = format!("kubenet{}", std::process::id());
+    env.ok(&["network", "create", &net]);
+    for name in ["alpha", "beta"] {
+        env.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            &net,
+            "busybox",
+            "sleep",
+            "300",
+        ]);
+    }
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "elsewhere",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let docs = yaml_docs(&env.ok(&["kube", "generate", &net]));
+    let mut names: Vec<String> = docs
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().expect("name").to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["alpha-pod", "beta-pod"]);
+    let empty = format!("kubeempty{}", std::process::id());
+    env.ok(&["network", "create", &empty]);
+    env.fails(&["kube", "generate", &empty], 1, "has no containers");
+}

@@ -39,7 +39,7 @@ pub struct GenerateArgs {
     /// The pod's name (default: the first container's name with -pod)
     #[arg(long)]
     pub name: Option<String>,
-    /// Containers (names or ids) that make the pod
+    /// Containers (names or ids) that make the pod, or one network: a pod per container on it
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -71,6 +71,62 @@ pub fn dispatch(ctx: &Ctx, c: KubeCommand) -> Result<i32, CliError> {
 }
 
 fn generate_yaml(ctx: &Ctx, a: &GenerateArgs) -> Result<i32, CliError> {
+    // One NETWORK instead of containers: a pod for each container on it.
+    if let [one] = a.containers.as_slice()
+        && ctx.find(one).is_err()
+        && let Some(members) = network_members(ctx, one)?
+    {
+        if members.is_empty() {
+            return Err(CliError::Usage(format!(
+                "network {one:?} has no containers"
+            )));
+        }
+        let mut docs = Vec::new();
+        for m in &members {
+            let args = GenerateArgs {
+                service: a.service && !m.config.net.ports.is_empty(),
+                kind: a.kind.clone(),
+                replicas: a.replicas,
+                filename: None,
+                name: None,
+                containers: vec![m.id.clone()],
+            };
+            docs.push(generate_text(ctx, &args)?);
+        }
+        return write_out(a, docs.join("---\n"));
+    }
+    let yaml = generate_text(ctx, a)?;
+    write_out(a, yaml)
+}
+
+/// The containers on network `name`, or None when there is no such network.
+fn network_members(
+    ctx: &Ctx,
+    name: &str,
+) -> Result<Option<Vec<crate::state::container::ContainerRecord>>, CliError> {
+    let store = crate::state::network::NetworkStore::open(&ctx.paths)
+        .map_err(crate::container::ContainerError::from)?;
+    let Ok(net) = store.find(name) else {
+        return Ok(None);
+    };
+    let members = ctx
+        .all()?
+        .into_iter()
+        .filter(|r| r.config.net.networks.iter().any(|n| n.name == net.name))
+        .collect();
+    Ok(Some(members))
+}
+
+fn write_out(a: &GenerateArgs, yaml: String) -> Result<i32, CliError> {
+    match &a.filename {
+        Some(f) => std::fs::write(f, yaml)
+            .map_err(|e| CliError::Usage(format!("writing {}: {e}", f.display())))?,
+        None => print!("{yaml}"),
+    }
+    Ok(0)
+}
+
+fn generate_text(ctx: &Ctx, a: &GenerateArgs) -> Result<String, CliError> {
     let kind = match a.kind.as_str() {
         "pod" => Kind::Pod,
         "deployment" => Kind::Deployment,
@@ -104,7 +160,7 @@ fn generate_yaml(ctx: &Ctx, a: &GenerateArgs) -> Result<i32, CliError> {
             image: image.as_ref(),
         })
         .collect();
-    let yaml = generate::generate(
+    generate::generate(
         &sources,
         &generate::Options {
             kind,
@@ -113,13 +169,7 @@ fn generate_yaml(ctx: &Ctx, a: &GenerateArgs) -> Result<i32, CliError> {
             name: a.name.clone(),
         },
     )
-    .map_err(CliError::Usage)?;
-    match &a.filename {
-        Some(f) => std::fs::write(f, yaml)
-            .map_err(|e| CliError::Usage(format!("writing {}: {e}", f.display())))?,
-        None => print!("{yaml}"),
-    }
-    Ok(0)
+    .map_err(CliError::Usage)
 }
 
 fn read_file(file: &str) -> Result<String, CliError> {
