@@ -31,7 +31,8 @@ fn pause_freezes_and_unpause_resumes() {
         "busybox",
         "sh",
         "-c",
-        "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done",
+        // Written aside and renamed: a reader never sees the file the redirection just emptied.
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done",
     ]);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(env.ok(&["pause", "tick"]).trim(), "tick");
