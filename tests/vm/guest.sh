@@ -212,11 +212,14 @@ t_pause() {
     cap "$1" skiff run -d --name pz busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done'
     want_rc 0 || return 1
     sleep 0.5
-    pid=$("$1" skiff inspect -f '{{.State.Pid}}' pz)
+    cap "$1" skiff inspect -f '{{.State.Pid}}' pz
+    pid=$OUT
+    [ -n "$pid" ] || { echo "FAIL: inspect gave no pid"; "$1" skiff rm -f pz > /dev/null 2>&1; return 1; }
     cap "$1" skiff pause pz
     want_rc 0 || ok=1
     cap "$1" skiff inspect -f '{{.State.Status}}' pz
     want_out paused || ok=1
+    cap "$1" cat "/proc/$pid/root/tmp/n"
     a=$("$1" cat "/proc/$pid/root/tmp/n")
     sleep 1
     b=$("$1" cat "/proc/$pid/root/tmp/n")
