@@ -187,25 +187,7 @@ fn interrupted_foreground_up_stops_the_project() {
     let env = Env::root();
     let file = "services:\n  a:\n    image: busybox\n    command: sh -c 'echo started; exec sleep 3600'\n  b:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n";
     let dir = project_dir(&env, "intr", &[("compose.yaml", file)]);
-    let child = env
-        .cmd(&["compose", "up", "--no-color", "-t", "1"])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while env.ok(&["ps", "-q"]).lines().count() < 2 {
-        assert!(std::time::Instant::now() < deadline, "never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("SIGINT");
-    let out = child.wait_with_output().expect("wait");
+    let out = up_then_interrupt(&env, &dir, &["--no-color", "-t", "1"], 2);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("Gracefully stopping"));
     assert!(
@@ -421,25 +403,7 @@ fn attached_up_of_one_service_and_its_restarts() {
     let env = Env::root();
     let file = "services:\n  dep:\n    image: busybox\n    command: sh -c 'echo dep-output; exec sleep 3600'\n  app:\n    image: busybox\n    command: sh -c 'trap \"exit 0\" TERM; echo app-up; sleep 3600 & wait'\n    depends_on: [dep]\n  flaky:\n    image: busybox\n    profiles: [flaky]\n    command: sh -c 'echo try; exit 1'\n    restart: on-failure:2\n";
     let dir = project_dir(&env, "att", &[("compose.yaml", file)]);
-    let child = env
-        .cmd(&["compose", "up", "--no-color", "app"])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while env.ok(&["ps", "-q"]).lines().count() < 2 {
-        assert!(std::time::Instant::now() < deadline, "never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("SIGINT");
-    let out = child.wait_with_output().expect("wait");
+    let out = up_then_interrupt(&env, &dir, &["--no-color", "app"], 2);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("Attaching to att-app-1\n"), "{text}");

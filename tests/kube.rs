@@ -209,10 +209,16 @@ fn bad_yaml_is_refused_and_leaves_nothing() {
     let missing_image = write(
         &env,
         "missing.yaml",
-        &TWO_CONTAINERS.replace(
-            "image: busybox\n    command: [sh, -c, \"sleep 300\"]",
-            "image: 127.0.0.1:1/none\n    command: [sh]",
-        ),
+        // A claim this play makes goes with the failure too.
+        &TWO_CONTAINERS
+            .replace(
+                "image: busybox\n    command: [sh, -c, \"sleep 300\"]",
+                "image: 127.0.0.1:1/none\n    command: [sh]",
+            )
+            .replace(
+                "emptyDir: {}",
+                "persistentVolumeClaim: {claimName: kubeclaim}",
+            ),
     );
     let o = env.run(&["kube", "play", &missing_image]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));

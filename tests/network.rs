@@ -904,12 +904,7 @@ fn rootless_falls_back_to_slirp4netns_without_pasta() {
     if !require_root() {
         return;
     }
-    let tool = |n: &str| {
-        ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
-            .iter()
-            .map(|d| std::path::Path::new(d).join(n))
-            .find(|p| p.exists())
-    };
+    let tool = common::host_tool;
     let Some(slirp) = tool("slirp4netns") else {
         eprintln!("SKIP: slirp4netns is missing (apt-get install slirp4netns)");
         return;

@@ -23,10 +23,7 @@ fn rootless_containers_work_offline_through_slirp4netns() {
     if !common::require_root() {
         return;
     }
-    if !["/usr/bin/slirp4netns", "/bin/slirp4netns"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists())
-    {
+    if common::host_tool("slirp4netns").is_none() {
         eprintln!("SKIP: slirp4netns is missing (apt-get install slirp4netns)");
         return;
     }
@@ -51,11 +48,7 @@ fn rootless_containers_work_offline_through_slirp4netns() {
     let bin = env.dir.path().join("noslirp");
     std::fs::create_dir(&bin).expect("bin");
     for tool in ["pasta", "newuidmap", "newgidmap", "env", "runuser"] {
-        let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
-            .iter()
-            .map(|d| std::path::Path::new(d).join(tool))
-            .find(|p| p.exists())
-            .expect(tool);
+        let found = common::host_tool(tool).expect(tool);
         std::os::unix::fs::symlink(found, bin.join(tool)).expect("symlink");
     }
     let refused = env.cmd(&["run", "--rm", "busybox", "true"]);

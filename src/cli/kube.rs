@@ -234,11 +234,16 @@ fn play_file(ctx: &Ctx, a: &PlayArgs) -> Result<i32, CliError> {
         for w in &p.warnings {
             eprintln!("skiff: warning: {w}");
         }
-        let ids = match play_pod(ctx, p, a.start) {
+        let mut made = Vec::new();
+        let ids = match play_pod(ctx, p, a.start, &mut made) {
             Ok(ids) => ids,
             Err(e) => {
-                // Nothing half-made stays: this pod's containers and volumes go.
+                // Nothing half-made stays: this pod's containers and the volumes this play
+                // made (its claims too) go.
                 let _ = remove_pod(ctx, &p.name);
+                for v in made {
+                    let _ = ctx.volumes.remove(&v);
+                }
                 return Err(e);
             }
         };
@@ -250,7 +255,13 @@ fn play_file(ctx: &Ctx, a: &PlayArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-fn play_pod(ctx: &Ctx, p: &PodPlan, start: bool) -> Result<Vec<String>, CliError> {
+/// Make the pod's volumes (their names go to `made`) and containers, and start them.
+fn play_pod(
+    ctx: &Ctx,
+    p: &PodPlan,
+    start: bool,
+    made: &mut Vec<String>,
+) -> Result<Vec<String>, CliError> {
     for (name, own) in &p.volumes {
         if ctx.volumes.get(name).is_ok() {
             continue;
@@ -270,6 +281,7 @@ fn play_pod(ctx: &Ctx, p: &PodPlan, start: bool) -> Result<Vec<String>, CliError
                 anonymous: false,
             })
             .map_err(crate::container::ContainerError::from)?;
+        made.push(name.clone());
         ctx.event("volume", "create", name, &[("driver", "local".into())]);
     }
     let mut ids = Vec::new();

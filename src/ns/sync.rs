@@ -227,11 +227,16 @@ pub const TAG_PTY: u8 = 3;
 
 /// Send an fd with a one-byte tag frame.
 pub fn send_fd(sock: &impl AsFd, fd: &impl AsFd) -> std::io::Result<()> {
+    send_fd_with(sock, fd, &[TAG_PTY])
+}
+
+/// Send an fd with these bytes beside it (runc's console socket: the terminal's name).
+pub fn send_fd_with(sock: &impl AsFd, fd: &impl AsFd, bytes: &[u8]) -> std::io::Result<()> {
     let fds = [fd.as_fd().as_raw_fd()];
     let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
     nix::sys::socket::sendmsg::<()>(
         sock.as_fd().as_raw_fd(),
-        &[std::io::IoSlice::new(&[TAG_PTY])],
+        &[std::io::IoSlice::new(bytes)],
         &cmsg,
         MsgFlags::MSG_NOSIGNAL,
         None,

@@ -214,20 +214,10 @@ fn write_id_maps(spec: &Spec, pid: i32) -> Result<(), String> {
 
 /// Hand the pty master to the caller's console socket, with the terminal's name, as runc does.
 pub fn send_console(socket: &Path, master: &OwnedFd) -> Result<(), String> {
-    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     let stream = std::os::unix::net::UnixStream::connect(socket)
         .map_err(|e| format!("connecting to the console socket {}: {e}", socket.display()))?;
-    let fds = [master.as_raw_fd()];
-    let name = b"/dev/ptmx";
-    sendmsg::<()>(
-        stream.as_raw_fd(),
-        &[std::io::IoSlice::new(name)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .map(drop)
-    .map_err(|e| format!("sending the terminal to {}: {e}", socket.display()))
+    sync::send_fd_with(&stream, master, b"/dev/ptmx")
+        .map_err(|e| format!("sending the terminal to {}: {e}", socket.display()))
 }
 
 pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<Created, String> {

@@ -112,11 +112,19 @@ pub fn exec(root: &Root, id: &str, o: &ExecOptions) -> Result<i32, String> {
     };
     let (spawned, master) =
         crate::ns::exec::exec_in(&target, &ps, [0, 1, 2], tty).map_err(|e| e.message)?;
-    if let (Some(socket), Some(master)) = (&o.console_socket, &master) {
-        super::create::send_console(socket, master)?;
+    let handed_over = match (&o.console_socket, &master) {
+        (Some(socket), Some(master)) => super::create::send_console(socket, master),
+        _ => Ok(()),
     }
-    if let Some(f) = &o.pid_file {
-        write_atomic(f, &spawned.pid.to_string())?;
+    .and_then(|()| match &o.pid_file {
+        Some(f) => write_atomic(f, &spawned.pid.to_string()),
+        None => Ok(()),
+    });
+    if let Err(e) = handed_over {
+        // Nobody could reach or wait for it: the process goes too.
+        let _ = crate::ns::spawn::pidfd_send_signal(&spawned.pidfd, libc::SIGKILL);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
+        return Err(e);
     }
     if o.detach {
         return Ok(0);

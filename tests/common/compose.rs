@@ -61,6 +61,32 @@ pub fn compose_fails(env: &Env, dir: &Path, args: &[&str], needles: &[&str]) -> 
     err
 }
 
+/// A foreground `compose up ARGS` in `dir`, interrupted (SIGINT, as Ctrl-C) once `running`
+/// containers are up; its output once it has stopped them.
+pub fn up_then_interrupt(env: &Env, dir: &Path, args: &[&str], running: usize) -> Output {
+    let mut all = vec!["compose", "up"];
+    all.extend_from_slice(args);
+    let child = env
+        .cmd(&all)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.ok(&["ps", "-q"]).lines().count() < running {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    child.wait_with_output().expect("wait")
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

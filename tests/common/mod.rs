@@ -112,6 +112,15 @@ pub fn busybox_tar() -> &'static Path {
     })
 }
 
+/// A helper program of the host, by name, from the usual directories (tests that give skiff
+/// a PATH of their own link it there).
+pub fn host_tool(name: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+}
+
 fn run_ok(cmd: &mut Command) {
     let out = cmd.output().expect("spawn");
     assert!(
