@@ -23,8 +23,13 @@ fn fail(message: impl std::fmt::Display, code: i32) -> ! {
 fn main() {
     // As an OCI runtime (`skiff-runc`, `runc`, `skiff oci`): none of skiff's own set-up (its
     // store, the rootless namespace) applies.
-    if let Some(args) = skiff::oci::cli::runtime_args(&std::env::args_os().collect::<Vec<_>>()) {
+    let argv: Vec<_> = std::env::args_os().collect();
+    if let Some(args) = skiff::oci::cli::runtime_args(&argv) {
         skiff::oci::cli::main(args);
+    }
+    // The rootless user networks' namespace holder (`skiff-netns`), started by skiff itself.
+    if skiff::net::netns_holder::is_holder(&argv) {
+        skiff::net::netns_holder::main(argv);
     }
     // `COMPLETE=bash skiff -- …`, as the completion scripts call it: answer and exit.
     clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();

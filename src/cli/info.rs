@@ -90,6 +90,7 @@ fn facts(ctx: &Ctx) -> Result<Value, CliError> {
         "ServerVersion": env!("CARGO_PKG_VERSION"),
         "SecurityOptions": security,
         "Rootless": ctx.paths.rootless,
+        "RootlessNetworkCmd": rootless_network(ctx),
     }))
 }
 
@@ -130,7 +131,26 @@ fn text(v: &Value) -> String {
     out.push_str(&format!(" Name: {}\n", s("Name")));
     out.push_str(&format!(" Docker Root Dir: {}\n", s("DockerRootDir")));
     out.push_str(&format!(" Rootless: {}\n", s("Rootless")));
+    if let Some(cmd) = v["RootlessNetworkCmd"].as_str() {
+        out.push_str(&format!(" Rootless Network: {cmd}\n"));
+    }
     out
+}
+
+/// Rootless: the user networks' stack (podman's `rootlessNetworkCmd`), the running one or
+/// the one a start would choose (pasta, or slirp4netns with no default route); None as root.
+fn rootless_network(ctx: &Ctx) -> Option<String> {
+    use crate::net::outside;
+    if !ctx.paths.rootless {
+        return None;
+    }
+    if let Some(b) = crate::net::user_netns::backend(&ctx.paths) {
+        return Some(format!("{} (running)", b.as_str()));
+    }
+    Some(outside::preferred().map_or_else(
+        || "none: install passt or slirp4netns".to_string(),
+        |b| b.as_str().to_string(),
+    ))
 }
 
 /// PRETTY_NAME from os-release.

@@ -325,11 +325,6 @@ fn connect(ctx: &Ctx, a: NetworkConnectArgs) -> Result<i32, CliError> {
     use crate::net::config::NetworkAttach;
     let store = store(ctx)?;
     let name = network_name(&store, &a.network)?;
-    if ctx.paths.rootless && name == crate::net::config::DEFAULT_NETWORK {
-        return Err(CliError::Usage(
-            "rootless, the default network is pasta's and is joined only at start: connect to a user network".into(),
-        ));
-    }
     let ip =
         a.ip.as_ref()
             .map(|s| {

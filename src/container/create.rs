@@ -232,6 +232,7 @@ pub(super) fn write_userdata(ctx: &Ctx, record: &ContainerRecord) -> Result<(), 
         record.config.network,
         &record.config.hostname,
         &record.config.net,
+        ctx.paths.rootless,
     )
     .map_err(io_err(format!("writing {}", userdata.display())))?;
     if let Some(a) = &record.config.userns_auto {

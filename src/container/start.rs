@@ -228,9 +228,9 @@ pub(super) fn launch(
         )?),
         None => None,
     };
-    // Bridge networking: the parent plugs the veth in while the child mounts; the command
-    // runs only after that.
-    let bridged = record.config.network == NetworkMode::Bridge;
+    // Bridge networking (or a stack of its own): the parent plugs the veth in while the
+    // child mounts; the command runs only after that.
+    let bridged = record.config.network == NetworkMode::Bridge || record.config.network.own_stack();
     if bridged && init.await_parent.is_none() {
         init.await_parent = Some((pair.child.as_raw_fd(), false));
     }
@@ -432,22 +432,24 @@ pub(super) fn launch(
     })
 }
 
-/// Attach the container (pid 1 just cloned) to its bridge networks.
+/// Attach the container (pid 1 just cloned) to its bridge networks, or start its own stack.
 fn plug_in(
     ctx: &Ctx,
     record: &ContainerRecord,
     pid: i32,
     links: &[(Vec<String>, String)],
 ) -> Result<Vec<crate::net::bridge::Attachment>, ContainerError> {
-    use crate::net::config::DEFAULT_NETWORK;
     let net = &record.config.net;
-    // Rootless, the default network is no bridge but pasta alone.
-    let bridged: Vec<_> = net
-        .networks
-        .iter()
-        .filter(|n| !ctx.paths.rootless || n.name != DEFAULT_NETWORK)
-        .cloned()
-        .collect();
+    if record.config.network.own_stack() {
+        return crate::net::rootless::attach(
+            &ctx.paths.runroot,
+            &record.id,
+            pid,
+            net,
+            record.config.network,
+        )
+        .map_err(|e| ContainerError::Invalid(e.to_string()));
+    }
     let joiner = crate::net::bridge::Joiner {
         id: &record.id,
         name: &record.name,
@@ -459,19 +461,12 @@ fn plug_in(
             std::process::id() as i32,
             proc::start_time(std::process::id() as i32).unwrap_or(0),
         ),
-        networks: &bridged,
+        networks: &net.networks,
         first_index: 0,
         starting: true,
         link_lines: links.iter().map(|(_, line)| line.clone()).collect(),
     };
-    let attached = if !ctx.paths.rootless {
-        crate::net::bridge::attach(&ctx.paths, &joiner)
-    } else if bridged.is_empty() {
-        crate::net::rootless::attach(&ctx.paths.runroot, &record.id, pid, net)
-    } else {
-        let with_default = bridged.len() != net.networks.len();
-        crate::net::rootless::attach_with_bridges(&ctx.paths, &joiner, with_default)
-    };
+    let attached = crate::net::bridge::attach(&ctx.paths, &joiner);
     attached.map_err(|e| ContainerError::Invalid(e.to_string()))
 }
 

@@ -4,9 +4,9 @@
 //! rebuilt, /etc/hosts of every member rewritten) and detaching it.
 //!
 //! As root the bridges are the host's. Rootless they live in the user's own network
-//! namespace (`user_netns`), entered by a thread for the work: the same code, with no
-//! firewall (that namespace forwards nothing) and no published ports (pasta publishes them
-//! straight into the container).
+//! namespace (`user_netns`), entered by a thread for the work: the same code, the firewall
+//! loaded in there (masquerade onto the namespace's one pasta, isolation between networks),
+//! and published ports forwarded by the container's monitor (`forward`) instead of DNAT.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::config::{DEFAULT_NETWORK, NetConfig};
 use super::netlink::{Netlink, NetlinkError, in_namespace};
 use super::ports::PortMapping;
-use super::{NetError, firewall, ipam, user_netns};
+use super::{NetError, firewall, forward, ipam, user_netns};
 use crate::config::Paths;
 use crate::state::network::{Lease, NetworkRecord, NetworkStore, valid_name};
 use crate::state::{Lock, StateError};
@@ -122,7 +122,7 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord, rootless: bool) -> Resul
     nl.add_address(index, net.gateway, net.subnet.prefix_len())?;
     nl.set_up(index, None)?;
     if rootless {
-        // No forwarding there: that keeps networks apart; pasta is each container's way out.
+        // The holder turned forwarding on for the whole namespace; no loopback DNAT there.
         return Ok(());
     }
     // Forwarding for the NAT, and loopback sources allowed onto the bridge so that DNAT of
@@ -327,10 +327,18 @@ fn default_network(paths: &Paths, store: &NetworkStore) -> Result<NetworkRecord,
 
 /// Rebuild the firewall from this store's networks and live leases (callers hold the lock).
 pub fn sync_firewall(paths: &Paths, store: &NetworkStore) -> Result<(), NetError> {
-    if paths.rootless {
-        return Ok(());
-    }
     let networks = store.list()?;
+    if paths.rootless {
+        // In the user networks' namespace, with no DNAT (the monitors forward the ports).
+        let Some(ns) = user_netns::open(paths) else {
+            return Ok(());
+        };
+        let stamp = user_netns::firewall_stamp(paths);
+        let table = host_names(paths).table;
+        return within(Some(&ns), || {
+            Ok(firewall::apply(&table, &networks, &[], &stamp)?)
+        });
+    }
     let leases = store.all_leases();
     let stamp = paths.runroot.join("firewall.loaded");
     match firewall::apply(&host_names(paths).table, &networks, &leases, &stamp) {
@@ -418,23 +426,36 @@ fn random_veth() -> String {
 pub fn attach(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
     let store = NetworkStore::open(paths)?;
     // The default network is made (taking its own locks) before the store's lock is held.
-    // Rootless, the default network is pasta's (`rootless`), never a bridge.
-    if !paths.rootless && j.networks.iter().any(|n| n.name == DEFAULT_NETWORK) {
+    if j.networks.iter().any(|n| n.name == DEFAULT_NETWORK) {
         default_network(paths, &store)?;
     }
+    // Rootless, this process binds the published ports on the host now, and forwards them
+    // once the container has its address.
+    let (ports, listeners) = if j.starting && paths.rootless {
+        forward::bind(j.net)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let lock = store.lock()?;
     // Ports are published once, at start, on the first network: chosen here, in the host's
-    // namespace, where they are bound. Rootless, pasta publishes them.
+    // namespace, where they are bound.
     let ports = if j.starting && !paths.rootless {
         super::host_ports::resolve(j.net, &store.all_leases()).map_err(NetError::Invalid)?
     } else {
-        Vec::new()
+        ports
     };
     let side = bridge_side(paths, true)?;
     let mut written: Vec<Lease> = Vec::new();
-    let result = within(side.as_ref(), || {
+    let mut result = within(side.as_ref(), || {
         attach_locked(paths, &store, j, ports, &mut written)
     });
+    if let (Ok(attached), Some(ns)) = (&result, &side)
+        && let Some(first) = attached.first()
+        && let Err(e) = forward::start(j.id, listeners, first.ip, ns)
+    {
+        forward::stop(j.id);
+        result = Err(e);
+    }
     if result.is_err() {
         for l in &written {
             let _ = std::fs::remove_file(store.lease_path(&l.network, l.ip));
@@ -456,10 +477,11 @@ pub fn attach(paths: &Paths, j: &Joiner) -> Result<Vec<Attachment>, NetError> {
     result
 }
 
-/// Rootless: end the user networks' namespace once no container holds a lease in it.
+/// Rootless: once no container holds a lease, the user networks' namespace ends (after its
+/// holder's linger, which it checks for itself).
 pub(super) fn stop_if_unused(paths: &Paths, store: &NetworkStore) {
     if paths.rootless && store.all_leases().is_empty() {
-        user_netns::stop(paths);
+        user_netns::notify_idle(paths);
     }
 }
 
@@ -578,13 +600,13 @@ fn attach_locked(
             )
         })
         .collect();
-    // The default route, once: via the first network that leads out. Rootless, the way out
-    // is the container's pasta, which sets its own.
+    // The default route, once: via the first network that leads out (rootless too: the
+    // user networks' namespace routes it on to its pasta).
     let gateway = records
         .iter()
         .find(|(net, _, _)| !net.internal)
         .map(|(net, _, _)| net.gateway)
-        .filter(|_| starting && !paths.rootless);
+        .filter(|_| starting);
     in_namespace(&netns, move |nl| {
         if let Some(lo) = nl.link_index("lo")? {
             nl.set_up(lo, None)?;

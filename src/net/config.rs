@@ -23,6 +23,10 @@ pub enum NetworkMode {
     Bridge,
     /// Another container's network namespace.
     Container,
+    /// `--network pasta[:OPTIONS]`: a pasta of the container's own (podman's mode).
+    Pasta,
+    /// `--network slirp4netns[:OPTIONS]`: a slirp4netns of the container's own.
+    Slirp4netns,
 }
 
 impl NetworkMode {
@@ -32,11 +36,20 @@ impl NetworkMode {
             NetworkMode::Host => "host",
             NetworkMode::Bridge => "bridge",
             NetworkMode::Container => "container",
+            NetworkMode::Pasta => "pasta",
+            NetworkMode::Slirp4netns => "slirp4netns",
         }
     }
     /// Whether the container gets a network namespace of its own.
     pub fn own_namespace(self) -> bool {
-        matches!(self, NetworkMode::None | NetworkMode::Bridge)
+        matches!(
+            self,
+            NetworkMode::None | NetworkMode::Bridge | NetworkMode::Pasta | NetworkMode::Slirp4netns
+        )
+    }
+    /// Whether it has a user-mode stack of its own (which publishes its ports).
+    pub fn own_stack(self) -> bool {
+        matches!(self, NetworkMode::Pasta | NetworkMode::Slirp4netns)
     }
 }
 
@@ -94,6 +107,9 @@ pub struct NetConfig {
     /// `--link NAME:ALIAS`.
     #[serde(default)]
     pub links: Vec<(String, String)>,
+    /// `--network pasta:OPTIONS` / `slirp4netns:OPTIONS`, split at commas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack_options: Vec<String>,
 }
 
 impl NetConfig {
@@ -183,16 +199,36 @@ pub fn build(
     } else {
         entries.iter().map(|e| canonical_name(&e.name)).collect()
     };
-    let special = |n: &str| n == "none" || n == "host" || n.starts_with("container:");
+    let stack = |n: &str| {
+        ["pasta", "slirp4netns"]
+            .into_iter()
+            .find(|s| n == *s || n.starts_with(&format!("{s}:")))
+    };
+    let special =
+        |n: &str| n == "none" || n == "host" || n.starts_with("container:") || stack(n).is_some();
     if names.len() > 1 && names.iter().any(|n| special(n)) {
         return Err(format!(
-            "invalid --network {}: none, host and container: cannot be combined with other networks",
+            "invalid --network {}: none, host, container:, pasta and slirp4netns cannot be combined with other networks",
             names.join(",")
         ));
     }
     let mode = match names[0] {
         "none" => NetworkMode::None,
         "host" => NetworkMode::Host,
+        n if stack(n).is_some() => {
+            let options = n.split_once(':').map_or("", |(_, o)| o);
+            cfg.stack_options = options
+                .split(',')
+                .filter(|o| !o.is_empty())
+                .map(str::to_string)
+                .collect();
+            if stack(n) == Some("pasta") {
+                NetworkMode::Pasta
+            } else {
+                super::rootless::check_slirp_options(&cfg.stack_options)?;
+                NetworkMode::Slirp4netns
+            }
+        }
         n if n.starts_with("container:") => {
             let target = &n["container:".len()..];
             if target.is_empty() {
@@ -217,7 +253,10 @@ pub fn build(
         cfg.ports.extend(parse_publish(p)?);
     }
     cfg.publish_all = req.publish_all;
-    if mode != NetworkMode::Bridge && (!cfg.ports.is_empty() || cfg.publish_all) {
+    if mode != NetworkMode::Bridge
+        && !mode.own_stack()
+        && (!cfg.ports.is_empty() || cfg.publish_all)
+    {
         if mode == NetworkMode::Host {
             // docker drops them with a warning: the container's ports are the host's.
             eprintln!("WARNING: Published ports are discarded when using host network mode");

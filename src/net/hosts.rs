@@ -81,6 +81,7 @@ pub fn write_userdata(
     mode: NetworkMode,
     hostname: &str,
     net: &NetConfig,
+    rootless: bool,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
@@ -101,7 +102,12 @@ pub fn write_userdata(
     std::fs::write(dir.join("hosts"), &hosts)?;
     std::fs::write(dir.join("hosts.base"), &hosts)?;
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
-    let resolv = resolv_conf(mode, &host_resolv);
+    let mut resolv = resolv_conf(mode, &host_resolv);
+    if rootless && mode == NetworkMode::Bridge && only_loopback_servers(&host_resolv) {
+        // A loopback resolver (dnsmasq, a stub without upstream list): the user networks'
+        // stack answers at this address and asks it from the host's side.
+        resolv.push_str(&format!("nameserver {}\n", super::outside::DNS_FORWARD));
+    }
     let resolv = if mode == NetworkMode::Host
         && net.dns.is_empty()
         && net.dns_search.is_empty()

@@ -6,11 +6,14 @@
 pub mod bridge;
 pub mod config;
 pub mod firewall;
+pub mod forward;
 pub mod host_ports;
 pub mod hosts;
 pub mod ipam;
 pub mod links;
 pub mod netlink;
+pub mod netns_holder;
+pub mod outside;
 pub mod ports;
 pub mod release;
 pub mod rootless;

@@ -11,9 +11,10 @@ use crate::state::network::{Lease, NetworkStore};
 /// Give back what a container holds: its leases (so its address and ports) and its rules;
 /// other members' hosts files lose it. Called once its namespace is gone.
 pub fn detach(paths: &Paths, container_id: &str) {
-    if paths.rootless {
-        super::rootless::detach(&paths.runroot, container_id);
-    }
+    // Its published ports, when this process forwards them (rootless).
+    super::forward::stop(container_id);
+    // Its own pasta or slirp4netns, if it has one.
+    super::rootless::detach(&paths.runroot, container_id);
     let Ok(store) = NetworkStore::open(paths) else {
         return;
     };

@@ -1,9 +1,11 @@
-//! The default network rootless: pasta (Debian `passt`) gives the container's namespace an
-//! interface that copies the host's addressing and forwards traffic through the user's own
-//! sockets; `-p` becomes pasta's `-t`/`-u` forwards, which keep the client's source address.
-//! pasta daemonizes once the namespace is configured and writes its pid, which is kept in
+//! A container's own user-mode stack, podman's `--network pasta[:OPTIONS]` and
+//! `--network slirp4netns[:OPTIONS]` (the default network, rootless too, is a bridge: see
+//! `user_netns`). pasta gives the container's namespace an interface that copies the host's
+//! addressing; `-p` becomes its `-t`/`-u` forwards, which keep the client's source address.
+//! pasta daemonizes once the namespace is configured and writes its pid, kept in
 //! `<runroot>/pasta/<id>.pid` so that stop, or the next command after a crash, ends it.
-//! Containers on user networks get the same pasta as `tap0`, beside their bridges' veths.
+//! slirp4netns stays in the foreground as the monitor's child and takes `-p` on its API
+//! socket.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -11,14 +13,60 @@ use std::process::{Command, Stdio};
 
 use super::NetError;
 use super::bridge::Attachment;
-use super::config::NetConfig;
+use super::config::{NetConfig, NetworkMode};
+use super::outside::{NO_OUTSIDE, TUN_HINT};
 use super::ports::PortMapping;
 
-/// What to do when the tun device cannot be opened (pasta and slirp4netns both need it).
-const TUN_HINT: &str = " (/dev/net/tun must exist with mode 0666: as root, mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200, or in a container run it with --device /dev/net/tun; or use --network none)";
+/// slirp4netns' options as podman takes them: `NAME=VALUE`, these names.
+const SLIRP_OPTIONS: [&str; 4] = ["allow_host_loopback", "mtu", "cidr", "enable_ipv6"];
 
-/// What pasta says when the host has no interface with a default route.
-const NO_OUTSIDE: &str = "External interface not usable";
+/// Check `--network slirp4netns:OPTIONS` (pure).
+pub fn check_slirp_options(options: &[String]) -> Result<(), String> {
+    for o in options {
+        let Some((name, value)) = o.split_once('=') else {
+            return Err(format!(
+                "invalid slirp4netns option {o:?}: expected NAME=VALUE with NAME one of {}",
+                SLIRP_OPTIONS.join(", ")
+            ));
+        };
+        let ok = match name {
+            "allow_host_loopback" | "enable_ipv6" => value == "true" || value == "false",
+            "mtu" => value
+                .parse::<u32>()
+                .is_ok_and(|m| (68..=65521).contains(&m)),
+            "cidr" => value.parse::<ipnet::Ipv4Net>().is_ok(),
+            _ => {
+                return Err(format!(
+                    "invalid slirp4netns option {name:?}: expected one of {}",
+                    SLIRP_OPTIONS.join(", ")
+                ));
+            }
+        };
+        if !ok {
+            return Err(format!("invalid slirp4netns option {o:?}: bad value"));
+        }
+    }
+    Ok(())
+}
+
+/// slirp4netns' flags for the options (checked at create).
+fn slirp_flags(options: &[String]) -> Vec<String> {
+    let mut flags = vec!["--mtu=65520".to_string()];
+    let mut loopback = false;
+    for o in options {
+        match o.split_once('=') {
+            Some(("allow_host_loopback", v)) => loopback = v == "true",
+            Some(("enable_ipv6", "true")) => flags.push("--enable-ipv6".into()),
+            Some(("mtu", v)) => flags[0] = format!("--mtu={v}"),
+            Some(("cidr", v)) => flags.push(format!("--cidr={v}")),
+            _ => {}
+        }
+    }
+    if !loopback {
+        flags.push("--disable-host-loopback".into());
+    }
+    flags
+}
 
 /// `<runroot>/pasta`: the helpers' pid files and slirp4netns' API sockets.
 fn state_dir(runroot: &Path) -> Result<PathBuf, NetError> {
@@ -32,42 +80,10 @@ fn pid_file(runroot: &Path, id: &str) -> PathBuf {
     runroot.join("pasta").join(format!("{id}.pid"))
 }
 
-/// Host ports for a rootless container: random ones chosen, low ones refused.
+/// Host ports: random ones chosen, low ones refused (as for the default network); freed
+/// again at once for pasta or slirp4netns to bind.
 fn resolve_ports(net: &NetConfig) -> Result<Vec<PortMapping>, NetError> {
-    let start: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(1024);
-    let mut wanted = net.wanted_ports();
-    for p in &mut wanted {
-        if p.protocol == "sctp" {
-            return Err(NetError::Invalid(format!(
-                "cannot publish {}: rootless networking forwards tcp and udp only",
-                p.key()
-            )));
-        }
-        if p.host_port == 0 {
-            let ip = if p.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.host_ip
-            };
-            let port = if p.protocol == "udp" {
-                std::net::UdpSocket::bind((ip, 0)).and_then(|s| s.local_addr())
-            } else {
-                std::net::TcpListener::bind((ip, 0)).and_then(|s| s.local_addr())
-            }
-            .map_err(|e| NetError::Invalid(format!("choosing a host port for {}: {e}", p.key())))?
-            .port();
-            p.host_port = port;
-        } else if u32::from(p.host_port) < start {
-            return Err(NetError::Invalid(format!(
-                "cannot publish host port {} rootless: ports below net.ipv4.ip_unprivileged_port_start ({start}) need root; choose a port of {start} or above, or lower that sysctl",
-                p.host_port
-            )));
-        }
-    }
-    Ok(wanted)
+    super::forward::bind(net).map(|(mappings, _listeners)| mappings)
 }
 
 /// pasta's forward spec: `[ADDR/]HOST:CONTAINER`.
@@ -80,99 +96,53 @@ fn forward_spec(p: &PortMapping) -> String {
     format!("{addr}{}:{}", p.host_port, p.container_port)
 }
 
-/// Connect the namespace of `pid` (the default network): with pasta, or with slirp4netns
-/// when pasta is missing.
+/// Give the namespace of `pid` its own stack (`mode`: pasta or slirp4netns), with the
+/// container's published ports.
 pub fn attach(
     runroot: &Path,
     id: &str,
     pid: i32,
     net: &NetConfig,
+    mode: NetworkMode,
 ) -> Result<Vec<Attachment>, NetError> {
-    let ports = connect_outside(runroot, id, pid, net, None)?;
-    Ok(default_attachment(ports, "eth0"))
-}
-
-/// The way out of the namespace of `pid`, with its published ports: pasta's interface (or
-/// slirp4netns'), named `ifname` beside the interfaces of user networks. Returns the ports
-/// with their host ports chosen.
-pub fn connect_outside(
-    runroot: &Path,
-    id: &str,
-    pid: i32,
-    net: &NetConfig,
-    ifname: Option<&str>,
-) -> Result<Vec<PortMapping>, NetError> {
     let ports = resolve_ports(net)?;
-    let in_path = |name: &str| crate::config::find_program(name).is_some();
-    if !in_path("pasta") && in_path("slirp4netns") {
-        attach_slirp(runroot, id, pid, &ports)?;
-        return Ok(ports);
+    if mode == NetworkMode::Slirp4netns {
+        attach_slirp(runroot, id, pid, &ports, &net.stack_options)?;
+        return Ok(default_attachment(mode, ports, "tap0"));
     }
-    match attach_pasta(runroot, id, pid, &ports, ifname) {
-        // pasta copies the host's outside interface, and there is none without a default
-        // route (a laptop offline, a sandboxed CI runner); slirp4netns needs none.
-        Err(NetError::Invalid(e)) if e.contains(NO_OUTSIDE) => {
-            if !in_path("slirp4netns") {
-                return Err(NetError::Invalid(format!(
-                    "{e}: this host has no default route, which pasta needs; install slirp4netns (apt-get install slirp4netns) to network containers without one, or use --network none"
-                )));
-            }
-            attach_slirp(runroot, id, pid, &ports)?;
-        }
-        other => other?,
-    }
-    Ok(ports)
+    match attach_pasta(runroot, id, pid, &ports, &net.stack_options) {
+        Err(NetError::Invalid(e)) if e.contains(NO_OUTSIDE) => Err(NetError::Invalid(format!(
+            "{e}: this host has no default route, which pasta needs; use --network slirp4netns, or the default network"
+        ))),
+        other => other,
+    }?;
+    let name = interface_option(&net.stack_options).unwrap_or("eth0");
+    Ok(default_attachment(mode, ports, name))
 }
 
-/// Rootless on user networks: veths onto their bridges (in the user networks' namespace),
-/// then pasta as `tap0` for the way out and the published ports, unless every network is
-/// internal and the default one is not asked for too.
-pub fn attach_with_bridges(
-    paths: &crate::config::Paths,
-    joiner: &super::bridge::Joiner,
-    with_default: bool,
-) -> Result<Vec<Attachment>, NetError> {
-    let store = crate::state::network::NetworkStore::open(paths)?;
-    let closed = !with_default
-        && joiner
-            .networks
-            .iter()
-            .all(|n| store.find(&n.name).is_ok_and(|r| r.internal));
-    if closed && !joiner.net.wanted_ports().is_empty() {
-        return Err(NetError::Invalid(
-            "cannot publish ports: the container is on internal networks only, which have no way in or out".into(),
-        ));
-    }
-    let mut attached = super::bridge::attach(paths, joiner)?;
-    if closed {
-        return Ok(attached);
-    }
-    match connect_outside(
-        &paths.runroot,
-        joiner.id,
-        joiner.pid,
-        joiner.net,
-        Some("tap0"),
-    ) {
-        Ok(ports) => {
-            if with_default {
-                attached.extend(default_attachment(Vec::new(), "tap0"));
-            }
-            if let Some(first) = attached.first_mut() {
-                first.ports = ports;
-            }
-            Ok(attached)
+/// `-I NAME` / `--ns-ifname NAME` among pasta's options.
+fn interface_option(options: &[String]) -> Option<&str> {
+    let mut it = options.iter();
+    while let Some(o) = it.next() {
+        if o == "-I" || o == "--ns-ifname" {
+            return it.next().map(String::as_str);
         }
-        // The caller releases what the bridges gave (it does on every failed start).
-        Err(e) => Err(e),
+        if let Some(v) = o.strip_prefix("--ns-ifname=") {
+            return Some(v);
+        }
     }
+    None
 }
 
-/// The default network's entry in the container's state: pasta's, with no address of its own.
-pub fn default_attachment(ports: Vec<PortMapping>, interface: &str) -> Vec<Attachment> {
+/// The container's own stack's entry in its state: no address of the user's networks.
+fn default_attachment(
+    mode: NetworkMode,
+    ports: Vec<PortMapping>,
+    interface: &str,
+) -> Vec<Attachment> {
     vec![Attachment {
-        network: super::config::DEFAULT_NETWORK.into(),
-        network_id: "rootless".into(),
+        network: mode.as_str().into(),
+        network_id: mode.as_str().into(),
         ip: std::net::Ipv4Addr::UNSPECIFIED,
         prefix: 0,
         gateway: std::net::Ipv4Addr::UNSPECIFIED,
@@ -199,7 +169,13 @@ fn inheritable_netns(pid: i32) -> Result<std::fs::File, NetError> {
 
 /// slirp4netns, the fallback: it stays in the foreground, says on `--ready-fd` when the
 /// interface is up, and takes port forwards over its API socket.
-fn attach_slirp(runroot: &Path, id: &str, pid: i32, ports: &[PortMapping]) -> Result<(), NetError> {
+fn attach_slirp(
+    runroot: &Path,
+    id: &str,
+    pid: i32,
+    ports: &[PortMapping],
+    options: &[String],
+) -> Result<(), NetError> {
     use std::io::{Read, Write};
     let dir = state_dir(runroot)?;
     let netns = inheritable_netns(pid)?;
@@ -220,12 +196,8 @@ fn attach_slirp(runroot: &Path, id: &str, pid: i32, ports: &[PortMapping]) -> Re
     let api = dir.join(format!("{}.sock", &id[..12.min(id.len())]));
     let _ = std::fs::remove_file(&api);
     let mut child = Command::new("slirp4netns")
-        .args([
-            "--configure",
-            "--mtu=65520",
-            "--disable-host-loopback",
-            "--netns-type=path",
-        ])
+        .args(["--configure", "--netns-type=path"])
+        .args(slirp_flags(options))
         .arg(format!("--ready-fd={}", ready_w.as_raw_fd()))
         .arg(format!("--api-socket={}", api.display()))
         .arg(format!("/proc/self/fd/{}", netns.as_raw_fd()))
@@ -281,17 +253,17 @@ fn attach_pasta(
     id: &str,
     pid: i32,
     ports: &[PortMapping],
-    ifname: Option<&str>,
+    options: &[String],
 ) -> Result<(), NetError> {
     state_dir(runroot)?;
     let pidfile = pid_file(runroot, id);
     let netns = inheritable_netns(pid)?;
     let mut cmd = Command::new("pasta");
     cmd.args(["--config-net", "--quiet", "--no-map-gw"]);
-    if let Some(name) = ifname {
-        // Beside user networks, whose interfaces are IPv4 only (IPv6 is off in there).
-        cmd.args(["-4", "-I", name]);
+    if interface_option(options).is_none() {
+        cmd.args(["-I", "eth0"]);
     }
+    cmd.args(options);
     for (flag, proto) in [("-t", "tcp"), ("-u", "udp")] {
         let specs: Vec<String> = ports
             .iter()

@@ -1,45 +1,58 @@
-//! Rootless user networks live in one network namespace per user (per runroot), owned by the
-//! user's rootless user namespace, where skiff is root: their bridges are made there, and the
-//! containers' veths join them there. Nothing of it is on the host. A sleeping process holds
-//! the namespace: started when a container first joins a user network, ended when the last
-//! one leaves (or, after a crash, by the next command that finds no live lease). Its pid and
-//! start time are kept in `<runroot>/netns.pid`.
-//!
-//! The namespace forwards nothing (`ip_forward` stays 0, the kernel's default), so two
-//! networks are isolated without a firewall; containers reach out through their own pasta.
+//! Rootless, every bridge network (the default one included) lives in one network namespace
+//! per user (per runroot), owned by the user's rootless user namespace, where skiff is root:
+//! the bridges are made there, and the containers' veths join them there. Nothing of it is on
+//! the host. Its holder (`netns_holder`, skiff's binary run as `skiff-netns`) keeps it and its
+//! way out (`outside`: one pasta for all containers); its pid, the descriptor that holds the
+//! namespace and the stack's name are in `<runroot>/netns.pid`.
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use super::NetError;
+use super::netns_holder::PROGRAM;
+use super::outside::Backend;
 use crate::config::Paths;
 use crate::state::proc;
 
-const HOLDER_NAME: &str = "skiff-netns";
-
-fn pid_file(paths: &Paths) -> PathBuf {
+pub fn pid_file(paths: &Paths) -> PathBuf {
     paths.runroot.join("netns.pid")
 }
 
-fn err(what: &str) -> impl FnOnce(std::io::Error) -> NetError + '_ {
-    move |e| NetError::Invalid(format!("{what}: {e}"))
+/// What the firewall inside the namespace was last loaded with (gone with the namespace).
+pub fn firewall_stamp(paths: &Paths) -> PathBuf {
+    paths.runroot.join("netns.firewall")
 }
 
-/// The holder's pid, if it still runs (same start time, and its name).
-fn live_holder(paths: &Paths) -> Option<i32> {
+/// The holder as its pid file describes it.
+pub struct Holder {
+    pub pid: i32,
+    fd: i32,
+    pub backend: Option<Backend>,
+}
+
+/// The holder, if it still runs (same start time: the pid was not reused).
+pub fn holder(paths: &Paths) -> Option<Holder> {
     let text = std::fs::read_to_string(pid_file(paths)).ok()?;
     let mut f = text.split_whitespace();
     let pid: i32 = f.next()?.parse().ok()?;
     let start: u64 = f.next()?.parse().ok()?;
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    (proc::is_alive(pid, start) && comm.trim() == HOLDER_NAME).then_some(pid)
+    let fd: i32 = f.next()?.parse().ok()?;
+    let backend = f.next().and_then(Backend::parse);
+    proc::is_alive(pid, start).then_some(Holder { pid, fd, backend })
 }
 
 /// The namespace, when its holder runs.
 pub fn open(paths: &Paths) -> Option<File> {
-    let pid = live_holder(paths)?;
-    File::open(format!("/proc/{pid}/ns/net")).ok()
+    let h = holder(paths)?;
+    File::open(format!("/proc/{}/fd/{}", h.pid, h.fd)).ok()
+}
+
+/// The stack that serves the namespace now, if any (for `info`).
+pub fn backend(paths: &Paths) -> Option<Backend> {
+    holder(paths).and_then(|h| h.backend)
 }
 
 /// The namespace, made when needed. Callers hold the network store's lock, which keeps two
@@ -49,62 +62,64 @@ pub fn ensure(paths: &Paths) -> Result<File, NetError> {
         return Ok(ns);
     }
     crate::config::ensure_dir(&paths.runroot, 0o700)
-        .map_err(err("creating the runtime directory"))?;
-    let pid = spawn_holder()?;
-    // It serves every container: beside the pause process, not in the scope of the
-    // container (or terminal) whose start made it.
-    if let (Some(pause), Some(crate::cgroup::Hierarchy::Unified(mount))) = (
-        crate::ns::userns::pause_pid(paths),
-        crate::cgroup::host_hierarchy(),
-    ) {
-        crate::cgroup::systemd::join_cgroup_of(&mount, pid, pause);
-    }
-    let start = proc::start_time(pid).unwrap_or(0);
-    let written =
-        crate::state::write_atomic(&pid_file(paths), format!("{pid} {start}\n").as_bytes());
-    let ns = File::open(format!("/proc/{pid}/ns/net"));
-    match (written, ns) {
-        (Ok(()), Ok(ns)) => Ok(ns),
-        (w, n) => {
-            kill(pid);
-            let _ = std::fs::remove_file(pid_file(paths));
-            Err(match (w, n) {
-                (Err(e), _) => NetError::Invalid(format!("writing the netns pid file: {e}")),
-                (_, Err(e)) => {
-                    NetError::Invalid(format!("opening the user networks' namespace: {e}"))
-                }
-                _ => NetError::Invalid("user networks' namespace".into()),
-            })
-        }
+        .map_err(|e| NetError::Invalid(format!("creating the runtime directory: {e}")))?;
+    // A new namespace has no firewall yet, whatever the last one had.
+    let _ = std::fs::remove_file(firewall_stamp(paths));
+    spawn_holder(paths)?;
+    open(paths)
+        .ok_or_else(|| NetError::Invalid("the user networks' namespace ended as it started".into()))
+}
+
+/// A container left: the holder checks, after its linger, whether any is left.
+pub fn notify_idle(paths: &Paths) {
+    if let Some(h) = holder(paths) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(h.pid),
+            nix::sys::signal::Signal::SIGUSR1,
+        );
     }
 }
 
-/// End the holder, and with it the namespace and its bridges.
-pub fn stop(paths: &Paths) {
-    if let Some(pid) = live_holder(paths) {
-        kill(pid);
-    }
-    let _ = std::fs::remove_file(pid_file(paths));
+fn invalid(what: &str) -> impl FnOnce(nix::Error) -> NetError + '_ {
+    move |e| NetError::Invalid(format!("{what}: {e}"))
 }
 
-fn kill(pid: i32) {
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+fn cstring(s: impl Into<Vec<u8>>) -> Result<CString, NetError> {
+    CString::new(s).map_err(|_| NetError::Invalid("a path with a NUL byte".into()))
 }
 
-/// Fork twice (so the holder is nobody's child here and never a zombie of a monitor), and
-/// have the grandchild unshare a network namespace and sleep. It reports its pid and the
-/// unshare's errno through a pipe. The children only make raw system calls: this process
-/// may have other threads.
-fn spawn_holder() -> Result<i32, NetError> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| NetError::Invalid(format!("pipe: {e}")))?;
+/// Fork twice (the holder is nobody's child here, so never a monitor's zombie) and exec
+/// skiff's own binary as the holder, which reports `ok` or `err MESSAGE` on a pipe once the
+/// namespace and its stack are up. The children make raw system calls only: this process may
+/// have other threads.
+fn spawn_holder(paths: &Paths) -> Result<(), NetError> {
+    use std::os::unix::ffi::OsStrExt;
+    let exe = cstring("/proc/self/exe")?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(invalid("pipe"))?;
     let mut reader = File::from(r);
-    let w = File::from(w);
-    let wfd = std::os::fd::AsRawFd::as_raw_fd(&w);
-    // SAFETY: the children call only async-signal-safe functions and never return.
+    let wfd = w.as_raw_fd();
+    let argv = [
+        cstring(PROGRAM)?,
+        cstring(paths.root.as_os_str().as_bytes())?,
+        cstring(paths.runroot.as_os_str().as_bytes())?,
+        cstring(wfd.to_string())?,
+    ];
+    let argv_ptrs: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let devnull = File::open("/dev/null")
+        .map_err(|e| NetError::Invalid(format!("opening /dev/null: {e}")))?;
+    // Its complaints (a stack that would not restart) go to a log beside the pid file.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(paths.runroot.join("netns.log"))
+        .map_err(|e| NetError::Invalid(format!("opening netns.log: {e}")))?;
+    let (null_fd, log_fd) = (devnull.as_raw_fd(), log.as_raw_fd());
+    let env = environ_ptr();
+    // SAFETY: the children call only async-signal-safe functions and end in exec or _exit.
     let first = unsafe { libc::fork() };
     if first < 0 {
         return Err(NetError::Invalid(format!(
@@ -113,49 +128,45 @@ fn spawn_holder() -> Result<i32, NetError> {
         )));
     }
     if first == 0 {
-        // SAFETY: as above; both branches end in _exit or in the holder's endless pause.
+        // SAFETY: as above.
         unsafe {
             if libc::fork() != 0 {
                 libc::_exit(0);
             }
             libc::setsid();
-            // Named before it reports, so no command can see it unnamed.
-            libc::prctl(libc::PR_SET_NAME, c"skiff-netns".as_ptr());
-            let mut report = [0u8; 8];
-            let pid = libc::getpid();
-            report[..4].copy_from_slice(&pid.to_ne_bytes());
-            let errno = if libc::unshare(libc::CLONE_NEWNET) == 0 {
-                0
-            } else {
-                *libc::__errno_location()
-            };
-            report[4..].copy_from_slice(&errno.to_ne_bytes());
-            libc::write(wfd, report.as_ptr().cast(), report.len());
-            if errno != 0 {
-                libc::_exit(1);
-            }
-            libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
-            libc::signal(libc::SIGINT, libc::SIG_IGN);
-            libc::signal(libc::SIGHUP, libc::SIG_IGN);
-            libc::chdir(c"/".as_ptr());
-            loop {
-                libc::pause();
-            }
+            libc::dup2(null_fd, 0);
+            libc::dup2(log_fd, 1);
+            libc::dup2(log_fd, 2);
+            // Nothing else of this process's descriptors: only the report pipe.
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            libc::fcntl(wfd, libc::F_SETFD, 0);
+            libc::execve(exe.as_ptr(), argv_ptrs.as_ptr(), env);
+            libc::_exit(127);
         }
     }
     drop(w);
+    drop((devnull, log));
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
-    let mut report = [0u8; 8];
-    reader
-        .read_exact(&mut report)
-        .map_err(err("starting the user networks' namespace"))?;
-    let pid = i32::from_ne_bytes([report[0], report[1], report[2], report[3]]);
-    let errno = i32::from_ne_bytes([report[4], report[5], report[6], report[7]]);
-    if errno != 0 {
-        return Err(NetError::Invalid(format!(
-            "creating the user networks' namespace: {}",
-            std::io::Error::from_raw_os_error(errno)
-        )));
+    let mut report = String::new();
+    let _ = reader.read_to_string(&mut report);
+    match report.trim_end().split_once(' ') {
+        _ if report.trim_end() == "ok" => Ok(()),
+        Some(("err", message)) => Err(NetError::Invalid(message.to_string())),
+        _ => Err(NetError::Invalid(
+            "the user networks' namespace holder ended before it was ready".into(),
+        )),
     }
-    Ok(pid)
+}
+
+fn environ_ptr() -> *const *const libc::c_char {
+    unsafe extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: reading the process's environment pointer.
+    unsafe { environ }
 }
