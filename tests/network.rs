@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
+use common::net::{http_get, kill_monitor_and_wait_exit, probe_from, unique, walk, web};
 use common::{Env, require_root, stderr};
 
 fn have_nft() -> bool {
@@ -35,64 +35,8 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// GET / from 127.0.0.1:port, retried until the server is up (or 10 s pass).
-fn http_get(addr: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut s =
-                TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(2))?;
-            s.set_read_timeout(Some(Duration::from_secs(3)))?;
-            s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
-            let mut body = String::new();
-            s.read_to_string(&mut body)?;
-            Ok(body)
-        })();
-        match attempt {
-            Ok(b) if b.contains("200 OK") => return b,
-            _ if Instant::now() > deadline => panic!("no answer from {addr}: {attempt:?}"),
-            _ => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
-
-/// A detached busybox httpd serving `text` on port 80.
-fn web(env: &Env, name: &str, extra: &[&str], text: &str) -> String {
-    let script =
-        format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -v -p 80 -h /www");
-    let mut args = vec!["run", "-d", "--name", name];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
-    env.ok(&args)
-}
-
-/// What `script` prints in a throwaway busybox on `network` (whatever its exit status).
-fn probe_from(env: &Env, network: &str, script: &str) -> String {
-    let out = env.run(&[
-        "run",
-        "--rm",
-        "--network",
-        network,
-        "busybox",
-        "sh",
-        "-c",
-        script,
-    ]);
-    common::stdout(&out)
-}
-
 fn gateway(env: &Env, container: &str) -> String {
     env.ok(&["inspect", "-f", "{{.NetworkSettings.Gateway}}", container])
-}
-
-fn unique(tag: &str) -> String {
-    format!("{tag}-{}-{}", std::process::id(), &common_suffix())
-}
-
-fn common_suffix() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    N.fetch_add(1, Ordering::Relaxed).to_string()
 }
 
 #[test]
@@ -480,40 +424,6 @@ fn a_killed_monitor_leaves_no_address_veth_or_rule() {
     );
 }
 
-/// SIGKILL the monitor of container `name`, then wait until `ps` shows it exited.
-fn kill_monitor_and_wait_exit(env: &Env, name: &str) {
-    let monitor: i32 = std::fs::read_dir(env.root.join("containers"))
-        .expect("containers")
-        .flatten()
-        .find_map(|d| {
-            let cfg = std::fs::read_to_string(d.path().join("config.json")).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&cfg).ok()?;
-            (v["name"] == name).then(|| v["state"]["monitor_pid"].as_i64())?
-        })
-        .expect("monitor pid") as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = env.ok(&[
-            "ps",
-            "-a",
-            "--format",
-            "{{.State}}",
-            "-f",
-            &format!("name={name}"),
-        ]);
-        if status == "exited" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "still {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn bridge_of(env: &Env) -> String {
     env.ok(&[
         "network",
@@ -522,20 +432,6 @@ fn bridge_of(env: &Env) -> String {
         "{{index .Options \"com.docker.network.bridge.name\"}}",
         "skiff",
     ])
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                out.extend(walk(&e.path()));
-            } else {
-                out.push(e.path().display().to_string());
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -617,61 +513,6 @@ fn bad_input_is_refused_and_leaves_nothing() {
         "{names}"
     );
     assert!(walk(&env.runroot.join("leases")).is_empty(), "leases left");
-}
-
-#[test]
-fn rootless_default_network_with_pasta() {
-    if !require_root() {
-        return;
-    }
-    if std::process::Command::new("pasta")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIP: pasta is missing (apt-get install passt)");
-        return;
-    }
-    let env = Env::rootless();
-    let port = free_port();
-    let name = unique("rlweb");
-    web(
-        &env,
-        &name,
-        &["-p", &format!("127.0.0.1:{port}:80")],
-        "rootless-web",
-    );
-    assert!(http_get(&format!("127.0.0.1:{port}")).contains("rootless-web"));
-    // pasta keeps the client's address: httpd -v logs it (as a v4-mapped address).
-    // (httpd logs to stderr, which `logs` replays on stderr.)
-    let logs = env.run(&["logs", &name]);
-    let log = stderr(&logs);
-    assert!(log.contains("127.0.0.1]:"), "{log}");
-    assert_eq!(env.ok(&["port", &name, "80"]), format!("127.0.0.1:{port}"));
-    let ps = env.ok(&["ps", "--format", "{{.Ports}}"]);
-    assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
-    // The container has an interface of its own besides lo.
-    let links = env.ok(&["run", "--rm", "busybox", "ls", "/sys/class/net"]);
-    assert!(links.lines().count() >= 2, "{links}");
-    // Low ports name the sysctl.
-    env.fails(
-        &["run", "--rm", "-p", "80:80", "busybox", "true"],
-        125,
-        "net.ipv4.ip_unprivileged_port_start",
-    );
-    // Removing the container ends its pasta.
-    env.ok(&["rm", "-f", &name]);
-    let pidfiles = walk(&env.runroot.join("pasta"));
-    assert!(
-        env.runroot.join("pasta").is_dir(),
-        "pasta pid files live in the runroot"
-    );
-    assert!(pidfiles.is_empty(), "{pidfiles:?}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "port {port} still forwarded");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -900,60 +741,6 @@ fn network_options_internal_mtu_dns_and_prune() {
 }
 
 #[test]
-fn rootless_falls_back_to_slirp4netns_without_pasta() {
-    if !require_root() {
-        return;
-    }
-    let tool = common::host_tool;
-    let Some(slirp) = tool("slirp4netns") else {
-        eprintln!("SKIP: slirp4netns is missing (apt-get install slirp4netns)");
-        return;
-    };
-    let env = Env::rootless();
-    // A PATH with what a rootless skiff needs, but no pasta.
-    let bin = env.dir.path().join("nopasta");
-    std::fs::create_dir(&bin).expect("bin");
-    for (name, path) in [
-        ("slirp4netns", Some(slirp)),
-        ("newuidmap", tool("newuidmap")),
-        ("newgidmap", tool("newgidmap")),
-        ("env", tool("env")),
-        ("runuser", tool("runuser")),
-    ] {
-        std::os::unix::fs::symlink(path.expect(name), bin.join(name)).expect("symlink");
-    }
-    let path = bin.to_str().expect("utf8").to_string();
-    let run = |args: &[&str]| {
-        let out = env.cmd(args).env("PATH", &path).output().expect("skiff");
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        common::stdout(&out).trim().to_string()
-    };
-    let links = run(&["run", "--rm", "busybox", "/bin/ls", "/sys/class/net"]);
-    assert_eq!(links, "lo\ntap0");
-    let port = free_port();
-    let name = unique("slirp");
-    run(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:80"),
-        "busybox",
-        "/bin/sh",
-        "-c",
-        "mkdir -p /www && echo via-slirp > /www/index.html && exec httpd -f -p 80 -h /www",
-    ]);
-    assert!(http_get(&format!("127.0.0.1:{port}")).contains("via-slirp"));
-    run(&["rm", "-f", &name]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "port {port} still forwarded");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-#[test]
 fn without_nft_bridges_work_and_publishing_says_why() {
     let Some(env) = setup() else { return };
     // A PATH with no nft in it.
@@ -1003,208 +790,4 @@ fn repeated_network_flags_join_each_network() {
         &format!("ls /sys/class/net; wget -qO- http://{peer_a}/; wget -qO- http://{peer_b}/"),
     ]);
     assert_eq!(got, "eth0\neth1\nlo\non-a\non-b");
-}
-
-fn have_pasta() -> bool {
-    let ok = std::process::Command::new("pasta")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !ok {
-        eprintln!("SKIP: pasta is missing (apt-get install passt)");
-    }
-    ok
-}
-
-/// Whether the holder of the env's user networks' namespace runs.
-fn netns_holder_alive(env: &Env) -> bool {
-    std::fs::read_to_string(env.runroot.join("netns.pid"))
-        .ok()
-        .and_then(|t| t.split_whitespace().next()?.parse::<i32>().ok())
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
-        .is_some_and(|c| c.trim() == "skiff-netns")
-}
-
-#[test]
-fn rootless_user_networks_names_isolation_connect_and_ports() {
-    if !require_root() || !have_pasta() {
-        return;
-    }
-    let env = Env::rootless();
-    let (back, other, closed) = (unique("rback"), unique("rother"), unique("rclosed"));
-    env.ok(&["network", "create", &back]);
-    env.ok(&["network", "create", &other]);
-    env.ok(&["network", "create", "--internal", &closed]);
-    // No namespace until a container needs it.
-    assert!(!netns_holder_alive(&env));
-    let port = free_port();
-    let db = unique("rdb");
-    web(
-        &env,
-        &db,
-        &[
-            "--network",
-            &back,
-            "--network-alias",
-            "database",
-            "-p",
-            &format!("127.0.0.1:{port}:80"),
-        ],
-        "rootless-db",
-    );
-    assert!(netns_holder_alive(&env));
-    // Members resolve each other by name and alias, over the bridge.
-    let got = env.ok(&[
-        "run",
-        "--rm",
-        "--network",
-        &back,
-        "busybox",
-        "sh",
-        "-c",
-        &format!("wget -qO- http://{db}/ && wget -qO- http://database/"),
-    ]);
-    assert_eq!(got, "rootless-db\nrootless-db");
-    // Published through pasta, keeping the client's address.
-    assert!(http_get(&format!("127.0.0.1:{port}")).contains("rootless-db"));
-    let log = stderr(&env.run(&["logs", &db]));
-    assert!(log.contains("127.0.0.1]:"), "{log}");
-    assert_eq!(env.ok(&["port", &db, "80"]), format!("127.0.0.1:{port}"));
-    // Its address is on the network's subnet; the way out is pasta's tap0 (default route).
-    let subnet = env.ok(&[
-        "network",
-        "inspect",
-        "-f",
-        "{{(index .IPAM.Config 0).Subnet}}",
-        &back,
-    ]);
-    let db_ip = env.ok(&[
-        "inspect",
-        "-f",
-        &format!("{{{{(index .NetworkSettings.Networks \"{back}\").IPAddress}}}}"),
-        &db,
-    ]);
-    let prefix = subnet.rsplit_once('.').expect("subnet").0;
-    assert!(db_ip.starts_with(prefix), "{db_ip} not in {subnet}");
-    let routes = env.ok(&[
-        "exec",
-        &db,
-        "sh",
-        "-c",
-        "ls /sys/class/net; awk '$2 == \"00000000\" {print $1}' /proc/net/route",
-    ]);
-    assert_eq!(routes, "eth0\nlo\ntap0\ntap0", "{routes}");
-    // Another network neither resolves nor reaches it; the same check from its own does.
-    // (What it may reach is the host's own bridge with that address, through pasta: a
-    // root test's network can hold the same subnet on the host. So the check is for this
-    // server's page.)
-    let probe = format!(
-        "grep -c {db} /etc/hosts; timeout 3 wget -qO- http://{db_ip}/ | grep -q rootless-db && echo reached"
-    );
-    let text = probe_from(&env, &other, &probe);
-    assert!(!text.contains("reached") && text.starts_with('0'), "{text}");
-    let control = probe_from(&env, &back, &probe);
-    assert!(control.contains("reached"), "{control}");
-    // network connect adds eth1 and the names of the second network; disconnect takes both.
-    let w = unique("rwatch");
-    env.ok(&[
-        "run",
-        "-d",
-        "--name",
-        &w,
-        "--network",
-        &other,
-        "busybox",
-        "sleep",
-        "60",
-    ]);
-    env.ok(&["network", "connect", &back, &w]);
-    let nets = env.ok(&[
-        "ps",
-        "--filter",
-        &format!("name={w}"),
-        "--format",
-        "{{.Networks}}",
-    ]);
-    assert_eq!(nets, format!("{other},{back}"));
-    let got = env.ok(&[
-        "exec",
-        &w,
-        "sh",
-        "-c",
-        "ls /sys/class/net; wget -qO- http://database/",
-    ]);
-    assert_eq!(got, "eth0\neth1\nlo\ntap0\nrootless-db", "{got}");
-    env.ok(&["network", "disconnect", &back, &w]);
-    let hosts = env.ok(&["exec", &w, "cat", "/etc/hosts"]);
-    assert!(!hosts.contains(&db), "{hosts}");
-    assert_eq!(
-        env.ok(&["exec", &w, "ls", "/sys/class/net"]),
-        "eth0\nlo\ntap0"
-    );
-    // An internal network has no way out at all: no pasta.
-    let links = env.ok(&[
-        "run",
-        "--rm",
-        "--network",
-        &closed,
-        "busybox",
-        "ls",
-        "/sys/class/net",
-    ]);
-    assert_eq!(links, "eth0\nlo");
-    let p = format!("127.0.0.1:{}:80", free_port());
-    let args = [
-        "run",
-        "--rm",
-        "--network",
-        &closed,
-        "-p",
-        &p,
-        "busybox",
-        "true",
-    ];
-    env.fails(&args, 125, "internal networks only");
-    env.fails(&["network", "rm", &back], 1, "has active endpoints");
-    // The last container out ends the namespace, and every pasta.
-    env.ok(&["rm", "-f", &db, &w]);
-    assert!(!netns_holder_alive(&env), "user networks' namespace left");
-    assert!(walk(&env.runroot.join("pasta")).is_empty());
-    assert!(walk(&env.runroot.join("leases")).is_empty());
-    for n in [&back, &other, &closed] {
-        assert_eq!(&env.ok(&["network", "rm", n]), n);
-    }
-}
-
-#[test]
-fn rootless_killed_monitor_leaves_no_lease_pasta_or_namespace() {
-    if !require_root() || !have_pasta() {
-        return;
-    }
-    let env = Env::rootless();
-    let net = unique("rcrash");
-    env.ok(&["network", "create", &net]);
-    let port = free_port();
-    let name = unique("rcrashweb");
-    web(
-        &env,
-        &name,
-        &["--network", &net, "-p", &format!("127.0.0.1:{port}:80")],
-        "crash",
-    );
-    assert!(http_get(&format!("127.0.0.1:{port}")).contains("crash"));
-    assert!(netns_holder_alive(&env));
-    kill_monitor_and_wait_exit(&env, &name);
-    // One more command after the exit was seen: its reconcile has run.
-    env.ok(&["ps"]);
-    assert!(walk(&env.runroot.join("leases")).is_empty(), "lease left");
-    assert!(walk(&env.runroot.join("pasta")).is_empty(), "pasta left");
-    assert!(!netns_holder_alive(&env), "namespace holder left");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "port {port} still forwarded");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    env.ok(&["rm", &name]);
-    env.ok(&["network", "rm", &net]);
 }

@@ -77,6 +77,6 @@ fn rootless_containers_work_offline_through_slirp4netns() {
         refusal.contains("no default route") && refusal.contains("apt-get install slirp4netns"),
         "{refusal}"
     );
-    assert_eq!(rest, "lo\ntap0\nserved-offline\n");
+    assert_eq!(rest, "eth0\nlo\nserved-offline\n");
     assert!(env.all_ids().is_empty());
 }

@@ -252,6 +252,13 @@ pub fn build(
     for p in &req.publish {
         cfg.ports.extend(parse_publish(p)?);
     }
+    // A published port is an exposed one too (docker's ExposedPorts, and --link's env).
+    for p in &cfg.ports {
+        let key = (p.container_port, p.protocol.clone());
+        if !cfg.exposed.contains(&key) {
+            cfg.exposed.push(key);
+        }
+    }
     cfg.publish_all = req.publish_all;
     if mode != NetworkMode::Bridge
         && !mode.own_stack()

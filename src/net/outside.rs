@@ -11,6 +11,10 @@ use std::process::{Command, Stdio};
 /// The stack's interface in the user networks' namespace (never inside a container).
 pub const IFNAME: &str = "tap0";
 
+/// The stack's link MTU: the bridges' (1500 unless a network sets its own, which may only
+/// be smaller for the way out).
+const MTU: u32 = 1500;
+
 /// Where containers on the user networks may send DNS queries for the host's own resolver
 /// (even a loopback one): slirp4netns' built-in forwarder, and pasta's `--dns-forward`.
 pub const DNS_FORWARD: &str = "10.0.2.3";
@@ -158,6 +162,9 @@ fn start_pasta(runroot: &Path, ns: BorrowedFd<'_>) -> Result<Helper, String> {
         IFNAME,
     ]);
     cmd.args(["--dns-forward", DNS_FORWARD]);
+    // The bridges' MTU: pasta sizes its segments to its own link, and larger ones could not
+    // be forwarded onto a bridge.
+    cmd.args(["-m", &MTU.to_string()]);
     cmd.args(["-t", "none", "-u", "none", "-T", "none", "-U", "none", "-P"])
         .arg(&pidfile)
         // pasta gives up its identity before it opens the path: /proc/self/fd stays open to
@@ -209,7 +216,7 @@ fn start_slirp(ns: BorrowedFd<'_>) -> Result<Helper, String> {
     let mut cmd = Command::new("slirp4netns");
     cmd.args([
         "--configure",
-        "--mtu=65520",
+        &format!("--mtu={MTU}"),
         "--disable-host-loopback",
         "--netns-type=path",
     ])

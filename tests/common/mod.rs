@@ -7,6 +7,7 @@
 
 pub mod compose;
 pub mod containerd;
+pub mod net;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
