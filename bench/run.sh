@@ -81,3 +81,48 @@ echo "== stats --no-stream and top (one running container)"
 hyperfine -N -w 2 -r 10 -n "skiff stats --no-stream" "$SKIFF $R stats --no-stream $id" \
     -n "skiff top" "$SKIFF $R top $id" --export-markdown "$work/stats.md"
 cat "$work/stats.md"
+
+# Rootless rows, as an ordinary user (BENCH_USER, default the tests' skiff-test, with
+# /etc/subuid ranges), beside rootless podman in the same hyperfine run when it works here.
+# The default network is a bridge in the user's namespace with one pasta for all containers;
+# that namespace outlives its last container by two seconds, so runs in a row share it (the
+# first row of the cold pair waits that out before each run).
+BU=${BENCH_USER:-skiff-test}
+if id "$BU" >/dev/null 2>&1 && command -v pasta >/dev/null; then
+    uw=$(mktemp -d /tmp/skiff-bench-rl.XXXXXX)
+    chown "$BU" "$uw"
+    cp "$SKIFF" "$uw/skiff" && chmod 0755 "$uw/skiff"
+    cp "$work/rootfs.tar" "$uw/rootfs.tar" && chmod 0644 "$uw/rootfs.tar"
+    US="$uw/skiff --root $uw/root --runroot $uw/run"
+    as_user() { runuser -u "$BU" -- "$@"; }
+    as_user $US import - busybox < "$uw/rootfs.tar" >/dev/null
+    chmod 0666 /dev/net/tun 2>/dev/null || true
+    ucmds=(-n "rootless skiff run --rm --network none" "$US run --rm --network none busybox true"
+           -n "rootless skiff run --rm (default network)" "$US run --rm busybox true")
+    if as_user podman import "$uw/rootfs.tar" localhost/bench-busybox >/dev/null 2>&1 &&
+        as_user podman run --rm --network none localhost/bench-busybox true >/dev/null 2>&1; then
+        ucmds+=(-n "rootless podman run --rm --network none" "podman run --rm --network none localhost/bench-busybox true"
+                -n "rootless podman run --rm (default network)" "podman run --rm localhost/bench-busybox true")
+    fi
+    echo "== rootless run --rm ... true: default network against --network none"
+    as_user hyperfine -N -w 5 -r 30 "${ucmds[@]}" --export-markdown "$uw/rootless.md"
+    cat "$uw/rootless.md"
+    echo "== rootless, cold: each run after the namespace's linger (a new namespace and pasta)"
+    as_user hyperfine -N -r 10 --prepare "sleep 2.5" -n "rootless skiff run --rm (default network, cold)" \
+        "$US run --rm busybox true" --export-markdown "$uw/rootless-cold.md"
+    cat "$uw/rootless-cold.md"
+    echo "== rootless: 20 x run -d, then rm -f of all 20, on the default network"
+    cat > "$uw/twenty.sh" <<SH
+for i in \$(seq 20); do $US run -d busybox sleep 600 >/dev/null; done
+echo "pasta processes with 20 containers: \$(pgrep -u $BU -c -x pasta)" >> $uw/pastas
+$US rm -f \$($US ps -aq) >/dev/null
+SH
+    as_user hyperfine -N -r 5 -n "rootless skiff: 20 x run -d + rm -f" "bash $uw/twenty.sh" \
+        --export-markdown "$uw/twenty.md"
+    cat "$uw/twenty.md"
+    sort "$uw/pastas" | uniq -c
+    sleep 3
+    as_user podman rmi localhost/bench-busybox >/dev/null 2>&1 || true
+    kill "$(cut -d' ' -f1 "$uw/run/pause.pid" 2>/dev/null)" 2>/dev/null || true
+    rm -rf "$uw"
+fi

@@ -112,7 +112,7 @@ pub struct RunArgs {
     /// Run skiff's init as pid 1: reaps zombies, forwards signals
     #[arg(long)]
     pub init: bool,
-    /// Connect to a network: bridge (default), NAME, host, none or container:NAME|ID; repeatable
+    /// Connect to a network: bridge (default), NAME, host, none, container:NAME|ID, or a stack of its own: pasta[:OPTIONS] or slirp4netns[:OPTIONS]; repeatable
     #[arg(long = "network", alias = "net", value_name = "NETWORK")]
     pub network: Vec<String>,
     /// Publish a container's port(s) to the host ([IP:][HOSTPORT:]CONTAINERPORT[/PROTOCOL])

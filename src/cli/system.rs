@@ -97,7 +97,7 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<i32, CliError> {
             ctx,
             "slirp4netns",
             "slirp4netns",
-            "--network-backend slirp4netns",
+            "rootless networking without pasta, or with no default route",
         ),
         nft(ctx),
     ];
@@ -261,16 +261,13 @@ fn helper(ctx: &Ctx, name: &'static str, package: &str, what: &str) -> Option<Ch
 }
 
 fn nft(ctx: &Ctx) -> Option<Check> {
-    if ctx.paths.rootless {
-        return None;
-    }
+    let need = if ctx.paths.rootless {
+        "not installed: the user networks' NAT and isolation need it (in your own namespace)"
+    } else {
+        "not installed: published ports and the bridge's NAT need it"
+    };
     Some(match crate::config::find_program("nft") {
         Some(p) => ok("nft", p.display().to_string()),
-        None => missing(
-            "nft",
-            Status::Warn,
-            "not installed: published ports and the bridge's NAT need it",
-            "apt-get install nftables",
-        ),
+        None => missing("nft", Status::Warn, need, "apt-get install nftables"),
     })
 }

@@ -192,28 +192,58 @@ fn enter(ns: &File) -> bool {
     nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).is_ok()
 }
 
-fn serve_tcp(listener: &TcpListener, to: SocketAddr, stop: &AtomicBool) {
+/// Accept until stopped; then end the connections too (shut down, joined), so no thread of
+/// this container's is left when `stop` returns: a monitor that restarts the container clones
+/// again, and a clone must not happen while another thread may hold the allocator's lock.
+fn serve_tcp(listener: &TcpListener, to: SocketAddr, stop: &Arc<AtomicBool>) {
+    let mut conns: Vec<(TcpStream, Upstream, JoinHandle<()>)> = Vec::new();
     for client in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
-            return;
+            break;
         }
+        conns.retain(|(_, _, t)| !t.is_finished());
         match client {
             Ok(client) => {
-                let _ = std::thread::Builder::new()
+                let Ok(held) = client.try_clone() else {
+                    continue;
+                };
+                let upstream: Upstream = Arc::new(Mutex::new(None));
+                let (slot, stopping) = (upstream.clone(), stop.clone());
+                if let Ok(t) = std::thread::Builder::new()
                     .name("forward-conn".into())
-                    .spawn(move || relay_tcp(client, to));
+                    .spawn(move || relay_tcp(client, to, &slot, &stopping))
+                {
+                    conns.push((held, upstream, t));
+                }
             }
             // Out of descriptors, say: wait rather than spin.
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
+    for (held, upstream, t) in conns {
+        let _ = held.shutdown(Shutdown::Both);
+        if let Ok(Some(u)) = upstream.lock().as_deref() {
+            let _ = u.shutdown(Shutdown::Both);
+        }
+        let _ = t.join();
+    }
 }
 
+/// A connection's side in the namespace, once connected (for `serve_tcp` to end it).
+type Upstream = Arc<Mutex<Option<TcpStream>>>;
+
 /// One connection both ways; each direction's end is passed on as a half close.
-fn relay_tcp(client: TcpStream, to: SocketAddr) {
+fn relay_tcp(client: TcpStream, to: SocketAddr, slot: &Upstream, stop: &AtomicBool) {
     let Ok(upstream) = TcpStream::connect_timeout(&to, Duration::from_secs(10)) else {
         return; // the client sees its connection closed, as with nothing listening
     };
+    if let (Ok(mut s), Ok(u)) = (slot.lock(), upstream.try_clone()) {
+        *s = Some(u);
+    }
+    // Stopped while connecting: `serve_tcp` may have looked at the slot before it was set.
+    if stop.load(Ordering::SeqCst) {
+        return;
+    }
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
     let (Ok(c2), Ok(u2)) = (client.try_clone(), upstream.try_clone()) else {

@@ -7,8 +7,9 @@
 //! - starts the stack (`outside`), and starts it again when it dies (a `kill` of pasta costs
 //!   the containers a second of outbound traffic, not their addresses);
 //! - ends the namespace and the stack once no container has held a lease for `LINGER`:
-//!   leaving commands send it SIGUSR1 (`user_netns::notify_idle`); it checks under the
-//!   network store's lock, so it cannot end while a container is joining.
+//!   leaving commands send it SIGUSR1 (`user_netns::notify_idle`), and it also looks every
+//!   `RECHECK` unasked; it checks under the network store's lock, so it cannot end while a
+//!   container is joining.
 //!
 //! The linger spares a script of consecutive `run --rm` a namespace, a stack and a firewall
 //! each (~30 ms, measured: see ARCHITECTURE.md).
@@ -23,11 +24,13 @@ use super::outside::{self, Backend, Helper};
 use crate::config::Paths;
 use crate::state::network::NetworkStore;
 
-/// The name it runs under (argv[0] and its comm).
-pub const PROGRAM: &str = "skiff-netns";
+use super::user_netns::PROGRAM;
 
 /// How long the namespace outlives its last container.
 pub const LINGER: Duration = Duration::from_secs(2);
+
+/// How often it checks, unasked, whether anyone still needs it.
+const RECHECK: Duration = Duration::from_secs(30);
 
 /// Time between attempts to start a stack that died and would not start again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -167,7 +170,9 @@ fn serve(paths: &Paths, ns: std::fs::File, helper: Helper) -> ! {
             _ => {}
         }
         if idle_check.is_some_and(|t| Instant::now() >= t) {
-            idle_check = None;
+            // Looked at again now and then, unasked: containers whose monitors were killed
+            // (no command has noticed yet), or a store that has another holder now.
+            idle_check = Some(Instant::now() + RECHECK);
             if unused(paths) {
                 teardown(paths, helper.as_ref());
             }

@@ -12,10 +12,12 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use super::NetError;
-use super::netns_holder::PROGRAM;
 use super::outside::Backend;
 use crate::config::Paths;
 use crate::state::proc;
+
+/// The holder's name (its argv[0] and comm): `netns_holder` runs under it.
+pub const PROGRAM: &str = "skiff-netns";
 
 pub fn pid_file(paths: &Paths) -> PathBuf {
     paths.runroot.join("netns.pid")

@@ -332,6 +332,25 @@ t_port() {   # t_port RUNNER HOSTPORT
     "$1" skiff rm -f web > /dev/null 2>&1
     return $ok
 }
+t_rootless_net() {   # tester's default network: a bridge in its namespace, one pasta beside the pause process
+    local ok=0 ip holder pause
+    cap US skiff run -d --name neta busybox httpd -f -p 80 -h /etc
+    want_rc 0 || return 1
+    cap US skiff inspect -f '{{.NetworkSettings.IPAddress}}' neta
+    ip=$OUT
+    cap US skiff run --rm busybox sh -c "ls /sys/class/net | tr '\n' ' '; wget -qO- http://$ip/hostname"
+    case "$OUT" in "eth0 lo "?*) ;; *) echo "FAIL: expected eth0, lo and neta's hostname"; ok=1 ;; esac
+    holder=$(pgrep -u tester -x skiff-netns | head -n 1)
+    pause=$(pgrep -u tester -x skiff-pause | head -n 1)
+    echo "holder $holder: $(cat /proc/$holder/cgroup 2> /dev/null); pause $pause: $(cat /proc/$pause/cgroup 2> /dev/null)"
+    [ -n "$holder" ] && [ "$(cat /proc/$holder/cgroup)" = "$(cat /proc/$pause/cgroup)" ] ||
+        { echo "FAIL: skiff-netns is not beside the pause process"; ok=1; }
+    [ "$(pgrep -u tester -c -x pasta)" = 1 ] || { echo "FAIL: expected one pasta"; ok=1; }
+    US skiff rm -f neta > /dev/null 2>&1
+    until_ok 10 sh -c '! pgrep -u tester -x skiff-netns > /dev/null' || { echo "FAIL: skiff-netns outlived its containers"; ok=1; }
+    pgrep -u tester -x pasta > /dev/null && { echo "FAIL: pasta left"; ok=1; }
+    return $ok
+}
 t_cgroupfs_true() { cap skiff --cgroup-manager cgroupfs run --rm busybox true; want_rc 0; }
 t_cgroups_disabled() { cap skiff run --rm --cgroups disabled busybox true; want_rc 0; }
 t_cgroupfs_mem() {
@@ -528,6 +547,7 @@ else
     check "tester: pause freezes and unpause thaws (cgroup.freeze)" t_pause US
     check "tester: on-failure:2 restarts twice; a healthcheck turns healthy" t_restart_health US
     check "tester: -p 127.0.0.1:18081:80 serves" t_port US 18081
+    check "tester: default network is a bridge; one pasta, beside the pause process, gone after" t_rootless_net
     check "tester: compose up -d (healthy dependency, port), ps, down" t_compose US 18083 /tmp/compose-tester
     check "tester: no skiff-* cgroup left under user-1000.slice" t_left /sys/fs/cgroup/user.slice/user-1000.slice US
 
