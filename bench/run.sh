@@ -114,7 +114,7 @@ if id "$BU" >/dev/null 2>&1 && command -v pasta >/dev/null; then
     echo "== rootless: 20 x run -d, then rm -f of all 20, on the default network"
     cat > "$uw/twenty.sh" <<SH
 for i in \$(seq 20); do $US run -d busybox sleep 600 >/dev/null; done
-echo "pasta processes with 20 containers: \$(pgrep -u $BU -c -x pasta)" >> $uw/pastas
+echo "pasta processes with 20 containers: \$(pgrep -u $BU -c -f "^pasta ")" >> $uw/pastas
 $US rm -f \$($US ps -aq) >/dev/null
 SH
     as_user hyperfine -N -r 5 -n "rootless skiff: 20 x run -d + rm -f" "bash $uw/twenty.sh" \

@@ -9,7 +9,7 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::net::{http_get, kill_monitor_and_wait_exit, probe_from, unique, walk, web};
+use common::net::{UDP_ECHO, http_get, kill_monitor_and_wait_exit, probe_from, unique, walk, web};
 use common::{Env, require_root, stderr};
 
 fn have_nft() -> bool {
@@ -132,25 +132,10 @@ fn publish_all_with_expose_and_udp() {
     }
     let udp = unique("udp");
     let uport = free_port();
-    let echo = "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5353))\nwhile True:\n    d, a = s.recvfrom(100)\n    s.sendto(b'got-' + d, a)\n";
-    env.ok(&[
-        "run",
-        "-d",
-        "--name",
-        &udp,
-        "-p",
-        &format!("127.0.0.1:{uport}:5353/udp"),
-        "-v",
-        "/usr:/usr:ro",
-        "-v",
-        "/usr/lib:/lib:ro",
-        "-v",
-        "/usr/lib64:/lib64:ro",
-        "busybox",
-        "/usr/bin/python3",
-        "-c",
-        echo,
-    ]);
+    let publish = format!("127.0.0.1:{uport}:5353/udp");
+    let mut args = vec!["run", "-d", "--name", &udp, "-p", &publish];
+    args.extend(UDP_ECHO);
+    env.ok(&args);
     let sock = UdpSocket::bind("127.0.0.1:0").expect("udp");
     sock.set_read_timeout(Some(Duration::from_millis(300)))
         .expect("timeout");

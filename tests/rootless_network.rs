@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::compose::free_port;
-use common::net::{http_get, kill_monitor_and_wait_exit, unique, walk, web};
+use common::net::{UDP_ECHO, http_get, kill_monitor_and_wait_exit, unique, walk, web};
 use common::{Env, require_root, stderr};
 
 fn have(tool: &str, package: &str) -> bool {
@@ -466,24 +466,10 @@ fn rootless_udp_port_is_forwarded() {
     let env = Env::rootless();
     let port = free_port();
     let name = unique("rudp");
-    env.ok(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:5353/udp"),
-        "-v",
-        "/usr:/usr:ro",
-        "-v",
-        "/usr/lib:/lib:ro",
-        "-v",
-        "/usr/lib64:/lib64:ro",
-        "busybox",
-        "/usr/bin/python3",
-        "-c",
-        "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5353))\nwhile True:\n    d, a = s.recvfrom(100)\n    s.sendto(d, a)\n",
-    ]);
+    let publish = format!("127.0.0.1:{port}:5353/udp");
+    let mut args = vec!["run", "-d", "--name", &name, "-p", &publish];
+    args.extend(UDP_ECHO);
+    env.ok(&args);
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
@@ -497,7 +483,7 @@ fn rootless_udp_port_is_forwarded() {
         }
         assert!(Instant::now() < deadline, "no UDP echo");
     };
-    assert_eq!(got.trim(), "ping-udp");
+    assert_eq!(got.trim(), "got-ping-udp");
     env.ok(&["rm", "-f", &name]);
     // Its host port is free again at once.
     std::net::UdpSocket::bind(("127.0.0.1", port)).expect("the UDP port was freed");

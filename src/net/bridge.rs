@@ -336,12 +336,24 @@ pub fn sync_firewall(paths: &Paths, store: &NetworkStore) -> Result<(), NetError
         let stamp = user_netns::firewall_stamp(paths);
         let table = host_names(paths).table;
         return within(Some(&ns), || {
-            Ok(firewall::apply(&table, &networks, &[], &stamp)?)
+            Ok(firewall::apply(
+                &table,
+                &networks,
+                &[],
+                &stamp,
+                firewall::Place::UserNamespace,
+            )?)
         });
     }
     let leases = store.all_leases();
     let stamp = paths.runroot.join("firewall.loaded");
-    match firewall::apply(&host_names(paths).table, &networks, &leases, &stamp) {
+    match firewall::apply(
+        &host_names(paths).table,
+        &networks,
+        &leases,
+        &stamp,
+        firewall::Place::Host,
+    ) {
         // Without nft, containers still reach each other on their bridges; only published
         // ports (and outbound NAT) need rules, so only `-p` is refused.
         Err(firewall::FirewallError::NoNft) if leases.iter().all(|l| l.ports.is_empty()) => Ok(()),

@@ -159,6 +159,14 @@ fn nft_args(args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Where the table is loaded: the host (where docker's chains may need accept rules too), or
+/// the rootless user networks' own namespace (which has no other rules).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Host,
+    UserNamespace,
+}
+
 /// Load the table; with no networks at all, remove it. `stamp` remembers what was loaded
 /// last (the ruleset's text): a container without published ports changes nothing, and then
 /// no `nft` runs at all — which is most of a bridged `run`'s cost otherwise.
@@ -167,6 +175,7 @@ pub fn apply(
     networks: &[NetworkRecord],
     leases: &[Lease],
     stamp: &std::path::Path,
+    place: Place,
 ) -> Result<(), FirewallError> {
     let base = if networks.is_empty() {
         format!("add table inet {table}\ndelete table inet {table}\n")
@@ -202,7 +211,7 @@ pub fn apply(
             .find(|l| l.starts_with("#bridges"))
             .map(str::to_string)
     };
-    if bridges_line(&previous) != bridges_line(&record) {
+    if place == Place::Host && bridges_line(&previous) != bridges_line(&record) {
         accept_in_docker_chains(table, networks);
     }
     let _ = std::fs::write(stamp, record);

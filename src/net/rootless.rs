@@ -167,7 +167,7 @@ fn inheritable_netns(pid: i32) -> Result<std::fs::File, NetError> {
     Ok(netns)
 }
 
-/// slirp4netns, the fallback: it stays in the foreground, says on `--ready-fd` when the
+/// `--network slirp4netns`: it stays in the foreground, says on `--ready-fd` when the
 /// interface is up, and takes port forwards over its API socket.
 fn attach_slirp(
     runroot: &Path,

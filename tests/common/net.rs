@@ -111,3 +111,18 @@ pub fn unique(tag: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// `run` arguments after `-p`: a UDP echo server on 5353 in busybox, with the host's python3
+/// bound in read-only (busybox's nc has no UDP).
+pub const UDP_ECHO: [&str; 10] = [
+    "-v",
+    "/usr:/usr:ro",
+    "-v",
+    "/usr/lib:/lib:ro",
+    "-v",
+    "/usr/lib64:/lib64:ro",
+    "busybox",
+    "/usr/bin/python3",
+    "-c",
+    "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5353))\nwhile True:\n    d, a = s.recvfrom(100)\n    s.sendto(b'got-' + d, a)\n",
+];

@@ -345,10 +345,10 @@ t_rootless_net() {   # tester's default network: a bridge in its namespace, one 
     echo "holder $holder: $(cat /proc/$holder/cgroup 2> /dev/null); pause $pause: $(cat /proc/$pause/cgroup 2> /dev/null)"
     [ -n "$holder" ] && [ "$(cat /proc/$holder/cgroup)" = "$(cat /proc/$pause/cgroup)" ] ||
         { echo "FAIL: skiff-netns is not beside the pause process"; ok=1; }
-    [ "$(pgrep -u tester -c -x pasta)" = 1 ] || { echo "FAIL: expected one pasta"; ok=1; }
+    [ "$(pgrep -u tester -c -f '^pasta ')" = 1 ] || { echo "FAIL: expected one pasta"; ok=1; }
     US skiff rm -f neta > /dev/null 2>&1
     until_ok 10 sh -c '! pgrep -u tester -x skiff-netns > /dev/null' || { echo "FAIL: skiff-netns outlived its containers"; ok=1; }
-    pgrep -u tester -x pasta > /dev/null && { echo "FAIL: pasta left"; ok=1; }
+    pgrep -u tester -f '^pasta ' > /dev/null && { echo "FAIL: pasta left"; ok=1; }
     return $ok
 }
 t_cgroupfs_true() { cap skiff --cgroup-manager cgroupfs run --rm busybox true; want_rc 0; }
