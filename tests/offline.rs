@@ -56,10 +56,12 @@ fn rootless_containers_work_offline_through_slirp4netns() {
     let script = format!(
         "set -e; ip link set lo up; test -z \"$(ip route show default)\"; \
          if PATH={bin} {refused} 2>&1; then exit 1; fi; \
+         echo \"left: $(ls -A {runroot} | grep '^netns' | tr '\\n' ' ')\"; \
          {list}; {serve} >/dev/null; \
          for i in $(seq 100); do busybox wget -qO- http://127.0.0.1:{port}/ && break; sleep 0.1; done; \
          {remove} >/dev/null",
         bin = bin.display(),
+        runroot = env.runroot.display(),
         refused = shell_words(&refused),
         list = shell_words(&list),
         serve = shell_words(&serve),
@@ -77,6 +79,24 @@ fn rootless_containers_work_offline_through_slirp4netns() {
         refusal.contains("no default route") && refusal.contains("apt-get install slirp4netns"),
         "{refusal}"
     );
+    // The refused start left none of its holder's files (pid, logs).
+    let (left, rest) = rest.split_once('\n').unwrap_or_default();
+    assert_eq!(left.trim(), "left:");
     assert_eq!(rest, "eth0\nlo\nserved-offline\n");
     assert!(env.all_ids().is_empty());
+    // Once the namespace's holder has lingered out, none of its files is left, nor any of
+    // the refused start's (its logs).
+    let netns_files = || -> Vec<String> {
+        std::fs::read_dir(&env.runroot)
+            .expect("runroot")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("netns"))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !netns_files().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(netns_files().is_empty(), "{:?}", netns_files());
 }

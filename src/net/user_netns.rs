@@ -67,7 +67,13 @@ pub fn ensure(paths: &Paths) -> Result<File, NetError> {
         .map_err(|e| NetError::Invalid(format!("creating the runtime directory: {e}")))?;
     // A new namespace has no firewall yet, whatever the last one had.
     let _ = std::fs::remove_file(firewall_stamp(paths));
-    spawn_holder(paths)?;
+    if let Err(e) = spawn_holder(paths) {
+        // Nothing of a holder that did not start stays behind: its logs said it in the error.
+        for log in ["netns.log", "netns-pasta.log"] {
+            let _ = std::fs::remove_file(paths.runroot.join(log));
+        }
+        return Err(e);
+    }
     open(paths)
         .ok_or_else(|| NetError::Invalid("the user networks' namespace ended as it started".into()))
 }
