@@ -40,7 +40,7 @@ fn rootless_containers_work_offline_through_slirp4netns() {
         "busybox",
         "sh",
         "-c",
-        "mkdir -p /www && echo served-offline > /www/index.html && exec httpd -f -p 80 -h /www",
+        &common::net::httpd_script("served-offline"),
     ]);
     let list = env.cmd(&["run", "--rm", "busybox", "ls", "/sys/class/net"]);
     let remove = env.cmd(&["rm", "-f", &name]);

@@ -702,7 +702,7 @@ fn own_stacks_pasta_and_slirp4netns_and_the_slirp4netns_fallback() {
         "busybox",
         "sh",
         "-c",
-        "mkdir -p /www && echo via-slirp > /www/index.html && exec httpd -f -p 80 -h /www",
+        &common::net::httpd_script("via-slirp"),
     ]);
     assert_eq!(run(&["exec", &name, "ls", "/sys/class/net"]), "eth0\nlo");
     assert_eq!(

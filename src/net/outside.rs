@@ -127,6 +127,22 @@ fn inherit(cmd: &mut Command, ns: BorrowedFd<'_>) {
     }
 }
 
+/// pasta's complaint as one line: its last line that says something (not its syslog
+/// noise), with the tun device's fix when it names the device.
+pub fn pasta_failure(stderr: &str) -> String {
+    let last = stderr
+        .lines()
+        .rfind(|l| !l.trim().is_empty() && !l.contains("syslog"))
+        .unwrap_or("it ended before the namespace was ready")
+        .trim();
+    let hint = if last.to_ascii_lowercase().contains("tun") {
+        TUN_HINT
+    } else {
+        ""
+    };
+    format!("pasta: {last}{hint}")
+}
+
 /// The stack dies with the holder (SIGKILLed by a test's cleanup, say), not left running
 /// with the namespace alive under it. Set in the child, after fork.
 fn die_with_parent(cmd: &mut Command) {
@@ -192,17 +208,7 @@ fn start_pasta(runroot: &Path, ns: BorrowedFd<'_>) -> Result<Helper, String> {
                 let _ = child.wait();
             }
             let err = std::fs::read_to_string(&log_path).unwrap_or_default();
-            let last = err
-                .lines()
-                .rfind(|l| !l.trim().is_empty() && !l.contains("syslog"))
-                .unwrap_or("it ended before the namespace was ready")
-                .trim();
-            let hint = if last.to_ascii_lowercase().contains("tun") {
-                TUN_HINT
-            } else {
-                ""
-            };
-            return Err(format!("pasta: {last}{hint}"));
+            return Err(pasta_failure(&err));
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
@@ -258,4 +264,28 @@ pub fn stop(runroot: &Path, helper: &Helper) {
         nix::sys::signal::Signal::SIGKILL,
     );
     let _ = std::fs::remove_file(pasta_pid_file(runroot));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasta_failures_name_the_fix() {
+        let e = pasta_failure(
+            "Failed to send 42 bytes to syslog\nFailed to open tun socket in namespace\n",
+        );
+        assert!(
+            e.starts_with("pasta: Failed to open tun socket in namespace (/dev/net/tun"),
+            "{e}"
+        );
+        assert_eq!(
+            pasta_failure("External interface not usable\n"),
+            "pasta: External interface not usable"
+        );
+        assert_eq!(
+            pasta_failure(""),
+            "pasta: it ended before the namespace was ready"
+        );
+    }
 }

@@ -296,15 +296,8 @@ fn attach_pasta(
         }
     })?;
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let hint = if err.to_ascii_lowercase().contains("tun") {
-            TUN_HINT
-        } else {
-            ""
-        };
-        return Err(NetError::Invalid(format!(
-            "pasta: {}{hint}",
-            err.lines().last().unwrap_or("failed").trim()
+        return Err(NetError::Invalid(super::outside::pasta_failure(
+            &String::from_utf8_lossy(&out.stderr),
         )));
     }
     // pasta's daemon writes its pid a moment after the parent returns; a container that

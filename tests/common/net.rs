@@ -30,8 +30,7 @@ pub fn http_get(addr: &str) -> String {
 
 /// A detached busybox httpd serving `text` on port 80.
 pub fn web(env: &Env, name: &str, extra: &[&str], text: &str) -> String {
-    let script =
-        format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -v -p 80 -h /www");
+    let script = httpd_script(text);
     let mut args = vec!["run", "-d", "--name", name];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["busybox", "sh", "-c", &script]);
@@ -126,3 +125,8 @@ pub const UDP_ECHO: [&str; 10] = [
     "-c",
     "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5353))\nwhile True:\n    d, a = s.recvfrom(100)\n    s.sendto(b'got-' + d, a)\n",
 ];
+
+/// A busybox shell line serving `text` on port 80 (httpd -v logs each client to stderr).
+pub fn httpd_script(text: &str) -> String {
+    format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -v -p 80 -h /www")
+}
