@@ -209,7 +209,7 @@ t_update() {
 # counter is read through /proc/PID/root while frozen (exec is refused then, as docker's).
 t_pause() {
     local pid a b ok=0
-    cap "$1" skiff run -d --name pz busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done'
+    cap "$1" skiff run -d --name pz busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n.new && mv /tmp/n.new /tmp/n; sleep 0.05; done'
     want_rc 0 || return 1
     sleep 0.5
     cap "$1" skiff inspect -f '{{.State.Pid}}' pz
